@@ -1,0 +1,38 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/** Fixed secret for the in-workerd suite only; never used by `npm start`. */
+export const TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // The relay itself, inside workerd, through the real Worker entry point.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: { RELAY_SECRET: TEST_SECRET } },
+          }),
+        ],
+        test: {
+          name: "worker",
+          include: ["tests/worker/**/*.test.ts"],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        // Everything that needs real processes: the bridge, tmux, `npm start` (wrangler dev).
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["tests/bridge/**/*.test.ts", "tests/e2e/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // Each file starts its own relay or tmux server; two cores cannot run many at once.
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});

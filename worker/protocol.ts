@@ -1,0 +1,141 @@
+/**
+ * The wire contract between the relay and everything that talks to it: names, the WebSocket
+ * frames a bridge exchanges with its group, and the size limits both sides enforce.
+ *
+ * This module is imported by the worker AND by the local bridge (Node), so it must stay free of
+ * Workers-only or Node-only imports: zod and plain TypeScript only.
+ */
+import { z } from "zod";
+
+/** Groups, peers and state keys share one naming rule, stated once so every error can quote it. */
+export const NAME_RULE =
+  "1 to 64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit";
+const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+export function isValidName(value: string): boolean {
+  return NAME_PATTERN.test(value);
+}
+
+export function nameSchema(what: string) {
+  return z.string().regex(NAME_PATTERN, `${what} must be ${NAME_RULE}`);
+}
+
+export const MESSAGE_KINDS = ["group", "dm", "question"] as const;
+export type MessageKind = (typeof MESSAGE_KINDS)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Relay -> bridge frames
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Sent once right after the socket is accepted: who the relay thinks you are, and the newest seq
+ * in the group at that moment.
+ */
+export const WelcomeFrame = z.object({
+  type: z.literal("welcome"),
+  group: z.string(),
+  peer: z.string(),
+  latest_seq: z.number().int().nonnegative(),
+});
+
+/**
+ * One piece of mail the peer should hear about. Carries no message text on purpose: the text
+ * reaches Claude through the MCP tools, never through a terminal.
+ */
+export const NoticeFrame = z.object({
+  type: z.literal("notice"),
+  seq: z.number().int().positive(),
+  id: z.string(),
+  from: z.string(),
+  kind: z.enum(MESSAGE_KINDS),
+  urgent: z.boolean(),
+});
+
+/**
+ * Sent after the replay that follows a `hello`: every notice after `after_seq` up to `through_seq`
+ * has now been sent. Live notices follow.
+ */
+export const ReplayDoneFrame = z.object({
+  type: z.literal("replay_done"),
+  after_seq: z.number().int().nonnegative(),
+  through_seq: z.number().int().nonnegative(),
+});
+
+/** A frame the relay could not accept. The socket stays open unless the code says otherwise. */
+export const ErrorFrame = z.object({
+  type: z.literal("error"),
+  code: z.string(),
+  message: z.string(),
+});
+
+export const ServerFrame = z.discriminatedUnion("type", [
+  WelcomeFrame,
+  NoticeFrame,
+  ReplayDoneFrame,
+  ErrorFrame,
+]);
+
+// ---------------------------------------------------------------------------------------------
+// Bridge -> relay frames
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * First frame after every (re)connect. `last_acked` is the highest seq this bridge has handled;
+ * the relay replays every notice after it (or after the peer's read cursor, whichever is newer,
+ * since mail already read needs no notice). `null` means "no local record": the relay then uses
+ * the last seq it saw acked for this peer.
+ */
+export const HelloFrame = z.object({
+  type: z.literal("hello"),
+  last_acked: z.number().int().nonnegative().nullable(),
+});
+
+/** The bridge has handled every notice up to and including `seq`. */
+export const AckFrame = z.object({
+  type: z.literal("ack"),
+  seq: z.number().int().nonnegative(),
+});
+
+export const ClientFrame = z.discriminatedUnion("type", [HelloFrame, AckFrame]);
+
+/**
+ * Keep-alive. The bridge sends the bare text `ping`; the group object answers `pong` through the
+ * platform's auto-response, without waking from hibernation, and records when it last did so,
+ * which is how dead sockets are told from quiet ones.
+ */
+export const KEEPALIVE_PING = "ping";
+export const KEEPALIVE_PONG = "pong";
+
+/** Close codes the relay uses; 4xxx codes are final and a bridge must not retry them. */
+export const CLOSE_CODES = {
+  /** The token was revoked while the socket was open. */
+  revoked: 4401,
+  /** A frame was too large or not JSON at all, repeatedly. */
+  protocolError: 4400,
+  /** Swept: no keep-alive for too long. The bridge should reconnect. */
+  stale: 4408,
+} as const;
+
+/** Frames larger than this are refused without being parsed. */
+export const MAX_CLIENT_FRAME_BYTES = 4096;
+
+export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
+export type NoticeFrame = z.infer<typeof NoticeFrame>;
+export type ReplayDoneFrame = z.infer<typeof ReplayDoneFrame>;
+export type ErrorFrame = z.infer<typeof ErrorFrame>;
+export type ServerFrame = z.infer<typeof ServerFrame>;
+export type HelloFrame = z.infer<typeof HelloFrame>;
+export type AckFrame = z.infer<typeof AckFrame>;
+export type ClientFrame = z.infer<typeof ClientFrame>;
+
+/** Parse a text frame; returns null for anything that is not a well-formed frame. */
+export function parseFrame<T>(schema: z.ZodType<T>, data: string): T | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  const result = schema.safeParse(json);
+  return result.success ? result.data : null;
+}
