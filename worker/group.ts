@@ -1,0 +1,783 @@
+/**
+ * GroupObject: one SQLite-backed Durable Object per group. It is the single source of truth for
+ * the group's peers, messages, read cursors, shared state and revocations, and it holds the
+ * hibernatable WebSockets of the bridges connected to the group.
+ *
+ * Every method takes the caller's identity as the Worker verified it from the token. Nothing here
+ * trusts a peer name from tool input except as the *target* of an action.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { type Env, type Limits, limitsFrom } from "./env.ts";
+import {
+  ClientFrame,
+  CLOSE_CODES,
+  KEEPALIVE_PING,
+  KEEPALIVE_PONG,
+  MAX_CLIENT_FRAME_BYTES,
+  type MessageKind,
+  type NoticeFrame,
+  parseFrame,
+  type ServerFrame,
+} from "./protocol.ts";
+import { migrate } from "./schema.ts";
+
+export interface Caller {
+  group: string;
+  peer: string;
+  /** When the caller's token was issued (epoch ms); checked against revocations. */
+  iat: number;
+}
+
+export type ProblemCode =
+  | "revoked"
+  | "unknown_peer"
+  | "self_dm"
+  | "unknown_message"
+  | "too_large"
+  | "rate_limited"
+  | "invalid_input"
+  | "not_found";
+
+export interface Problem {
+  code: ProblemCode;
+  message: string;
+}
+
+/** RPC results carry expected failures as values; thrown errors are reserved for the unexpected. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; problem: Problem };
+
+export interface Message {
+  id: string;
+  seq: number;
+  from: string;
+  /** The recipient for a DM or question; null for a broadcast. */
+  to: string | null;
+  kind: MessageKind;
+  text: string;
+  reply_to: string | null;
+  urgent: boolean;
+  tags: string[];
+  time: string;
+}
+
+export interface Profile {
+  summary?: string;
+  hostname?: string;
+  cwd?: string;
+  branch?: string;
+}
+
+export interface PeerInfo {
+  name: string;
+  profile: Profile;
+  online: boolean;
+  first_seen: string;
+  last_seen: string;
+}
+
+export interface SendInput {
+  /** Recipient for a DM or question; absent for a broadcast. */
+  to?: string;
+  text: string;
+  reply_to?: string;
+  urgent?: boolean;
+  tags?: string[];
+  kind: MessageKind;
+}
+
+export interface Sent {
+  id: string;
+  seq: number;
+  time: string;
+  /** Set when a DM went to a peer who has left the group: delivered, but they may not look. */
+  recipient_left?: boolean;
+}
+
+export interface Inbox {
+  messages: Message[];
+  remaining: number;
+}
+
+export interface HistoryQuery {
+  peer?: string;
+  before?: number;
+  limit: number;
+  query?: string;
+}
+
+export interface HistoryPage {
+  messages: Message[];
+  /** Pass as `before` to get the page before this one; null when this page reaches the start. */
+  next_before: number | null;
+}
+
+export interface StateEntry {
+  key: string;
+  /** The value as JSON text (kept as text so it crosses the RPC boundary untouched). */
+  value_json?: string;
+  updated_by: string;
+  updated_at: string;
+}
+
+/** Kept on each socket; survives hibernation (the object's memory does not). */
+interface SocketAttachment {
+  peer: string;
+  iat: number;
+  connectedAt: number;
+  lastFrameAt: number;
+  /** False until the bridge's hello has been answered with a replay; live notices wait for it. */
+  ready: boolean;
+  badFrames: number;
+}
+
+interface MessageRow extends Record<string, SqlStorageValue> {
+  seq: number;
+  id: string;
+  sender: string;
+  recipient: string | null;
+  kind: string;
+  text: string;
+  reply_to: string | null;
+  urgent: number;
+  tags: string;
+  created_at: number;
+}
+
+interface PeerRow extends Record<string, SqlStorageValue> {
+  name: string;
+  profile: string;
+  first_seen: number;
+  last_seen: number;
+  left_group: number;
+  read_cursor: number;
+  acked_seq: number;
+}
+
+interface MailWaiter {
+  peer: string;
+  wake: () => void;
+}
+
+interface ReplyWaiter {
+  asker: string;
+  from: string;
+  questionId: string;
+  deliver: (message: Message) => void;
+}
+
+/** A socket with no frame and no keep-alive for this long is treated as gone. */
+export const STALE_SOCKET_MS = 90_000;
+const SWEEP_INTERVAL_MS = 5 * 60_000;
+const RETENTION_INTERVAL_MS = 60 * 60_000;
+const MAX_BAD_FRAMES = 10;
+const DAY_MS = 86_400_000;
+
+/** The messages a peer hears about: others' broadcasts and anything addressed to it. */
+const CONCERNS_PEER = `((recipient IS NULL AND sender != ?1) OR recipient = ?1)`;
+const NOT_READ_OUT_OF_ORDER = `NOT EXISTS (SELECT 1 FROM read_marks r WHERE r.peer = ?1 AND r.seq = messages.seq)`;
+
+function ok<T>(value: T): Outcome<T> {
+  return { ok: true, value };
+}
+
+function fail<T>(code: ProblemCode, message: string): Outcome<T> {
+  return { ok: false, problem: { code, message } };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function toMessage(row: MessageRow): Message {
+  return {
+    id: row.id,
+    seq: row.seq,
+    from: row.sender,
+    to: row.recipient,
+    kind: row.kind as MessageKind,
+    text: row.text,
+    reply_to: row.reply_to,
+    urgent: row.urgent === 1,
+    tags: JSON.parse(row.tags) as string[],
+    time: iso(row.created_at),
+  };
+}
+
+function noticeFor(message: Message): NoticeFrame {
+  return { type: "notice", seq: message.seq, id: message.id, from: message.from, kind: message.kind, urgent: message.urgent };
+}
+
+function newMessageId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return `m_${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+const utf8 = new TextEncoder();
+
+export class GroupObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private readonly limits: Limits;
+  /** Loaded once per wake-up: revocations are rare and checked on every call. */
+  private readonly revokedBefore = new Map<string, number>();
+  private readonly leftPeers = new Set<string>();
+  private readonly mailWaiters = new Set<MailWaiter>();
+  private readonly replyWaiters = new Set<ReplyWaiter>();
+  /** Whether an alarm is known to be scheduled, so a hot send path skips asking storage. */
+  private alarmScheduled = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.limits = limitsFrom(env);
+    // The constructor also runs after every hibernation or eviction: everything in memory is
+    // rebuilt from SQLite here. Synchronous SQL needs no blockConcurrencyWhile.
+    migrate(ctx.storage);
+    for (const row of this.sql.exec<{ peer: string; before: number }>(`SELECT peer, before FROM revocations`)) {
+      this.revokedBefore.set(row.peer, row.before);
+    }
+    for (const row of this.sql.exec<{ name: string }>(`SELECT name FROM peers WHERE left_group = 1`)) {
+      this.leftPeers.add(row.name);
+    }
+    // Answered by the runtime itself, so a bridge's keep-alive never wakes a hibernating group.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(KEEPALIVE_PING, KEEPALIVE_PONG));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Identity
+  // -------------------------------------------------------------------------------------------
+
+  private revokedProblem(caller: Caller): Problem | null {
+    const before = this.revokedBefore.get(caller.peer);
+    if (before !== undefined && caller.iat < before) {
+      return {
+        code: "revoked",
+        message: `This token for peer '${caller.peer}' was revoked. Ask your team for a new token (npm run -s token -- --group ${caller.group} --peer ${caller.peer}).`,
+      };
+    }
+    return null;
+  }
+
+  /** Records that the caller is alive; creates the peer on first sight. Returns its row. */
+  private touch(caller: Caller, now: number, rejoin = false): PeerRow {
+    // A newcomer's cursors start at the newest seq: the group's past is history, not unread mail.
+    this.sql.exec(
+      `INSERT INTO peers (name, first_seen, last_seen, read_cursor, acked_seq)
+       VALUES (?1, ?2, ?2, (SELECT COALESCE(MAX(seq), 0) FROM messages), (SELECT COALESCE(MAX(seq), 0) FROM messages))
+       ON CONFLICT (name) DO UPDATE SET last_seen = ?2, left_group = CASE WHEN ?3 THEN 0 ELSE left_group END`,
+      caller.peer,
+      now,
+      rejoin ? 1 : 0,
+    );
+    if (rejoin) this.leftPeers.delete(caller.peer);
+    return this.sql.exec<PeerRow>(`SELECT * FROM peers WHERE name = ?`, caller.peer).one();
+  }
+
+  /** For MCP requests that touch no data (initialize, tools/list): is this token still good? */
+  async authorize(caller: Caller): Promise<Outcome<null>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    this.touch(caller, Date.now());
+    return ok(null);
+  }
+
+  async revoke(peer: string, before: number): Promise<{ closed: number }> {
+    this.sql.exec(
+      `INSERT INTO revocations (peer, before) VALUES (?1, ?2) ON CONFLICT (peer) DO UPDATE SET before = MAX(before, ?2)`,
+      peer,
+      before,
+    );
+    this.revokedBefore.set(peer, Math.max(before, this.revokedBefore.get(peer) ?? 0));
+    let closed = 0;
+    for (const ws of this.ctx.getWebSockets(peer)) {
+      const attachment = ws.deserializeAttachment() as SocketAttachment;
+      if (attachment.iat < before) {
+        this.sendFrame(ws, { type: "error", code: "revoked", message: "This token was revoked. Ask your team for a new one." });
+        ws.close(CLOSE_CODES.revoked, "token revoked");
+        closed++;
+      }
+    }
+    return { closed };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Messages
+  // -------------------------------------------------------------------------------------------
+
+  async register(caller: Caller, profile: Profile): Promise<Outcome<PeerInfo>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const now = Date.now();
+    this.touch(caller, now, true);
+    this.sql.exec(`UPDATE peers SET profile = ? WHERE name = ?`, JSON.stringify(profile), caller.peer);
+    return ok(this.peerInfo(this.sql.exec<PeerRow>(`SELECT * FROM peers WHERE name = ?`, caller.peer).one(), now));
+  }
+
+  async send(caller: Caller, input: SendInput): Promise<Outcome<Sent>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const now = Date.now();
+
+    const bytes = utf8.encode(input.text).length;
+    if (bytes > this.limits.maxMessageBytes) {
+      return fail(
+        "too_large",
+        `Message text is ${bytes} bytes; the limit is ${this.limits.maxMessageBytes}. Split it into parts, or put bulky content in a file and send its path.`,
+      );
+    }
+
+    let recipientLeft = false;
+    if (input.to !== undefined) {
+      if (input.to === caller.peer) return fail("self_dm", "You cannot send a DM to yourself. Use set_state for notes to self.");
+      const recipient = this.sql.exec<{ left_group: number }>(`SELECT left_group FROM peers WHERE name = ?`, input.to).toArray()[0];
+      if (!recipient) {
+        return fail(
+          "unknown_peer",
+          `No peer named '${input.to}' in group '${caller.group}'. Known peers: ${this.knownPeerNames().join(", ") || "(none yet)"}. A peer appears once it has used a relay tool or connected a bridge; use send_message to reach everyone.`,
+        );
+      }
+      recipientLeft = recipient.left_group === 1;
+    }
+
+    if (input.reply_to !== undefined && !this.visibleMessage(caller.peer, input.reply_to)) {
+      return fail("unknown_message", `No message with id '${input.reply_to}' that you can see. Take ids from read_new_messages or get_history.`);
+    }
+
+    const windowStart = now - this.limits.rateLimitWindowMs;
+    const recent = this.sql
+      .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM messages WHERE sender = ? AND created_at > ?`, caller.peer, windowStart)
+      .one().n;
+    if (recent >= this.limits.rateLimitCount) {
+      return fail(
+        "rate_limited",
+        `Slow down: at most ${this.limits.rateLimitCount} messages per ${this.limits.rateLimitWindowMs / 1000} s per peer. Nothing was sent; try again in a few seconds, or combine messages.`,
+      );
+    }
+
+    // No await between these writes: the runtime commits them as one atomic transaction.
+    this.touch(caller, now, true);
+    const id = newMessageId();
+    const tags = JSON.stringify(input.tags ?? []);
+    const row = this.sql
+      .exec<MessageRow>(
+        `INSERT INTO messages (id, sender, recipient, kind, text, reply_to, urgent, tags, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        id,
+        caller.peer,
+        input.to ?? null,
+        input.kind,
+        input.text,
+        input.reply_to ?? null,
+        input.urgent ? 1 : 0,
+        tags,
+        now,
+      )
+      .one();
+    const message = toMessage(row);
+    this.deliver(message);
+    this.ensureAlarm();
+    const sent: Sent = { id: message.id, seq: message.seq, time: message.time };
+    if (recipientLeft) sent.recipient_left = true;
+    return ok(sent);
+  }
+
+  /** Hands a new message to whoever is waiting for it, and notifies the bridges that should hear. */
+  private deliver(message: Message): void {
+    let consumedBy: string | null = null;
+    for (const waiter of this.replyWaiters) {
+      if (
+        waiter.from === message.from &&
+        waiter.questionId === message.reply_to &&
+        (message.to === waiter.asker || message.to === null)
+      ) {
+        this.replyWaiters.delete(waiter);
+        waiter.deliver(message);
+        consumedBy = waiter.asker;
+      }
+    }
+    if (consumedBy !== null) {
+      // The asker got the reply as its ask_peer result; it must not show up again as unread.
+      this.sql.exec(`INSERT OR IGNORE INTO read_marks (peer, seq) VALUES (?, ?)`, consumedBy, message.seq);
+    }
+
+    for (const waiter of this.mailWaiters) {
+      if (waiter.peer !== consumedBy && this.concerns(message, waiter.peer)) {
+        this.mailWaiters.delete(waiter);
+        waiter.wake();
+      }
+    }
+
+    const frame = JSON.stringify(noticeFor(message));
+    const sockets = message.to !== null ? this.ctx.getWebSockets(message.to) : this.ctx.getWebSockets();
+    for (const ws of sockets) {
+      const attachment = ws.deserializeAttachment() as SocketAttachment | null;
+      if (!attachment?.ready || attachment.peer === consumedBy) continue;
+      if (message.to === null && (attachment.peer === message.from || this.leftPeers.has(attachment.peer))) continue;
+      this.sendRaw(ws, frame);
+    }
+  }
+
+  private concerns(message: Message, peer: string): boolean {
+    return message.to === peer || (message.to === null && message.from !== peer);
+  }
+
+  private visibleMessage(peer: string, id: string): boolean {
+    return (
+      this.sql
+        .exec(`SELECT 1 FROM messages WHERE id = ?2 AND (recipient IS NULL OR recipient = ?1 OR sender = ?1)`, peer, id)
+        .toArray().length > 0
+    );
+  }
+
+  private knownPeerNames(): string[] {
+    return this.sql.exec<{ name: string }>(`SELECT name FROM peers WHERE left_group = 0 ORDER BY name`).toArray().map((r) => r.name);
+  }
+
+  private countUnread(peer: string, cursor: number): number {
+    return this.sql
+      .exec<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM messages WHERE seq > ?2 AND ${CONCERNS_PEER} AND ${NOT_READ_OUT_OF_ORDER}`,
+        peer,
+        cursor,
+      )
+      .one().n;
+  }
+
+  async readNew(caller: Caller, limit: number): Promise<Outcome<Inbox>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    return ok(this.takeUnread(caller, limit));
+  }
+
+  private takeUnread(caller: Caller, limit: number): Inbox {
+    const peer = this.touch(caller, Date.now());
+    const rows = this.sql
+      .exec<MessageRow>(
+        `SELECT * FROM messages WHERE seq > ?2 AND ${CONCERNS_PEER} AND ${NOT_READ_OUT_OF_ORDER} ORDER BY seq LIMIT ?3`,
+        caller.peer,
+        peer.read_cursor,
+        limit,
+      )
+      .toArray();
+    const last = rows.at(-1);
+    if (!last) return { messages: [], remaining: 0 };
+    this.sql.exec(`UPDATE peers SET read_cursor = ? WHERE name = ?`, last.seq, caller.peer);
+    this.sql.exec(`DELETE FROM read_marks WHERE peer = ? AND seq <= ?`, caller.peer, last.seq);
+    return { messages: rows.map(toMessage), remaining: this.countUnread(caller.peer, last.seq) };
+  }
+
+  /** Returns the caller's unread mail as soon as there is some, or an empty inbox at the timeout. */
+  async waitForMail(caller: Caller, timeoutMs: number, limit: number): Promise<Outcome<Inbox>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const peer = this.touch(caller, Date.now());
+    if (this.countUnread(caller.peer, peer.read_cursor) === 0 && timeoutMs > 0) {
+      await new Promise<void>((resolve) => {
+        const waiter: MailWaiter = {
+          peer: caller.peer,
+          wake: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        };
+        const timer = setTimeout(() => {
+          this.mailWaiters.delete(waiter);
+          resolve();
+        }, timeoutMs);
+        this.mailWaiters.add(waiter);
+      });
+    }
+    return ok(this.takeUnread(caller, limit));
+  }
+
+  /**
+   * Waits for `from`'s reply to question `questionId`. A reply that already arrived (say, while
+   * the object was being restarted) is found in storage first, so a retried wait never misses it.
+   */
+  async waitForReply(caller: Caller, questionId: string, from: string, timeoutMs: number): Promise<Outcome<Message | null>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const stored = this.sql
+      .exec<MessageRow>(
+        `SELECT * FROM messages WHERE sender = ?1 AND reply_to = ?2 AND (recipient = ?3 OR recipient IS NULL) ORDER BY seq LIMIT 1`,
+        from,
+        questionId,
+        caller.peer,
+      )
+      .toArray()[0];
+    if (stored) {
+      const cursor = this.touch(caller, Date.now()).read_cursor;
+      if (stored.seq > cursor) this.sql.exec(`INSERT OR IGNORE INTO read_marks (peer, seq) VALUES (?, ?)`, caller.peer, stored.seq);
+      return ok(toMessage(stored));
+    }
+    if (timeoutMs <= 0) return ok(null);
+    const reply = await new Promise<Message | null>((resolve) => {
+      const waiter: ReplyWaiter = {
+        asker: caller.peer,
+        from,
+        questionId,
+        deliver: (message) => {
+          clearTimeout(timer);
+          resolve(message);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.replyWaiters.delete(waiter);
+        resolve(null);
+      }, timeoutMs);
+      this.replyWaiters.add(waiter);
+    });
+    return ok(reply);
+  }
+
+  async history(caller: Caller, query: HistoryQuery): Promise<Outcome<HistoryPage>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    this.touch(caller, Date.now());
+    const conditions: string[] = [];
+    const binds: SqlStorageValue[] = [];
+    if (query.peer === undefined) {
+      conditions.push(`recipient IS NULL`);
+    } else {
+      if (this.sql.exec(`SELECT 1 FROM peers WHERE name = ?`, query.peer).toArray().length === 0) {
+        return fail("unknown_peer", `No peer named '${query.peer}' in this group. list_peers shows who is here.`);
+      }
+      // Only the caller's own thread with that peer: DMs between two others never match.
+      conditions.push(`((sender = ? AND recipient = ?) OR (sender = ? AND recipient = ?))`);
+      binds.push(caller.peer, query.peer, query.peer, caller.peer);
+    }
+    if (query.before !== undefined) {
+      conditions.push(`seq < ?`);
+      binds.push(query.before);
+    }
+    if (query.query !== undefined && query.query !== "") {
+      conditions.push(`text LIKE ? ESCAPE '\\'`);
+      binds.push(`%${query.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    }
+    const rows = this.sql
+      .exec<MessageRow>(`SELECT * FROM messages WHERE ${conditions.join(" AND ")} ORDER BY seq DESC LIMIT ?`, ...binds, query.limit + 1)
+      .toArray();
+    const more = rows.length > query.limit;
+    const page = rows.slice(0, query.limit).reverse();
+    return ok({ messages: page.map(toMessage), next_before: more && page[0] ? page[0].seq : null });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Peers and shared state
+  // -------------------------------------------------------------------------------------------
+
+  private peerInfo(row: PeerRow, now: number): PeerInfo {
+    return {
+      name: row.name,
+      profile: JSON.parse(row.profile) as Profile,
+      online: this.isOnline(row.name, now),
+      first_seen: iso(row.first_seen),
+      last_seen: iso(row.last_seen),
+    };
+  }
+
+  private lastActivity(ws: WebSocket): number {
+    const attachment = ws.deserializeAttachment() as SocketAttachment | null;
+    const pong = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+    return Math.max(pong, attachment?.lastFrameAt ?? 0, attachment?.connectedAt ?? 0);
+  }
+
+  private isOnline(peer: string, now: number): boolean {
+    return this.ctx
+      .getWebSockets(peer)
+      .some((ws) => ws.readyState === WebSocket.OPEN && now - this.lastActivity(ws) < STALE_SOCKET_MS);
+  }
+
+  async listPeers(caller: Caller): Promise<Outcome<PeerInfo[]>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const now = Date.now();
+    this.touch(caller, now);
+    const rows = this.sql.exec<PeerRow>(`SELECT * FROM peers WHERE left_group = 0 ORDER BY name`).toArray();
+    return ok(rows.map((row) => this.peerInfo(row, now)));
+  }
+
+  async leave(caller: Caller): Promise<Outcome<null>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    this.touch(caller, Date.now());
+    this.sql.exec(`UPDATE peers SET left_group = 1 WHERE name = ?`, caller.peer);
+    this.leftPeers.add(caller.peer);
+    return ok(null);
+  }
+
+  /** `valueJson` is already-serialised JSON; `null` as a value removes the key. */
+  async setState(caller: Caller, key: string, valueJson: string): Promise<Outcome<StateEntry>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const now = Date.now();
+    this.touch(caller, now);
+    if (valueJson === "null") {
+      this.sql.exec(`DELETE FROM state WHERE key = ?`, key);
+    } else {
+      this.sql.exec(
+        `INSERT INTO state (key, value, updated_by, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (key) DO UPDATE SET value = ?2, updated_by = ?3, updated_at = ?4`,
+        key,
+        valueJson,
+        caller.peer,
+        now,
+      );
+    }
+    return ok({ key, value_json: valueJson, updated_by: caller.peer, updated_at: iso(now) });
+  }
+
+  async getState(caller: Caller, key: string | undefined, prefix: string | undefined): Promise<Outcome<StateEntry[]>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    this.touch(caller, Date.now());
+    type StateRow = { key: string; value: string; updated_by: string; updated_at: number };
+    if (key !== undefined) {
+      const row = this.sql.exec<StateRow>(`SELECT * FROM state WHERE key = ?`, key).toArray()[0];
+      if (!row) return fail("not_found", `No state key '${key}'. Call get_state without a key to list the keys there are.`);
+      return ok([{ key: row.key, value_json: row.value, updated_by: row.updated_by, updated_at: iso(row.updated_at) }]);
+    }
+    const rows = this.sql
+      .exec<StateRow>(
+        `SELECT key, updated_by, updated_at FROM state WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key`,
+        prefix ?? "",
+      )
+      .toArray();
+    return ok(rows.map((row) => ({ key: row.key, updated_by: row.updated_by, updated_at: iso(row.updated_at) })));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Bridge sockets (WebSocket Hibernation API)
+  // -------------------------------------------------------------------------------------------
+
+  /** Reached only through the Worker, which has verified the token and set the identity headers. */
+  override async fetch(request: Request): Promise<Response> {
+    const caller: Caller = {
+      group: request.headers.get("X-Relay-Group") ?? "",
+      peer: request.headers.get("X-Relay-Peer") ?? "",
+      iat: Number(request.headers.get("X-Relay-Iat")),
+    };
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket" || !caller.peer) {
+      return Response.json({ error: "bad_request", message: "Expected a WebSocket upgrade." }, { status: 426 });
+    }
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return Response.json({ error: "token_revoked", message: revoked.message }, { status: 401 });
+    const now = Date.now();
+    this.touch(caller, now);
+
+    const { 0: client, 1: server } = new WebSocketPair();
+    const attachment: SocketAttachment = { peer: caller.peer, iat: caller.iat, connectedAt: now, lastFrameAt: now, ready: false, badFrames: 0 };
+    // The tag lets getWebSockets(peer) find this peer's sockets after hibernation.
+    this.ctx.acceptWebSocket(server, [caller.peer]);
+    server.serializeAttachment(attachment);
+    const latest = this.sql.exec<{ s: number | null }>(`SELECT MAX(seq) AS s FROM messages`).one().s ?? 0;
+    this.sendFrame(server, { type: "welcome", group: caller.group, peer: caller.peer, latest_seq: latest });
+    this.ensureAlarm();
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    const attachment = ws.deserializeAttachment() as SocketAttachment;
+    attachment.lastFrameAt = Date.now();
+    const size = typeof data === "string" ? data.length : data.byteLength;
+    const frame = typeof data === "string" && size <= MAX_CLIENT_FRAME_BYTES ? parseFrame(ClientFrame, data) : null;
+    if (!frame) {
+      attachment.badFrames++;
+      ws.serializeAttachment(attachment);
+      this.sendFrame(ws, {
+        type: "error",
+        code: "bad_frame",
+        message: `Expected a JSON text frame of at most ${MAX_CLIENT_FRAME_BYTES} bytes: {"type":"hello","last_acked":N|null} or {"type":"ack","seq":N}.`,
+      });
+      if (attachment.badFrames >= MAX_BAD_FRAMES) ws.close(CLOSE_CODES.protocolError, "too many malformed frames");
+      return;
+    }
+    if (frame.type === "hello") {
+      const peer = this.sql.exec<PeerRow>(`SELECT * FROM peers WHERE name = ?`, attachment.peer).one();
+      const after = Math.max(frame.last_acked ?? peer.acked_seq, peer.read_cursor);
+      const rows = this.sql
+        .exec<MessageRow>(
+          `SELECT * FROM messages WHERE seq > ?2 AND ${CONCERNS_PEER} AND ${NOT_READ_OUT_OF_ORDER} ORDER BY seq`,
+          attachment.peer,
+          after,
+        )
+        .toArray();
+      // Broadcasts sent while the peer had left the group are not announced, as when live.
+      const left = this.leftPeers.has(attachment.peer);
+      for (const row of rows) {
+        if (left && row.recipient === null) continue;
+        this.sendFrame(ws, noticeFor(toMessage(row)));
+      }
+      const through = this.sql.exec<{ s: number | null }>(`SELECT MAX(seq) AS s FROM messages`).one().s ?? 0;
+      this.sendFrame(ws, { type: "replay_done", after_seq: after, through_seq: through });
+      attachment.ready = true;
+    } else {
+      this.sql.exec(`UPDATE peers SET acked_seq = MAX(acked_seq, ?) WHERE name = ?`, frame.seq, attachment.peer);
+    }
+    ws.serializeAttachment(attachment);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    // Reciprocate the close, or the client sits in CLOSING and ends up reporting 1006.
+    // 1005/1006 are reserved for "no code"/"abnormal" and may not be sent back.
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // Already closed.
+    }
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    try {
+      ws.close(1011, "socket error");
+    } catch {
+      // Already closed.
+    }
+  }
+
+  private sendFrame(ws: WebSocket, frame: ServerFrame): void {
+    this.sendRaw(ws, JSON.stringify(frame));
+  }
+
+  private sendRaw(ws: WebSocket, text: string): void {
+    try {
+      ws.send(text);
+    } catch {
+      // A socket that is closing cannot be written to; its bridge replays on reconnect.
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Housekeeping: retention and stale sockets, on the object's single alarm
+  // -------------------------------------------------------------------------------------------
+
+  private ensureAlarm(): void {
+    if (this.alarmScheduled) return;
+    this.alarmScheduled = true;
+    // Fire-and-forget is safe: the output gate holds our response until the alarm is stored.
+    void this.ctx.storage.getAlarm().then((current) => {
+      if (current === null) return this.ctx.storage.setAlarm(Date.now() + SWEEP_INTERVAL_MS);
+    });
+  }
+
+  /** Alarms are delivered at least once; everything here is idempotent. */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    const cutoff = now - this.limits.retentionDays * DAY_MS;
+    this.sql.exec(`DELETE FROM messages WHERE created_at < ?`, cutoff);
+    this.sql.exec(`DELETE FROM read_marks WHERE seq NOT IN (SELECT seq FROM messages)`);
+    const sockets = this.ctx.getWebSockets();
+    for (const ws of sockets) {
+      if (now - this.lastActivity(ws) >= STALE_SOCKET_MS) {
+        try {
+          ws.close(CLOSE_CODES.stale, "no keep-alive; reconnect");
+        } catch {
+          // Already closed.
+        }
+      }
+    }
+    const anyMessages = this.sql.exec(`SELECT 1 FROM messages LIMIT 1`).toArray().length > 0;
+    if (sockets.length > 0) await this.ctx.storage.setAlarm(now + SWEEP_INTERVAL_MS);
+    else if (anyMessages) await this.ctx.storage.setAlarm(now + RETENTION_INTERVAL_MS);
+    else this.alarmScheduled = false;
+  }
+}

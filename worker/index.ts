@@ -1,0 +1,162 @@
+/**
+ * The relay Worker: routes requests, checks tokens, and hands each request to its group's
+ * Durable Object. Reading order for a newcomer: this file, then mcp.ts (the tools), then
+ * group.ts (where everything is stored and delivered).
+ */
+import { createMcpHandler } from "agents/mcp/server";
+import { env } from "cloudflare:workers";
+import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
+import { z } from "zod";
+import { bearerToken, secretProblem, verifyAdminProof, verifyToken } from "./auth.ts";
+import type { Env } from "./env.ts";
+import type { Caller } from "./group.ts";
+import { hostGuard } from "./host-guard.ts";
+import { buildRelayServer } from "./mcp.ts";
+import { isValidName, NAME_RULE, nameSchema } from "./protocol.ts";
+
+export { GroupObject } from "./group.ts";
+
+type Vars = { caller: Caller };
+const app = new Hono<{ Bindings: Env; Variables: Vars }>();
+
+function refuse(status: 400 | 401 | 403 | 404 | 503, error: string, message: string): Response {
+  return Response.json({ error, message }, { status });
+}
+
+app.get("/health", (c) =>
+  c.json({ ok: secretProblem(c.env.RELAY_SECRET) === null, service: "claude-relay", time: new Date().toISOString() }),
+);
+
+// A relay must never run open: without a usable secret every other route says how to fix it.
+app.use("*", async (c, next) => {
+  const problem = secretProblem(c.env.RELAY_SECRET);
+  if (problem) {
+    return refuse(
+      503,
+      "relay_not_configured",
+      `${problem}. Set it with \`npx wrangler secret put RELAY_SECRET\` (use \`openssl rand -hex 32\`), then mint tokens with the same secret.`,
+    );
+  }
+  await next();
+});
+
+app.use("*", hostGuard);
+
+/** Verifies the bearer token and stores the caller; any failure is a 401 that says what to do. */
+const requireToken = createMiddleware<{ Bindings: Env; Variables: Vars }>(async (c, next) => {
+  const token = bearerToken(c.req.header("Authorization"));
+  if (!token) {
+    return refuse(
+      401,
+      "missing_token",
+      "Send your peer token as `Authorization: Bearer <token>`. Mint one with `npm run -s token -- --group <group> --peer <name>`.",
+    );
+  }
+  const verdict = await verifyToken(c.env.RELAY_SECRET!, token);
+  if (!verdict.ok) return refuse(401, "invalid_token", `Token refused: ${verdict.reason}. Ask your team for a new token.`);
+  c.set("caller", { group: verdict.claims.g, peer: verdict.claims.p, iat: verdict.claims.iat });
+  await next();
+});
+
+function groupStub(env: Env, group: string) {
+  return env.GROUPS.get(env.GROUPS.idFromName(group));
+}
+
+// ---------------------------------------------------------------------------------------------
+// MCP (streamable HTTP, stateless: every request gets a fresh server bound to the caller)
+// ---------------------------------------------------------------------------------------------
+
+const mcpHandler = createMcpHandler(
+  (ctx) => {
+    const caller = ctx.authInfo?.extra?.caller as Caller | undefined;
+    // requireToken runs before the handler on every /mcp request, so this cannot happen.
+    if (!caller) throw new Error("MCP request reached the server without a verified caller");
+    return buildRelayServer(env as Env, caller);
+  },
+  // hostGuard has already checked Host and Origin for every route, this one included.
+  { route: "/mcp", corsOptions: false, allowedOriginHostnames: "*" },
+);
+
+/** Methods that reach the group object anyway; everything else is authorised with one cheap call. */
+async function callsATool(request: Request): Promise<boolean> {
+  try {
+    const body: unknown = await request.clone().json();
+    return typeof body === "object" && body !== null && (body as { method?: unknown }).method === "tools/call";
+  } catch {
+    return false;
+  }
+}
+
+app.all("/mcp", requireToken, async (c) => {
+  const caller = c.get("caller");
+  if (c.req.method === "POST" && !(await callsATool(c.req.raw))) {
+    // initialize, tools/list, ping: no data is touched, but a revoked token must still fail.
+    const verdict = await groupStub(c.env, caller.group).authorize(caller);
+    if (!verdict.ok) return refuse(401, "token_revoked", verdict.problem.message);
+  }
+  return mcpHandler.fetch(c.req.raw, {
+    // The token itself is deliberately not passed on: tools never see or echo it.
+    authInfo: { token: "verified", clientId: caller.peer, scopes: [], extra: { caller } },
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Bridge sockets
+// ---------------------------------------------------------------------------------------------
+
+app.get("/groups/:group/ws", requireToken, async (c) => {
+  const caller = c.get("caller");
+  const group = c.req.param("group");
+  if (!isValidName(group)) return refuse(400, "invalid_group", `Group name must be ${NAME_RULE}.`);
+  if (group !== caller.group) {
+    return refuse(403, "wrong_group", `Your token is for group '${caller.group}', not '${group}': ask for a token for '${group}'.`);
+  }
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
+    return c.json({ error: "upgrade_required", message: "This endpoint speaks WebSocket only." }, 426);
+  }
+  const headers = new Headers(c.req.raw.headers);
+  headers.set("X-Relay-Group", caller.group);
+  headers.set("X-Relay-Peer", caller.peer);
+  headers.set("X-Relay-Iat", String(caller.iat));
+  headers.delete("Authorization");
+  return groupStub(c.env, group).fetch(new Request(c.req.url, { headers }));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Admin: revocation, proven with the team secret (see scripts/token.ts --revoke)
+// ---------------------------------------------------------------------------------------------
+
+const RevokeBody = z.object({ peer: nameSchema("peer"), proof: z.string().max(200) });
+
+app.post("/groups/:group/revoke", async (c) => {
+  const group = c.req.param("group");
+  if (!isValidName(group)) return refuse(400, "invalid_group", `Group name must be ${NAME_RULE}.`);
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    return refuse(400, "invalid_body", 'Send JSON: {"peer": "<name>", "proof": "<admin proof>"}.');
+  }
+  const parsed = RevokeBody.safeParse(body);
+  if (!parsed.success) return refuse(400, "invalid_body", parsed.error.issues.map((i) => i.message).join("; "));
+  const { peer, proof } = parsed.data;
+  if (!(await verifyAdminProof(c.env.RELAY_SECRET!, "revoke", `${group}/${peer}`, proof))) {
+    return refuse(401, "invalid_proof", "Revocation needs the team secret: run `npm run -s token -- --revoke` with RELAY_SECRET set.");
+  }
+  const before = Date.now();
+  const { closed } = await groupStub(c.env, group).revoke(peer, before);
+  return c.json({ revoked: true, group, peer, before: new Date(before).toISOString(), sockets_closed: closed });
+});
+
+app.notFound((c) =>
+  refuse(404, "not_found", `No route ${c.req.method} ${new URL(c.req.url).pathname}. The relay serves /mcp, /groups/<group>/ws and /health.`),
+);
+
+app.onError((error, c) => {
+  // Log the failure, never the request: headers carry tokens.
+  console.error("unhandled error", c.req.method, new URL(c.req.url).pathname, error instanceof Error ? error.message : error);
+  return Response.json({ error: "internal", message: "The relay hit an unexpected error; it has been logged. Try again." }, { status: 500 });
+});
+
+export default app satisfies ExportedHandler<Env>;

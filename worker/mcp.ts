@@ -1,0 +1,314 @@
+/**
+ * The relay's MCP tools. A fresh McpServer is built for every request (the stateless handler's
+ * contract), bound to the caller the Worker verified from the token, so no tool input can name
+ * the caller or its group.
+ */
+import { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import {
+  ASK_DEFAULT_TIMEOUT_S,
+  type Env,
+  HISTORY_DEFAULT_LIMIT,
+  HISTORY_MAX_LIMIT,
+  MAX_PROFILE_FIELD_LENGTH,
+  MAX_STATE_VALUE_BYTES,
+  MAX_TAG_LENGTH,
+  MAX_TAGS,
+  MAX_WAIT_TIMEOUT_S,
+  READ_DEFAULT_LIMIT,
+  READ_MAX_LIMIT,
+  WAIT_DEFAULT_TIMEOUT_S,
+} from "./env.ts";
+import type { Caller, GroupObject, Inbox, Message, Outcome } from "./group.ts";
+import { nameSchema } from "./protocol.ts";
+
+export const SERVER_INFO = { name: "claude-relay", version: "0.1.0" };
+
+/** Prepended where a model might confuse these tools with Claude Code's own agent messaging. */
+const RELAY = "Team relay (other Claude Code sessions on other machines; not Claude Code's built-in SendMessage).";
+
+type ToolResult = {
+  content: { type: "text"; text: string }[];
+  structuredContent?: Record<string, unknown>;
+  isError?: boolean;
+};
+
+function result(text: string, structured: Record<string, unknown>): ToolResult {
+  return { content: [{ type: "text", text }], structuredContent: structured };
+}
+
+function problem(message: string, code: string): ToolResult {
+  return { content: [{ type: "text", text: message }], structuredContent: { error: code, message }, isError: true };
+}
+
+function settle<T>(outcome: Outcome<T>, render: (value: T) => ToolResult): ToolResult {
+  return outcome.ok ? render(outcome.value) : problem(outcome.problem.message, outcome.problem.code);
+}
+
+/** One message as the model reads it: a header line of facts, then the text verbatim. */
+export function renderMessage(m: Message): string {
+  const facts = [
+    `#${m.seq}`,
+    m.kind === "group" ? "group" : m.kind === "question" ? `question to ${m.to}` : `dm to ${m.to}`,
+    `from ${m.from}`,
+    m.time,
+    `id ${m.id}`,
+  ];
+  if (m.reply_to) facts.push(`reply_to ${m.reply_to}`);
+  if (m.urgent) facts.push("URGENT");
+  if (m.tags.length > 0) facts.push(`tags ${m.tags.join(",")}`);
+  return `[${facts.join(" | ")}]\n${m.text}`;
+}
+
+function renderInbox(inbox: Inbox, waited = false): ToolResult {
+  const head =
+    inbox.messages.length === 0
+      ? waited
+        ? "No new messages arrived before the timeout."
+        : "No new messages."
+      : `${inbox.messages.length} new message${inbox.messages.length === 1 ? "" : "s"} (${inbox.remaining} more unread).`;
+  const hint = inbox.messages.some((m) => m.kind === "question")
+    ? "\nAnswer a question with send_dm to its sender, reply_to set to the question's id."
+    : "";
+  return result([head + hint, ...inbox.messages.map(renderMessage)].join("\n\n"), { ...inbox });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Long waits run inside the group object. If the object is restarted mid-wait (deploy, eviction)
+ * the call throws; we ask again with whatever time is left, and the object re-checks storage
+ * first, so nothing that arrived in between is missed.
+ */
+async function waitSurvivingRestarts<T>(
+  deadline: number,
+  attempt: () => Promise<Outcome<T>>,
+  timedOut: () => Promise<Outcome<T>>,
+): Promise<Outcome<T>> {
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() >= deadline) return timedOut();
+      console.warn("group object restarted during a wait; retrying", error instanceof Error ? error.message : error);
+      await sleep(50);
+    }
+  }
+}
+
+const profileField = z.string().max(MAX_PROFILE_FIELD_LENGTH, `must be at most ${MAX_PROFILE_FIELD_LENGTH} characters`).optional();
+const messageText = z.string().min(1, "text must not be empty");
+const messageId = z.string().min(1).max(64, "ids are at most 64 characters");
+const timeout = (fallback: number) =>
+  z
+    .number()
+    .int("timeout_seconds must be a whole number")
+    .min(0)
+    .max(MAX_WAIT_TIMEOUT_S, `timeout_seconds is at most ${MAX_WAIT_TIMEOUT_S}`)
+    .default(fallback);
+
+export function buildRelayServer(env: Env, caller: Caller): McpServer {
+  // A fresh stub per call: a stub that saw its object restart can stay broken.
+  const group = (): DurableObjectStub<GroupObject> => env.GROUPS.get(env.GROUPS.idFromName(caller.group));
+  const server = new McpServer(SERVER_INFO);
+
+  server.registerTool(
+    "register",
+    {
+      description: `${RELAY} Set your profile so peers know what this session works on. Optional: every tool works without it.`,
+      inputSchema: z.object({
+        summary: profileField.describe("what you are working on"),
+        hostname: profileField,
+        cwd: profileField,
+        branch: profileField,
+      }),
+    },
+    async (profile) =>
+      settle(await group().register(caller, profile), (peer) =>
+        result(`Registered as ${peer.name} in group ${caller.group}.`, { peer }),
+      ),
+  );
+
+  server.registerTool(
+    "send_message",
+    {
+      description: `${RELAY} Broadcast a message to everyone in your group.`,
+      inputSchema: z.object({
+        text: messageText,
+        reply_to: messageId.optional().describe("id of the message this answers"),
+        urgent: z.boolean().optional(),
+        tags: z
+          .array(z.string().min(1).max(MAX_TAG_LENGTH, `each tag is at most ${MAX_TAG_LENGTH} characters`))
+          .max(MAX_TAGS, `at most ${MAX_TAGS} tags`)
+          .optional(),
+      }),
+    },
+    async (input) =>
+      settle(await group().send(caller, { ...input, kind: "group" }), (sent) =>
+        result(`Sent to group ${caller.group}: seq ${sent.seq}, id ${sent.id}.`, { ...sent }),
+      ),
+  );
+
+  server.registerTool(
+    "send_dm",
+    {
+      description: `${RELAY} Send a direct message to one peer; it waits until they read it. To answer a question, set reply_to to its id.`,
+      inputSchema: z.object({
+        to: nameSchema("to"),
+        text: messageText,
+        reply_to: messageId.optional(),
+        urgent: z.boolean().optional(),
+      }),
+    },
+    async (input) =>
+      settle(await group().send(caller, { ...input, kind: "dm" }), (sent) =>
+        result(
+          `Sent to ${input.to}: seq ${sent.seq}, id ${sent.id}.${sent.recipient_left ? ` Note: ${input.to} has left the group and may not read it soon.` : ""}`,
+          { ...sent },
+        ),
+      ),
+  );
+
+  server.registerTool(
+    "read_new_messages",
+    {
+      description: `${RELAY} Read your unread mail (peers' broadcasts and DMs to you), oldest first, and mark it read.`,
+      inputSchema: z.object({
+        limit: z.number().int().min(1).max(READ_MAX_LIMIT, `limit is at most ${READ_MAX_LIMIT}`).default(READ_DEFAULT_LIMIT),
+      }),
+    },
+    async ({ limit }) => settle(await group().readNew(caller, limit), (inbox) => renderInbox(inbox)),
+  );
+
+  server.registerTool(
+    "list_peers",
+    {
+      description: `${RELAY} List the peers in your group: name, profile, online (bridge connected), last seen.`,
+      inputSchema: z.object({}),
+    },
+    async () =>
+      settle(await group().listPeers(caller), (peers) => {
+        const lines = peers.map(
+          (p) =>
+            `${p.name}${p.name === caller.peer ? " (you)" : ""}: ${p.online ? "online" : "offline"}, last seen ${p.last_seen}` +
+            (p.profile.summary ? ` - ${p.profile.summary}` : ""),
+        );
+        return result(`${peers.length} peer${peers.length === 1 ? "" : "s"} in ${caller.group}:\n${lines.join("\n")}`, { peers });
+      }),
+  );
+
+  server.registerTool(
+    "get_history",
+    {
+      description: `${RELAY} Read past messages: the group channel, or with peer your DM thread with that peer. Newest page; page back with before=next_before.`,
+      inputSchema: z.object({
+        peer: nameSchema("peer").optional(),
+        before: z.number().int().positive().optional().describe("only messages with seq below this"),
+        limit: z.number().int().min(1).max(HISTORY_MAX_LIMIT, `limit is at most ${HISTORY_MAX_LIMIT}`).default(HISTORY_DEFAULT_LIMIT),
+        query: z.string().max(200, "query is at most 200 characters").optional().describe("text to search for"),
+      }),
+    },
+    async (input) =>
+      settle(await group().history(caller, input), (page) => {
+        const where = input.peer ? `DMs with ${input.peer}` : `group ${caller.group}`;
+        const more = page.next_before !== null ? ` Older: before=${page.next_before}.` : "";
+        const text = [`${page.messages.length} message${page.messages.length === 1 ? "" : "s"} in ${where}.${more}`, ...page.messages.map(renderMessage)];
+        return result(text.join("\n\n"), { ...page });
+      }),
+  );
+
+  server.registerTool(
+    "ask_peer",
+    {
+      description: `${RELAY} DM a question to one peer and wait for their reply (up to timeout_seconds). On timeout the reply arrives later as unread mail.`,
+      inputSchema: z.object({
+        to: nameSchema("to"),
+        question: messageText,
+        timeout_seconds: timeout(ASK_DEFAULT_TIMEOUT_S),
+      }),
+    },
+    async ({ to, question, timeout_seconds }) => {
+      const asked = await group().send(caller, { to, text: question, kind: "question" });
+      if (!asked.ok) return problem(asked.problem.message, asked.problem.code);
+      const { id, seq } = asked.value;
+      const deadline = Date.now() + timeout_seconds * 1000;
+      const waitFor = (ms: number) => group().waitForReply(caller, id, to, Math.max(0, ms));
+      const reply = await waitSurvivingRestarts(deadline, () => waitFor(deadline - Date.now()), () => waitFor(0));
+      return settle(reply, (message) =>
+        message
+          ? result(`${to} replied:\n\n${renderMessage(message)}`, { question: { id, seq }, reply: message })
+          : result(
+              `No reply from ${to} within ${timeout_seconds} s. Your question is id ${id}; their reply will arrive as unread mail (read_new_messages or wait_for_messages).`,
+              { question: { id, seq }, reply: null, timed_out: true },
+            ),
+      );
+    },
+  );
+
+  server.registerTool(
+    "wait_for_messages",
+    {
+      description: `${RELAY} Wait until you have unread mail (or the timeout passes), then return it as read_new_messages does.`,
+      inputSchema: z.object({ timeout_seconds: timeout(WAIT_DEFAULT_TIMEOUT_S) }),
+    },
+    async ({ timeout_seconds }) => {
+      const deadline = Date.now() + timeout_seconds * 1000;
+      const waitFor = (ms: number) => group().waitForMail(caller, Math.max(0, ms), READ_DEFAULT_LIMIT);
+      const inbox = await waitSurvivingRestarts(deadline, () => waitFor(deadline - Date.now()), () => waitFor(0));
+      return settle(inbox, (value) => renderInbox(value, true));
+    },
+  );
+
+  server.registerTool(
+    "set_state",
+    {
+      description: `${RELAY} Set a key on the group's shared board (any JSON up to 16 KiB; null removes the key).`,
+      inputSchema: z.object({ key: nameSchema("key"), value: z.json() }),
+    },
+    async ({ key, value }) => {
+      const json = JSON.stringify(value ?? null);
+      const size = new TextEncoder().encode(json).length;
+      if (size > MAX_STATE_VALUE_BYTES) {
+        return problem(`value is ${size} bytes of JSON; the limit is ${MAX_STATE_VALUE_BYTES}. Store a summary or a path instead.`, "too_large");
+      }
+      return settle(await group().setState(caller, key, json), ({ value_json: _, ...entry }) =>
+        result(json === "null" ? `Removed ${key}.` : `Set ${key}.`, { ...entry, value }),
+      );
+    },
+  );
+
+  server.registerTool(
+    "get_state",
+    {
+      description: `${RELAY} Read the group's shared board: one key's value, or without key the keys (optionally under prefix) with who set them when.`,
+      inputSchema: z.object({
+        key: nameSchema("key").optional(),
+        prefix: z.string().max(64, "prefix is at most 64 characters").optional(),
+      }),
+    },
+    async ({ key, prefix }) =>
+      settle(await group().getState(caller, key, prefix), (entries) => {
+        const shown = entries.map(({ value_json, ...entry }) =>
+          value_json === undefined ? entry : { ...entry, value: JSON.parse(value_json) as unknown },
+        ) as { key: string; updated_by: string; updated_at: string; value?: unknown }[];
+        const first = shown[0];
+        if (key !== undefined && first) {
+          return result(`${key} = ${JSON.stringify(first.value)} (set by ${first.updated_by} at ${first.updated_at})`, first);
+        }
+        const lines = shown.map((e) => `${e.key} (set by ${e.updated_by} at ${e.updated_at})`);
+        return result(lines.length === 0 ? "No keys." : lines.join("\n"), { keys: shown });
+      }),
+  );
+
+  server.registerTool(
+    "leave_group",
+    {
+      description: `${RELAY} Leave your group: you vanish from list_peers and get no broadcast notices until you send or register again. History stays.`,
+      inputSchema: z.object({}),
+    },
+    async () =>
+      settle(await group().leave(caller), () => result(`Left ${caller.group}. Send or register to rejoin.`, { left: true })),
+  );
+
+  return server;
+}

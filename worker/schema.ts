@@ -1,0 +1,72 @@
+/**
+ * The group object's SQLite schema, as an ordered list of migrations. Each runs once, inside one
+ * transaction, and is recorded in `_migrations`; DO SQLite has no `PRAGMA user_version`, so the
+ * table is the version.
+ */
+const MIGRATIONS: readonly (readonly string[])[] = [
+  [
+    // Everyone who has ever used the group. `read_cursor` is the highest seq read through
+    // read_new_messages; `acked_seq` the highest a bridge confirmed it put in front of the peer.
+    `CREATE TABLE peers (
+       name TEXT PRIMARY KEY,
+       profile TEXT NOT NULL DEFAULT '{}',
+       first_seen INTEGER NOT NULL,
+       last_seen INTEGER NOT NULL,
+       left_group INTEGER NOT NULL DEFAULT 0,
+       read_cursor INTEGER NOT NULL DEFAULT 0,
+       acked_seq INTEGER NOT NULL DEFAULT 0
+     )`,
+    // AUTOINCREMENT (not plain rowid) so a seq is never reused after retention deletes the tail.
+    // recipient NULL means a broadcast to the group.
+    `CREATE TABLE messages (
+       seq INTEGER PRIMARY KEY AUTOINCREMENT,
+       id TEXT NOT NULL UNIQUE,
+       sender TEXT NOT NULL,
+       recipient TEXT,
+       kind TEXT NOT NULL,
+       text TEXT NOT NULL,
+       reply_to TEXT,
+       urgent INTEGER NOT NULL DEFAULT 0,
+       tags TEXT NOT NULL DEFAULT '[]',
+       created_at INTEGER NOT NULL
+     )`,
+    `CREATE INDEX messages_by_recipient ON messages (recipient, seq)`,
+    `CREATE INDEX messages_by_sender ON messages (sender, created_at)`,
+    `CREATE INDEX messages_by_reply ON messages (reply_to)`,
+    `CREATE INDEX messages_by_time ON messages (created_at)`,
+    // Messages a peer consumed out of order (an ask_peer reply handed straight back to the
+    // asker), so they do not show up again as unread. Rows at or below the cursor are pruned.
+    `CREATE TABLE read_marks (
+       peer TEXT NOT NULL,
+       seq INTEGER NOT NULL,
+       PRIMARY KEY (peer, seq)
+     )`,
+    `CREATE TABLE state (
+       key TEXT PRIMARY KEY,
+       value TEXT NOT NULL,
+       updated_by TEXT NOT NULL,
+       updated_at INTEGER NOT NULL
+     )`,
+    // Tokens for `peer` issued before `before` (epoch ms) are refused.
+    `CREATE TABLE revocations (
+       peer TEXT PRIMARY KEY,
+       before INTEGER NOT NULL
+     )`,
+  ],
+];
+
+export function migrate(storage: DurableObjectStorage): void {
+  const sql = storage.sql;
+  sql.exec(`CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`);
+  const applied = sql.exec<{ v: number | null }>(`SELECT MAX(version) AS v FROM _migrations`).one().v ?? 0;
+  MIGRATIONS.forEach((statements, index) => {
+    const version = index + 1;
+    if (version <= applied) return;
+    storage.transactionSync(() => {
+      for (const statement of statements) sql.exec(statement);
+      sql.exec(`INSERT INTO _migrations (version, applied_at) VALUES (?, ?)`, version, Date.now());
+    });
+  });
+}
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
