@@ -1,8 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-
-/** Fixed secret for the in-workerd suite only; never used by `npm start`. */
-export const TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef";
+import { TEST_SECRET } from "./tests/test-secret.ts";
 
 export default defineConfig({
   test: {
