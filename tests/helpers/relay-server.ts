@@ -1,0 +1,122 @@
+/**
+ * Starts the real relay the way a user does, `npm start` (wrangler dev on local workerd), on a
+ * free port with its own storage directory, and mints tokens with the same secret it uses.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { signToken } from "../../worker/auth.ts";
+import { findSecret } from "../../scripts/secret.ts";
+
+export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export interface RelayOptions {
+  /** Storage directory; a fresh temporary one by default. Reuse it to restart on the same data. */
+  persistDir?: string;
+  /** Extra wrangler vars, e.g. { RATE_LIMIT_COUNT: "100000" }. */
+  vars?: Record<string, string>;
+  port?: number;
+}
+
+export interface RelayServer {
+  url: string;
+  port: number;
+  persistDir: string;
+  /** Everything the server printed, for failure messages. */
+  output(): string;
+  mint(group: string, peer: string, options?: { exp?: number; iat?: number }): Promise<string>;
+  /** Stops the server (SIGTERM to its whole process group, SIGKILL after 5 s). */
+  stop(): Promise<void>;
+  /** Stops and starts again on the same port and storage. */
+  restart(): Promise<void>;
+}
+
+async function waitForHealth(url: string, child: ChildProcess, log: () => string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}:\n${log()}`);
+    try {
+      const response = await fetch(`${url}/health`);
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`relay did not become healthy within ${timeoutMs} ms:\n${log()}`);
+}
+
+export async function startRelay(options: RelayOptions = {}): Promise<RelayServer> {
+  const port = options.port ?? (await freePort());
+  const persistDir = options.persistDir ?? mkdtempSync(join(tmpdir(), "relay-state-"));
+  const url = `http://127.0.0.1:${port}`;
+  let child: ChildProcess;
+  let log = "";
+
+  const launch = async () => {
+    const args = ["start", "--", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persistDir];
+    args.push("--inspector-port", String(await freePort()), "--show-interactive-dev-session=false");
+    for (const [key, value] of Object.entries(options.vars ?? {})) args.push("--var", `${key}:${value}`);
+    child = spawn("npm", args, {
+      cwd: REPO_ROOT,
+      // Own process group, so stop() reaches workerd too, not just npm.
+      detached: true,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout!.on("data", (chunk) => (log += chunk));
+    child.stderr!.on("data", (chunk) => (log += chunk));
+    await waitForHealth(url, child, () => log);
+  };
+
+  const stop = async () => {
+    if (!child || child.exitCode !== null || child.pid === undefined) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {
+      return;
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // Gone already.
+      }
+    }, 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  await launch();
+  return {
+    url,
+    port,
+    persistDir,
+    output: () => log,
+    mint: async (group, peer, extra = {}) => {
+      const secret = findSecret();
+      if (!secret) throw new Error("no RELAY_SECRET: npm start should have created .dev.vars");
+      return signToken(secret, { g: group, p: peer, iat: extra.iat ?? Date.now(), ...(extra.exp ? { exp: extra.exp } : {}) });
+    },
+    stop,
+    restart: async () => {
+      await stop();
+      await launch();
+    },
+  };
+}
