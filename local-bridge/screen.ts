@@ -156,11 +156,17 @@ export function notReadyReason(screen: Screen): string | null {
 }
 
 /**
- * Whether the input box holds (the start of) `line`: Claude Code wraps long input, so the first
- * row may show only a prefix; a long paste may show as "[Pasted text …]".
+ * Whether the input box holds (the start of) `line`. Claude Code wraps long input, so the first
+ * row may show only a prefix, and it may render spacing and punctuation its own way; letters and
+ * digits are compared. A long paste may show as "[Pasted text …]".
  */
 export function inputHolds(screen: Screen, line: string): boolean {
   if (!screen.prompt || screen.input === "") return false;
-  const normalised = screen.input.replace(/\s+/g, " ");
-  return line.startsWith(normalised) || /^\[Pasted text/.test(normalised);
+  if (/^\[Pasted text/.test(screen.input)) return true;
+  const shown = alphanumeric(screen.input);
+  return shown.length > 0 && alphanumeric(line).startsWith(shown);
+}
+
+function alphanumeric(text: string): string {
+  return text.replace(/[^\p{L}\p{N}]/gu, "");
 }
