@@ -1,0 +1,190 @@
+/**
+ * `connect`, wired together: notices from the socket go to a sink (a tmux pane or stdout); once a
+ * sink says a batch landed, its highest seq is saved to disk and then acked to the relay.
+ *
+ * Merging: a notice that arrives while the sink is still busy with earlier ones waits in
+ * `pending`; the sink takes everything pending at the moment it can deliver (for a pane: when
+ * Claude is idle), so a burst becomes one line. Nothing is held back on purpose: the first notice
+ * goes to the sink at once.
+ */
+import type { NoticeFrame, WelcomeFrame } from "../worker/protocol.ts";
+import type { AckStore } from "./ack-store.ts";
+import { RelayConnection, type ConnectionOptions, type ConnectionState } from "./connection.ts";
+import { PaneInjector } from "./injector.ts";
+import { noticeRecord, renderLine } from "./notices.ts";
+import { clock, type StatusLine } from "./status.ts";
+import type { Tmux } from "./tmux.ts";
+
+/** Where notices go. `deliver` takes the batch via `take()` when it is ready to emit it. */
+export interface NoticeSink {
+  /** Most notices one delivery may cover. */
+  readonly maxBatch: number;
+  /** Emits the batch `take()` returns; resolves once it really landed. */
+  deliver(take: () => NoticeFrame[]): Promise<NoticeFrame[]>;
+}
+
+/** Types one line per batch into a tmux pane, waiting for Claude to be idle. */
+export class PaneSink implements NoticeSink {
+  readonly maxBatch = Number.POSITIVE_INFINITY;
+  private readonly injector: PaneInjector;
+  private readonly group: string;
+
+  constructor(group: string, tmux: Tmux, pane: string, status: StatusLine | null, signal?: AbortSignal) {
+    this.group = group;
+    this.injector = new PaneInjector(tmux, pane, {
+      signal,
+      onWaiting: (reason) => status?.update({ delivery: reason ? `waiting for Claude to be idle (${reason})` : null }),
+    });
+  }
+
+  async deliver(take: () => NoticeFrame[]): Promise<NoticeFrame[]> {
+    let batch: NoticeFrame[] = [];
+    await this.injector.inject(() => {
+      batch = take();
+      return renderLine(this.group, batch);
+    });
+    return batch;
+  }
+}
+
+/**
+ * One JSON object per line per notice. No merging here: a line covers one seq, so a bridge killed
+ * between writing a line and saving its seq repeats exactly one seq after restart.
+ */
+export class StdoutSink implements NoticeSink {
+  readonly maxBatch = 1;
+  private readonly group: string;
+  private readonly out: NodeJS.WritableStream;
+
+  constructor(group: string, out: NodeJS.WritableStream = process.stdout) {
+    this.group = group;
+    this.out = out;
+  }
+
+  deliver(take: () => NoticeFrame[]): Promise<NoticeFrame[]> {
+    const batch = take();
+    return new Promise((resolve, reject) => {
+      this.out.write(`${JSON.stringify(noticeRecord(this.group, batch))}\n`, (error) => (error ? reject(error) : resolve(batch)));
+    });
+  }
+}
+
+export interface BridgeOptions {
+  socketUrl: string;
+  token: string;
+  group: string;
+  peer: string;
+  sink: NoticeSink;
+  acks: AckStore;
+  status: StatusLine | null;
+  /** Overrides for keep-alive and backoff timings (tests). */
+  connection?: Partial<ConnectionOptions>;
+}
+
+export class Bridge {
+  private readonly opts: BridgeOptions;
+  private readonly connection: RelayConnection;
+  private pending: NoticeFrame[] = [];
+  /** Highest seq saved to disk or already waiting in `pending`: anything at or below is a repeat. */
+  private highestSeen: number;
+  private pumping: Promise<void> | null = null;
+  private failure: ((error: unknown) => void) | null = null;
+  private stopped = false;
+
+  constructor(options: BridgeOptions) {
+    this.opts = options;
+    this.highestSeen = options.acks.load() ?? 0;
+    this.connection = new RelayConnection({
+      socketUrl: options.socketUrl,
+      token: options.token,
+      helloLastAcked: (welcome) => this.helloLastAcked(welcome),
+      onNotice: (frame) => this.onNotice(frame),
+      onState: (state) => this.onState(state),
+      onErrorFrame: (frame) => options.status?.note(`relay: ${frame.message} (${frame.code})`),
+      ...options.connection,
+    });
+  }
+
+  /** Runs until `stop()` (resolves) or a final error: refused token, pane gone (rejects). */
+  run(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.failure = (error) => {
+        this.connection.stop();
+        reject(error);
+      };
+      this.connection.run().then(resolve, this.failure);
+    });
+  }
+
+  /** Ends `run()` with `error` (e.g. the pane is gone). */
+  fail(error: unknown): void {
+    this.failure?.(error);
+  }
+
+  /** Stops cleanly. Notices not yet delivered stay unacked, so the relay replays them next time. */
+  stop(): void {
+    this.stopped = true;
+    this.connection.stop();
+  }
+
+  private helloLastAcked(welcome: WelcomeFrame): number | null {
+    const saved = this.opts.acks.load();
+    if (saved !== null && saved > welcome.latest_seq) {
+      // Our record is newer than anything the relay has: it was started afresh (a wiped local
+      // relay). Our seqs mean nothing there; let the relay use its own record instead.
+      this.opts.status?.note(
+        `the relay's newest seq (${welcome.latest_seq}) is older than this bridge's last ack (${saved}): the relay was reset; forgetting the local record`,
+      );
+      this.opts.acks.reset();
+      this.highestSeen = Math.max(0, ...this.pending.map((n) => n.seq));
+      return null;
+    }
+    return saved;
+  }
+
+  private onNotice(frame: NoticeFrame): void {
+    if (frame.seq <= this.highestSeen) return; // replayed after a reconnect, already pending or handled
+    this.highestSeen = frame.seq;
+    this.pending.push(frame);
+    this.pumping ??= this.pump().finally(() => {
+      this.pumping = null;
+    });
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const batch = await this.opts.sink.deliver(() => this.pending.splice(0, this.opts.sink.maxBatch));
+        if (batch.length === 0) continue;
+        const seq = Math.max(...batch.map((n) => n.seq));
+        // Saved before it is sent: the relay never holds an ack this bridge could forget.
+        this.opts.acks.save(seq);
+        this.connection.sendAck(seq);
+        this.opts.status?.update({
+          last: `last notice ${clock()} (${batch.length} message${batch.length === 1 ? "" : "s"})`,
+        });
+      }
+    } catch (error) {
+      if (!this.stopped) this.failure?.(error);
+    }
+  }
+
+  private onState(state: ConnectionState): void {
+    const status = this.opts.status;
+    if (!status) return;
+    switch (state.state) {
+      case "connecting":
+        status.update({ connection: state.attempt === 0 ? "connecting" : "reconnecting" });
+        break;
+      case "connected":
+        status.update({ connection: "connected" });
+        break;
+      case "caught-up":
+        status.update({ connection: "connected" });
+        break;
+      case "retrying":
+        status.update({ connection: `retrying in ${Math.max(1, Math.round(state.delayMs / 1000))} s (${state.reason})` });
+        break;
+    }
+  }
+}
