@@ -10,7 +10,8 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { RELAY_SECRET: TEST_SECRET } },
+            // FUZZ_SEED replays tests/worker/fuzz.test.ts with another seed: FUZZ_SEED=1234 npx vitest run ...
+            miniflare: { bindings: { RELAY_SECRET: TEST_SECRET, FUZZ_SEED: process.env.FUZZ_SEED ?? "" } },
           }),
         ],
         test: {

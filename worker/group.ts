@@ -711,6 +711,21 @@ export class GroupObject extends DurableObject<Env> {
       this.sendFrame(ws, { type: "replay_done", after_seq: after, through_seq: through });
       attachment.ready = true;
     } else {
+      // An ack for a seq the group never issued would move acked_seq past mail that does not
+      // exist yet, and a later `hello` with last_acked null would then skip real notices. Found by
+      // the fuzzer (tests/worker/fuzz.test.ts): refused like any other bad frame, nothing stored.
+      const issued = this.sql.exec<{ seq: number }>(`SELECT seq FROM sqlite_sequence WHERE name = 'messages'`).toArray()[0]?.seq ?? 0;
+      if (frame.seq > issued) {
+        attachment.badFrames++;
+        ws.serializeAttachment(attachment);
+        this.sendFrame(ws, {
+          type: "error",
+          code: "bad_ack",
+          message: `Ack for seq ${frame.seq}, but the newest seq in this group is ${issued}: ack only seqs you were notified of.`,
+        });
+        if (attachment.badFrames >= MAX_BAD_FRAMES) ws.close(CLOSE_CODES.protocolError, "too many malformed frames");
+        return;
+      }
       this.sql.exec(`UPDATE peers SET acked_seq = MAX(acked_seq, ?) WHERE name = ?`, frame.seq, attachment.peer);
     }
     ws.serializeAttachment(attachment);

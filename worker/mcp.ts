@@ -97,7 +97,19 @@ async function waitSurvivingRestarts<T>(
 }
 
 const profileField = z.string().max(MAX_PROFILE_FIELD_LENGTH, `must be at most ${MAX_PROFILE_FIELD_LENGTH} characters`).optional();
-const messageText = z.string().min(1, "text must not be empty");
+/**
+ * Half of a UTF-16 surrogate pair with no other half. Such a string is not Unicode text: SQLite
+ * would store it as replacement characters, so the message read back would differ from the one
+ * sent. Found by the fuzzer (tests/worker/fuzz.test.ts); refused instead of silently altered.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const messageText = z
+  .string()
+  .min(1, "text must not be empty")
+  .refine(
+    (text) => !LONE_SURROGATE.test(text),
+    "text must be valid Unicode: it contains a lone UTF-16 surrogate (half of an emoji or similar character). Remove it or re-encode the text.",
+  );
 const messageId = z.string().min(1).max(64, "ids are at most 64 characters");
 const timeout = (fallback: number) =>
   z
