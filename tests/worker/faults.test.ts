@@ -103,7 +103,7 @@ describe("group object evicted mid-conversation", () => {
     expect(seqs(bobGot)).toEqual([...sentToBob].sort((a, b) => a - b));
     // His hibernated socket heard about each of them once, in order, through every eviction.
     await socket.until((f) => f.filter((x) => x.type === "notice").length >= sentToBob.length, "every notice");
-    expect(seqs(socket.notices() as { seq: number }[])).toEqual([...sentToBob].sort((a, b) => a - b));
+    expect(seqs(socket.notices())).toEqual([...sentToBob].sort((a, b) => a - b));
     // alice got each reply as her ask_peer result, so none of them is unread mail for her.
     const aliceUnread = await readAll(alice);
     expect(aliceUnread.filter((m) => answered.includes(m.seq))).toEqual([]);
@@ -163,7 +163,7 @@ describe("concurrent senders into one group", () => {
     // The sockets saw the same order, and so does the history.
     for (const socket of sockets) {
       await socket.until((f) => f.filter((x: Frame) => x.type === "notice").length >= all.length, "all notices");
-      expect(seqs(socket.notices() as { seq: number }[])).toEqual(seqs(all));
+      expect(seqs(socket.notices())).toEqual(seqs(all));
       socket.close();
     }
     const history = await readers[0]!.call("get_history", { limit: 200 });
@@ -218,7 +218,7 @@ describe("one peer on two MCP clients and two bridges at once (two machines)", (
     // Both bridges were told about every message, each once, in order.
     for (const socket of [laptopSocket, desktopSocket]) {
       await socket.until((f) => f.filter((x) => x.type === "notice").length >= expected.length, "every notice");
-      expect(seqs(socket.notices() as { seq: number }[])).toEqual(expected);
+      expect(seqs(socket.notices())).toEqual(expected);
     }
     // One bridge acks; the other reconnects with no local record and is replayed nothing stale.
     laptopSocket.send({ type: "ack", seq: expected.at(-1) });
