@@ -44,7 +44,7 @@ async function readAll(p: Peer, limit = 50): Promise<Msg[]> {
   }
 }
 
-const seqs = (messages: { seq?: unknown }[]) => messages.map((m) => m.seq as number);
+const seqs = (messages: readonly any[]): number[] => messages.map((m) => m.seq as number);
 
 function expectIncreasing(values: number[], what: string): void {
   for (let i = 1; i < values.length; i++) expect(values[i]!, `${what}: ${values.join(",")}`).toBeGreaterThan(values[i - 1]!);
