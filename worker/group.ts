@@ -532,15 +532,16 @@ export class GroupObject extends DurableObject<Env> {
   async history(caller: Caller, query: HistoryQuery): Promise<Outcome<HistoryPage>> {
     const revoked = this.revokedProblem(caller);
     if (revoked) return { ok: false, problem: revoked };
+    // Refuse before touch(): a refused call changes nothing, not even last_seen.
+    if (query.peer !== undefined && this.sql.exec(`SELECT 1 FROM peers WHERE name = ?`, query.peer).toArray().length === 0) {
+      return fail("unknown_peer", `No peer named '${query.peer}' in this group. list_peers shows who is here.`);
+    }
     this.touch(caller, Date.now());
     const conditions: string[] = [];
     const binds: SqlStorageValue[] = [];
     if (query.peer === undefined) {
       conditions.push(`recipient IS NULL`);
     } else {
-      if (this.sql.exec(`SELECT 1 FROM peers WHERE name = ?`, query.peer).toArray().length === 0) {
-        return fail("unknown_peer", `No peer named '${query.peer}' in this group. list_peers shows who is here.`);
-      }
       // Only the caller's own thread with that peer: DMs between two others never match.
       conditions.push(`((sender = ? AND recipient = ?) OR (sender = ? AND recipient = ?))`);
       binds.push(caller.peer, query.peer, query.peer, caller.peer);
@@ -629,11 +630,12 @@ export class GroupObject extends DurableObject<Env> {
   async getState(caller: Caller, key: string | undefined, prefix: string | undefined): Promise<Outcome<StateEntry[]>> {
     const revoked = this.revokedProblem(caller);
     if (revoked) return { ok: false, problem: revoked };
-    this.touch(caller, Date.now());
     type StateRow = { key: string; value: string; updated_by: string; updated_at: number };
     if (key !== undefined) {
       const row = this.sql.exec<StateRow>(`SELECT * FROM state WHERE key = ?`, key).toArray()[0];
+      // Refuse before touch(): a refused call changes nothing, not even last_seen.
       if (!row) return fail("not_found", `No state key '${key}'. Call get_state without a key to list the keys there are.`);
+      this.touch(caller, Date.now());
       return ok([{ key: row.key, value_json: row.value, updated_by: row.updated_by, updated_at: iso(row.updated_at) }]);
     }
     const rows = this.sql
@@ -642,6 +644,7 @@ export class GroupObject extends DurableObject<Env> {
         prefix ?? "",
       )
       .toArray();
+    this.touch(caller, Date.now());
     return ok(rows.map((row) => ({ key: row.key, updated_by: row.updated_by, updated_at: iso(row.updated_at) })));
   }
 

@@ -119,6 +119,16 @@ const timeout = (fallback: number) =>
     .max(MAX_WAIT_TIMEOUT_S, `timeout_seconds is at most ${MAX_WAIT_TIMEOUT_S}`)
     .default(fallback);
 
+/**
+ * z.json() with a message: z.json()'s own union says only "Invalid input" when the value is
+ * missing, which does not tell a model what to do. Same JSON Schema as z.json().
+ */
+const jsonValue: z.ZodType<z.core.util.JSONType> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)], {
+    error: "value is required: any JSON value (null removes the key)",
+  }),
+);
+
 export function buildRelayServer(env: Env, caller: Caller): McpServer {
   // A fresh stub per call: a stub that saw its object restart can stay broken.
   const group = (): DurableObjectStub<GroupObject> => env.GROUPS.get(env.GROUPS.idFromName(caller.group));
@@ -275,7 +285,7 @@ export function buildRelayServer(env: Env, caller: Caller): McpServer {
     "set_state",
     {
       description: `${RELAY} Set a key on the group's shared board (any JSON up to 16 KiB; null removes the key).`,
-      inputSchema: z.object({ key: nameSchema("key"), value: z.json() }),
+      inputSchema: z.object({ key: nameSchema("key"), value: jsonValue }),
     },
     async ({ key, value }) => {
       const json = JSON.stringify(value ?? null);
