@@ -332,7 +332,7 @@ export class GroupObject extends DurableObject<Env> {
       if (!recipient) {
         return fail(
           "unknown_peer",
-          `No peer named '${input.to}' in group '${caller.group}'. Known peers: ${this.knownPeerNames().join(", ") || "(none yet)"}. A peer appears once it has used a relay tool or connected a bridge; use send_message to reach everyone.`,
+          `No peer named '${input.to}' in group '${caller.group}'. Known peers: ${this.knownPeerNames().join(", ") || "(none yet)"}. A peer appears once its Claude Code session connects to the relay or its bridge connects; use send_message to reach everyone.`,
         );
       }
       recipientLeft = recipient.left_group === 1;
