@@ -148,7 +148,7 @@ export class RelayConnection {
       let openedAt = 0;
       let lastHeard = Date.now();
       let lastPing = 0;
-      let reason = "connection closed";
+      let reason = "connection lost";
       let finalError: BridgeError | null = null;
       let answered = false; // the upgrade got an HTTP answer: its reason beats ws's own error text
       let keepalive: NodeJS.Timeout | undefined;
