@@ -105,6 +105,8 @@ export class TmuxLab {
     const dir = mkdtempSync(join(tmpdir(), "relay-lab-"));
     const lab = new TmuxLab(name, dir);
     lab.tmuxSync(["-f", "/dev/null", "new-session", "-d", "-s", "lab", "-x", "200", "-y", "50", "sleep", "86400"]);
+    // Anything started in this server (a bridge in a split) keeps its state here, not in ~.
+    lab.tmuxSync(["set-environment", "-g", "XDG_STATE_HOME", dir]);
     return lab;
   }
 
