@@ -133,9 +133,11 @@ describe("a bridge SIGKILLed and restarted while mail pours in", () => {
 
     const expected = sent.map((s) => s.seq).sort((a, b) => a - b);
     const noticed = () => bridges.flatMap((b) => b.records().flatMap((r) => r.seqs));
-    await expect
-      .poll(() => new Set(noticed()).size, { timeout: 60_000, interval: 200, message: () => `bridge stderr: ${bridges.map((b) => b.stderr()).join("\n---\n").slice(-2000)}` })
-      .toBe(total);
+    try {
+      await expect.poll(() => new Set(noticed()).size, { timeout: 60_000, interval: 200 }).toBe(total);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\nbridge stderr:\n${bridges.map((b) => b.stderr()).join("\n---\n").slice(-2000)}`);
+    }
     const all = noticed();
     expect([...new Set(all)].sort((a, b) => a - b)).toEqual(expected);
     const duplicates = all.length - new Set(all).size;
