@@ -24,6 +24,11 @@ function refuse(status: 400 | 401 | 403 | 404 | 503, error: string, message: str
   return Response.json({ error, message }, { status });
 }
 
+// First, before every route including /health: a page that re-pointed its DNS at a developer's
+// machine must not even learn that a relay runs there (found by tests/e2e/revoke.test.ts: /health
+// was registered ahead of the guard and answered any Host).
+app.use("*", hostGuard);
+
 app.get("/health", (c) =>
   c.json({ ok: secretProblem(c.env.RELAY_SECRET) === null, service: "claude-relay", time: new Date().toISOString() }),
 );
@@ -40,8 +45,6 @@ app.use("*", async (c, next) => {
   }
   await next();
 });
-
-app.use("*", hostGuard);
 
 /** Verifies the bearer token and stores the caller; any failure is a 401 that says what to do. */
 const requireToken = createMiddleware<{ Bindings: Env; Variables: Vars }>(async (c, next) => {
