@@ -76,9 +76,11 @@ export class PaneInjector {
         }
         line ??= sanitizeLine(render()).replace(/\s+/g, " ").trim();
         await this.tmux.leaveMode(this.pane);
+        // From here on a stop request waits: a typed but unsubmitted line would be left in
+        // Claude's input box for the person to find.
         await this.tmux.typeLiteral(this.pane, line);
         const typed = line;
-        if (!(await this.watch((s) => inputHolds(s, typed)))) {
+        if (!(await this.watch((s) => inputHolds(s, typed), false))) {
           waiting("typed the notice but it did not show in the input box; checking again");
           continue;
         }
@@ -86,9 +88,9 @@ export class PaneInjector {
 
       const typed = line!;
       for (let attempt = 0; attempt <= this.opts.enterRetries; attempt++) {
-        await this.sleep(this.opts.enterPauseMs * (attempt + 1));
+        await this.sleep(this.opts.enterPauseMs * (attempt + 1), false);
         await this.tmux.pressEnter(this.pane);
-        if (await this.watch((s) => !inputHolds(s, typed))) {
+        if (await this.watch((s) => !inputHolds(s, typed), false)) {
           this.opts.onWaiting(null);
           return typed;
         }
@@ -106,12 +108,12 @@ export class PaneInjector {
   }
 
   /** Polls the screen until `test` holds (true) or `confirmMs` passes (false). */
-  private async watch(test: (screen: Screen) => boolean): Promise<boolean> {
+  private async watch(test: (screen: Screen) => boolean, abortable: boolean): Promise<boolean> {
     const deadline = Date.now() + this.opts.confirmMs;
     for (;;) {
       if (test(readScreen(await this.tmux.capture(this.pane)))) return true;
       if (Date.now() >= deadline) return false;
-      await this.sleep(50);
+      await this.sleep(50, abortable);
     }
   }
 
@@ -119,9 +121,9 @@ export class PaneInjector {
     if (this.opts.signal?.aborted) throw this.opts.signal.reason ?? new Error("aborted");
   }
 
-  private sleep(ms: number): Promise<void> {
+  private sleep(ms: number, abortable = true): Promise<void> {
     return new Promise((resolve, reject) => {
-      const signal = this.opts.signal;
+      const signal = abortable ? this.opts.signal : undefined;
       if (signal?.aborted) return reject(signal.reason);
       const timer = setTimeout(() => {
         signal?.removeEventListener("abort", onAbort);
