@@ -10,6 +10,7 @@
 import type { NoticeFrame, WelcomeFrame } from "../worker/protocol.ts";
 import type { AckStore } from "./ack-store.ts";
 import { RelayConnection, type ConnectionOptions, type ConnectionState } from "./connection.ts";
+import { BridgeError } from "./errors.ts";
 import { PaneInjector } from "./injector.ts";
 import { noticeRecord, renderLine } from "./notices.ts";
 import { clock, type StatusLine } from "./status.ts";
@@ -64,7 +65,9 @@ export class StdoutSink implements NoticeSink {
   deliver(take: () => NoticeFrame[]): Promise<NoticeFrame[]> {
     const batch = take();
     return new Promise((resolve, reject) => {
-      this.out.write(`${JSON.stringify(noticeRecord(this.group, batch))}\n`, (error) => (error ? reject(error) : resolve(batch)));
+      this.out.write(`${JSON.stringify(noticeRecord(this.group, batch))}\n`, (error) =>
+        error ? reject(new BridgeError(`cannot write notices to stdout (${error.message}): whatever read them has gone`)) : resolve(batch),
+      );
     });
   }
 }

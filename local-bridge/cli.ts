@@ -80,13 +80,18 @@ async function connect(args: string[]): Promise<number> {
   if (values.pane) {
     tmux = new Tmux();
     pane = await tmux.resolvePane(values.pane);
-    const found = claudePanes([await tmux.pane(pane)], await listProcesses());
-    if (found.length === 0) status?.note(`note: no Claude Code process found in pane ${pane} yet; notices wait until its prompt shows`);
+    const info = await tmux.pane(pane);
+    // A hint only: without `ps` (minimal containers) the bridge works all the same.
+    const processes = await listProcesses().catch(() => null);
+    if (processes && claudePanes([info], processes).length === 0) {
+      status?.note(`note: no Claude Code process found in pane ${pane} yet; notices wait until its prompt shows`);
+    }
     sink = new PaneSink(target.group, tmux, pane, status, stop.signal);
   } else {
     sink = new StdoutSink(target.group);
-    // Whoever reads our stdout went away: nothing can be delivered any more.
-    process.stdout.on("error", () => bridge.stop());
+    // EPIPE and friends also reach the pending write's callback, which ends the bridge with a
+    // message; without a listener here they would crash the process first.
+    process.stdout.on("error", () => {});
   }
 
   const bridge = new Bridge({ socketUrl: target.socketUrl, token: target.token, group: target.group, peer: target.peer, sink, acks, status });

@@ -192,6 +192,18 @@ describe("connect --stdout", { timeout: 30_000 }, () => {
     expect(b.child.exitCode).toBeNull();
   });
 
+  it("ends, without acking, when whatever reads its stdout goes away", async () => {
+    await freshRelay();
+    const b = await bridge(["--stdout", "--quiet"]);
+    await waitFor(() => relay.hellos.length === 1, { what: "hello" });
+    b.child.stdout!.destroy();
+    relay.post({ from: "bob" });
+    relay.post({ from: "carol" });
+    expect(await b.exited).toBe(1);
+    expect(b.stderr()).toContain("cannot write notices to stdout");
+    expect(relay.acks).toEqual([]);
+  });
+
   it("explains usage mistakes with exit code 2", async () => {
     await freshRelay();
     const neither = await bridge([]);
