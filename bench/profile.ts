@@ -1,7 +1,13 @@
 /**
- * Where the relay's time goes: samples the V8 CPU profile of the relay's worker (Worker + group
- * object share one isolate under wrangler dev) and of the floor worker while each serves the same
- * number of trips, and prints CPU per trip and the heaviest functions.
+ * Where the relay's time goes: first the CPU each process spends per trip (from /proc: wrangler's
+ * Node process, its entry workerd, the workerd running the worker), then V8 CPU profiles of the
+ * relay's isolate (Worker + group object share one under wrangler dev) and of the floor's while
+ * each serves the same number of trips, with the heaviest functions.
+ *
+ * Read the V8 part as a ranking, not as CPU time: workerd does not mark its idle time for the
+ * sampler, so samples taken while the isolate waits land on whatever frame was last on the stack
+ * (SQLite `exec`, `_onclose`, …) and the per-trip totals exceed the wall time. The /proc figures
+ * are the CPU.
  *
  *   node bench/profile.ts [trips=300]
  *
@@ -115,13 +121,13 @@ function analyse(profile: Profile, trips: number, label: string, focus: string[]
       }
     }
   }
-  console.log(`\n== ${label}: ${trips} trips, ${totalMs.toFixed(0)} ms profiled, isolate busy ${busy.toFixed(0)} ms = ${(busy / trips).toFixed(3)} ms CPU per trip`);
-  console.log("  heaviest functions (self time per trip):");
+  console.log(`\n== ${label}: ${trips} trips, ${totalMs.toFixed(0)} ms profiled, ${busy.toFixed(0)} ms in non-idle samples (over-counts, see above)`);
+  console.log("  heaviest functions (sampled self time per trip; a ranking, not CPU):");
   for (const [name, ms] of [...selfByName].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
     console.log(`    ${(ms / trips).toFixed(3).padStart(7)} ms  ${name}`);
   }
   if (focus.length) {
-    console.log("  inclusive time per trip:");
+    console.log("  sampled inclusive time per trip:");
     for (const f of focus) console.log(`    ${((inclusive.get(f) ?? 0) / trips).toFixed(3).padStart(7)} ms  ${f}`);
   }
 }

@@ -11,17 +11,17 @@
  *   npm run bench -- --bridge-dir bench/.out/exp/lb/local-bridge delivery
  *                                      the bridge from another copy of local-bridge/ (A/B)
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, platform, release, totalmem } from "node:os";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { findSecret } from "../scripts/secret.ts";
 import { signToken } from "../worker/auth.ts";
 import { useBridgeDir } from "./lib/bridge.ts";
+import { wranglerProcesses } from "./lib/proc.ts";
 import type { BenchContext, BenchRelay, Row, Scenario, ScenarioOutput } from "./lib/context.ts";
-import { type FloorServer, startFloor, startRelay, startWrangler } from "./lib/servers.ts";
+import { type FloorServer, REPO_ROOT, startFloor, startRelay, startWrangler } from "./lib/servers.ts";
 import { bridge } from "./scenarios/bridge.ts";
 import { bundle, bundleSize } from "./scenarios/bundle.ts";
 import { contextCost } from "./scenarios/context.ts";
@@ -45,21 +45,17 @@ const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
 const log = (message: string) => process.stderr.write(`[bench ${elapsed()}] ${message}\n`);
 
 function machine() {
-  const require = createRequire(import.meta.url);
-  const version = (pkg: string) => {
+  // Read package.json files directly: some packages' export maps hide or redirect them.
+  const version = (dir: string) => {
     try {
-      return (require(pkg) as { version: string }).version;
+      return (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version: string }).version;
     } catch {
       return "unknown";
     }
   };
-  const wranglerRequire = createRequire(require.resolve("wrangler/package.json"));
-  let workerd = "unknown";
-  try {
-    workerd = (wranglerRequire("workerd/package.json") as { version: string }).version;
-  } catch {
-    // Reported as unknown.
-  }
+  const modules = join(REPO_ROOT, "node_modules");
+  const nested = join(modules, "wrangler", "node_modules", "workerd");
+  const workerd = version(existsSync(nested) ? nested : join(modules, "workerd"));
   const cpu = cpus();
   return {
     cores: cpu.length,
@@ -67,9 +63,9 @@ function machine() {
     memory_gib: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     platform: `${platform()} ${release()}`,
     node: process.version,
-    wrangler: version("wrangler/package.json"),
+    wrangler: version(join(modules, "wrangler")),
     workerd,
-    mcp_sdk_client: version("@modelcontextprotocol/sdk/package.json"),
+    mcp_sdk_client: version(join(modules, "@modelcontextprotocol", "sdk")),
     load_average_at_start: loadavg().map((l) => Math.round(l * 100) / 100),
   };
 }
@@ -177,10 +173,24 @@ async function main(): Promise<void> {
         budgetMs: scenario.budgetMs,
         log: (message) => log(`${scenario.name}: ${message}`),
       };
+      // A workerd that restarts mid-scenario (crash, or something else on the machine killing it)
+      // closes every socket: the figures would be wrong, so it is detected and said.
+      const servers = { relay: relay.url, floor: floorServer.url };
+      const pidsOf = () =>
+        Object.fromEntries(Object.entries(servers).map(([name, url]) => [name, wranglerProcesses(Number(new URL(url).port)).map((p) => p.pid).sort().join(",")]));
+      const pidsBefore = pidsOf();
       const t0 = performance.now();
       try {
         const run = scenario === bundle && bundling ? bundle.fromBuild(await bundling) : scenario.run(ctx);
         const output = await withTimeout(run, scenario.budgetMs + 20_000, scenario.name);
+        const pidsAfter = pidsOf();
+        for (const name of Object.keys(servers)) {
+          if (pidsBefore[name] !== pidsAfter[name]) {
+            const warning = `WARNING: the ${name}'s wrangler/workerd processes changed during this scenario (${pidsBefore[name]} -> ${pidsAfter[name]}): it restarted, and these figures are suspect.`;
+            output.notes.push(warning);
+            log(`${scenario.name}: ${warning}`);
+          }
+        }
         done[scenario.name] = output;
         outputs.push([scenario, output]);
         log(`${scenario.name}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

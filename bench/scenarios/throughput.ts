@@ -128,6 +128,9 @@ export const throughput: Scenario = {
         floorPort,
       );
       const floorCount = await account(floorListeners, floor.accepted);
+      // Lost notices are a finding, not a crash: say what the servers printed, to tell why.
+      if (relayCount.lost > 0) ctx.log(`relay lost notices; its output ends:\n${ctx.relay.output().slice(-3000)}`);
+      if (floorCount.lost > 0) ctx.log(`floor lost notices; its output ends:\n${ctx.floor.output().slice(-3000)}`);
 
       const perSecond = Array.from({ length: Math.floor(DURATION_MS / 1000) }, (_, s) =>
         relay.completions.filter((t) => t >= s * 1000 && t < (s + 1) * 1000).length,
