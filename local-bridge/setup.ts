@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { select } from "@inquirer/prompts";
 import type { RelayTarget } from "./config.ts";
 import { BridgeError } from "./errors.ts";
-import { claudePanes, listProcesses, type ClaudePane, type PaneInfo, type Tmux } from "./tmux.ts";
+import { bridgePaneFor, claudePanes, listProcesses, type ClaudePane, type PaneInfo, type Tmux } from "./tmux.ts";
 
 export interface SetupOptions {
   target: RelayTarget;
@@ -58,7 +58,8 @@ export function splitArgs(target: RelayTarget, pane: PaneInfo, bridgeCommand: st
 export async function setup(options: SetupOptions): Promise<void> {
   const { tmux, target, print } = options;
   const panes = await tmux.listPanes();
-  const found = claudePanes(panes, await listProcesses());
+  const processes = await listProcesses();
+  const found = claudePanes(panes, processes);
 
   let pane: PaneInfo;
   if (options.pane) {
@@ -105,6 +106,12 @@ export async function setup(options: SetupOptions): Promise<void> {
     );
   }
 
+  // Running setup twice must not start a second bridge: two bridges would type every notice twice.
+  const running = bridgePaneFor(pane.id, panes, processes);
+  if (running) {
+    print(`a bridge for ${pane.id} already runs in pane ${running.id}; not starting another (close that pane first to replace it)`);
+    return;
+  }
   const newPane = (await tmux.run([...split.slice(0, 1), "-P", "-F", "#{pane_id}", ...split.slice(1)], pane.id)).trim();
   print(`bridge started in pane ${newPane} below ${pane.id}, connected as ${target.peer} in group ${target.group}; its status line shows there`);
 }

@@ -174,6 +174,34 @@ export function isClaudeProcess(p: ProcessEntry): boolean {
   return /@anthropic-ai\/claude-code\//.test(p.args);
 }
 
+/** The processes in each pane's tree (the pane's own process and everything below it). */
+export function paneProcesses(pane: PaneInfo, processes: ProcessEntry[]): ProcessEntry[] {
+  const children = new Map<number, ProcessEntry[]>();
+  for (const p of processes) {
+    const list = children.get(p.ppid) ?? [];
+    list.push(p);
+    children.set(p.ppid, list);
+  }
+  const root = processes.find((p) => p.pid === pane.pid);
+  const out: ProcessEntry[] = [];
+  const queue = root ? [root] : [...(children.get(pane.pid) ?? [])];
+  const seen = new Set<number>();
+  while (queue.length > 0) {
+    const p = queue.shift()!;
+    if (seen.has(p.pid)) continue;
+    seen.add(p.pid);
+    out.push(p);
+    queue.push(...(children.get(p.pid) ?? []));
+  }
+  return out;
+}
+
+/** The pane already running `relay-bridge connect --pane <id>` on this tmux server, if any. */
+export function bridgePaneFor(target: string, panes: PaneInfo[], processes: ProcessEntry[]): PaneInfo | null {
+  const pattern = new RegExp(`(^|\\s)connect(\\s.*)?\\s--pane[ =]${target}(\\s|$)`);
+  return panes.find((pane) => pane.id !== target && paneProcesses(pane, processes).some((p) => pattern.test(p.args))) ?? null;
+}
+
 export interface ClaudePane extends PaneInfo {
   /** The Claude Code process found under the pane, if any. */
   claudePid: number | null;
@@ -185,27 +213,10 @@ export interface ClaudePane extends PaneInfo {
  * version-like command with no recognisable process still counts (a build we did not foresee).
  */
 export function claudePanes(panes: PaneInfo[], processes: ProcessEntry[]): ClaudePane[] {
-  const children = new Map<number, ProcessEntry[]>();
-  const byPid = new Map<number, ProcessEntry>();
-  for (const p of processes) {
-    byPid.set(p.pid, p);
-    const list = children.get(p.ppid) ?? [];
-    list.push(p);
-    children.set(p.ppid, list);
-  }
   const found: ClaudePane[] = [];
   for (const pane of panes) {
-    let claudePid: number | null = null;
-    const queue = byPid.has(pane.pid) ? [byPid.get(pane.pid)!] : [...(children.get(pane.pid) ?? [])];
-    const seen = new Set<number>();
-    while (queue.length > 0 && claudePid === null) {
-      const p = queue.shift()!;
-      if (seen.has(p.pid)) continue;
-      seen.add(p.pid);
-      if (isClaudeProcess(p)) claudePid = p.pid;
-      else queue.push(...(children.get(p.pid) ?? []));
-    }
-    if (claudePid !== null || /^\d+\.\d+\.\d+/.test(pane.command)) found.push({ ...pane, claudePid });
+    const claude = paneProcesses(pane, processes).find(isClaudeProcess);
+    if (claude || /^\d+\.\d+\.\d+/.test(pane.command)) found.push({ ...pane, claudePid: claude?.pid ?? null });
   }
   return found;
 }

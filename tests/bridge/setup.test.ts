@@ -217,6 +217,15 @@ describe("setup", { timeout: 30_000 }, () => {
     // The token reached the split through its environment, not its command line.
     const processes = await listProcesses();
     expect(processes.filter((p) => p.args.includes("connect --pane")).some((p) => p.args.includes(token))).toBe(false);
+
+    // Running setup again does not start a second bridge for the same pane.
+    const again = setupProcess(["--url", relay.url, "--token", token, "--pane", pane], {
+      PATH: `${join(bin, "shell")}:${process.env.PATH}`,
+      CLAUDE_CALLS: calls,
+    });
+    expect(await again.exited).toBe(0);
+    expect(again.stdout()).toContain(`a bridge for ${pane} already runs in pane ${split[0]}`);
+    expect(lab.tmuxSync(["list-panes", "-t", window]).trim().split("\n")).toHaveLength(2);
   });
 
   it("carries on when the relay is already registered in that project", async () => {
