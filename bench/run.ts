@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { findSecret } from "../scripts/secret.ts";
 import { signToken } from "../worker/auth.ts";
 import { useBridgeDir } from "./lib/bridge.ts";
-import { wranglerProcesses } from "./lib/proc.ts";
+import { busyPercent, machineTicks, wranglerProcesses } from "./lib/proc.ts";
 import type { BenchContext, BenchRelay, Row, Scenario, ScenarioOutput } from "./lib/context.ts";
 import { type FloorServer, REPO_ROOT, startFloor, startRelay, startWrangler } from "./lib/servers.ts";
 import { bridge } from "./scenarios/bridge.ts";
@@ -41,6 +41,7 @@ const RELAY_VARS = { RATE_LIMIT_COUNT: "1000000" };
 const SCENARIOS: Scenario[] = [floor, toolCall, delivery, fanout, throughput, wake, contextCost, bundle, bridge];
 
 const started = performance.now();
+const ticksAtStart = machineTicks();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
 const log = (message: string) => process.stderr.write(`[bench ${elapsed()}] ${message}\n`);
 
@@ -74,7 +75,12 @@ function fmt(value: number): string {
   return Number.isFinite(value) ? value.toFixed(2) : "-";
 }
 
-function printTable(outputs: [Scenario, ScenarioOutput | { error: string }][], targets: TargetResult[], startedWith: string): void {
+function printTable(
+  outputs: [Scenario, ScenarioOutput | { error: string }][],
+  targets: TargetResult[],
+  startedWith: string,
+  info: ReturnType<typeof machine>,
+): void {
   const lines: string[] = [];
   const width = 46;
   lines.push("");
@@ -101,6 +107,7 @@ function printTable(outputs: [Scenario, ScenarioOutput | { error: string }][], t
   lines.push("-".repeat(width + 46));
   for (const t of targets) lines.push(`${t.target.padEnd(44)} ${t.goal.padEnd(36)} ${(t.met ? "yes" : "NO").padEnd(4)} ${t.measured}`);
   lines.push("");
+  lines.push(`Machine: ${info.cores} cores, ${info.cpu_model}, Node ${info.node}, wrangler ${info.wrangler}; load average ${info.load_average_at_start.join(" ")} at start.`);
   lines.push(`Relay: ${startedWith}, with --var ${Object.entries(RELAY_VARS).map(([k, v]) => `${k}:${v}`).join(" ")} (per-peer rate limit lifted for the load scenarios).`);
   for (const [scenario, output] of outputs) {
     if ("error" in output) continue;
@@ -206,11 +213,17 @@ async function main(): Promise<void> {
 
   const targets = judge(done);
   const startedWith = [relayConfig ? `wrangler dev -c ${relayConfig}` : "npm start", bridgeDir ? `bridge from ${bridgeDir}` : ""].filter(Boolean).join("; ");
-  printTable(outputs, targets, startedWith);
+  printTable(outputs, targets, startedWith, info);
   const results = {
     date: new Date().toISOString(),
     duration_seconds: Math.round((performance.now() - started) / 100) / 10,
-    machine: { ...info, load_average_at_end: loadavg().map((l) => Math.round(l * 100) / 100) },
+    machine: {
+      ...info,
+      load_average_at_end: loadavg().map((l) => Math.round(l * 100) / 100),
+      // Everything on the machine, the bench's own servers and clients included: with other work
+      // running, the same code measures slower. Compare runs with this in view.
+      cpu_busy_percent_during_run: busyPercent(ticksAtStart, machineTicks()),
+    },
     relay: {
       started_with: relayConfig ? `wrangler dev -c ${relayConfig}` : "npm start (wrangler dev)",
       ...(bridgeDir && { bridge_dir: bridgeDir }),

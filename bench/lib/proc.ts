@@ -69,3 +69,16 @@ export function cpuDiff(before: Map<string, number>, after: Map<string, number>,
   for (const [role, ms] of after) out[role] = Math.round(((ms - (before.get(role) ?? 0)) / trips) * 1000) / 1000;
   return out;
 }
+
+/** Jiffies the whole machine spent busy and in total so far (first line of /proc/stat). */
+export function machineTicks(): { busy: number; total: number } {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait
+  return { busy: total - idle, total };
+}
+
+/** Share of all cores that was busy between two readings, in percent. */
+export function busyPercent(before: { busy: number; total: number }, after: { busy: number; total: number }): number {
+  return Math.round(((after.busy - before.busy) / Math.max(1, after.total - before.total)) * 1000) / 10;
+}
