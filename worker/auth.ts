@@ -141,8 +141,8 @@ export function bearerToken(header: string | null | undefined): string | null {
 
 /**
  * Proof that a caller holds the team secret, for admin calls such as revocation: an HMAC over the
- * action, its target and a timestamp, so a captured proof cannot be replayed for long or reused
- * for another peer.
+ * action, its target and a timestamp, so a captured proof cannot be reused for another peer or
+ * after a few minutes.
  */
 export async function signAdminProof(secret: string, action: string, target: string, at: number): Promise<string> {
   const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(`admin|${action}|${target}|${at}`));
@@ -151,18 +151,20 @@ export async function signAdminProof(secret: string, action: string, target: str
 
 export const ADMIN_PROOF_MAX_SKEW_MS = 5 * 60 * 1000;
 
+/** Returns the moment the proof was signed (epoch ms), or null if it is not a valid, fresh proof. */
 export async function verifyAdminProof(
   secret: string,
   action: string,
   target: string,
   proof: string,
   now = Date.now(),
-): Promise<boolean> {
+): Promise<number | null> {
   const [atText, macText, ...rest] = proof.split(".");
-  if (rest.length > 0 || !atText || !macText || !/^\d{1,16}$/.test(atText)) return false;
+  if (rest.length > 0 || !atText || !macText || !/^\d{1,16}$/.test(atText)) return null;
   const at = Number(atText);
-  if (Math.abs(now - at) > ADMIN_PROOF_MAX_SKEW_MS) return false;
+  if (Math.abs(now - at) > ADMIN_PROOF_MAX_SKEW_MS) return null;
   const mac = fromBase64url(macText);
-  if (!mac || mac.length !== 32) return false;
-  return crypto.subtle.verify("HMAC", await hmacKey(secret), mac, encoder.encode(`admin|${action}|${target}|${at}`));
+  if (!mac || mac.length !== 32) return null;
+  const valid = await crypto.subtle.verify("HMAC", await hmacKey(secret), mac, encoder.encode(`admin|${action}|${target}|${at}`));
+  return valid ? at : null;
 }

@@ -144,10 +144,14 @@ app.post("/groups/:group/revoke", async (c) => {
   const parsed = RevokeBody.safeParse(body);
   if (!parsed.success) return refuse(400, "invalid_body", parsed.error.issues.map((i) => i.message).join("; "));
   const { peer, proof } = parsed.data;
-  if (!(await verifyAdminProof(c.env.RELAY_SECRET!, "revoke", `${group}/${peer}`, proof))) {
+  const signedAt = await verifyAdminProof(c.env.RELAY_SECRET!, "revoke", `${group}/${peer}`, proof);
+  if (signedAt === null) {
     return refuse(401, "invalid_proof", "Revocation needs the team secret: run `npm run -s token -- --revoke` with RELAY_SECRET set.");
   }
-  const before = Date.now();
+  // The cut-off is the moment the proof was signed, on the clock that also mints the peer's next
+  // token, not the relay's clock: a token minted right after revoking works even if the clocks
+  // differ, and a replayed proof changes nothing.
+  const before = signedAt;
   const { closed } = await groupStub(c.env, group).revoke(peer, before);
   return c.json({ revoked: true, group, peer, before: new Date(before).toISOString(), sockets_closed: closed });
 });
