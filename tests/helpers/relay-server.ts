@@ -84,7 +84,8 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayServe
   };
 
   const stop = async () => {
-    if (!child || child.exitCode !== null || child.pid === undefined) return;
+    // A child killed by a signal has signalCode set and exitCode null: both mean "already gone".
+    if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     try {
       process.kill(-child.pid, "SIGTERM");
