@@ -6,8 +6,12 @@
  * `pending`; the sink takes everything pending at the moment it can deliver (for a pane: when
  * Claude is idle), so a burst becomes one line. Nothing is held back on purpose: the first notice
  * goes to the sink at once.
+ *
+ * Read mail: when the relay says the peer has read up to a seq (a `read` frame), pending notices
+ * at or below it are dropped and acked unsent; if that empties the batch the sink is waiting to
+ * deliver, nothing is typed.
  */
-import type { NoticeFrame, WelcomeFrame } from "../worker/protocol.ts";
+import type { NoticeFrame, ReadFrame, WelcomeFrame } from "../worker/protocol.ts";
 import type { AckStore } from "./ack-store.ts";
 import { RelayConnection, type ConnectionOptions, type ConnectionState } from "./connection.ts";
 import { BridgeError } from "./errors.ts";
@@ -42,7 +46,8 @@ export class PaneSink implements NoticeSink {
     let batch: NoticeFrame[] = [];
     await this.injector.inject(() => {
       batch = take();
-      return renderLine(this.group, batch);
+      // Everything it was waiting to announce has been read meanwhile: type nothing.
+      return batch.length === 0 ? null : renderLine(this.group, batch);
     });
     return batch;
   }
@@ -104,6 +109,7 @@ export class Bridge {
       onNotice: (frame) => this.onNotice(frame),
       onState: (state) => this.onState(state),
       onErrorFrame: (frame) => options.status?.note(`relay: ${frame.message} (${frame.code})`),
+      onRead: (frame) => this.onRead(frame),
       ...options.connection,
     });
   }
@@ -152,6 +158,18 @@ export class Bridge {
     this.pumping ??= this.pump().finally(() => {
       this.pumping = null;
     });
+  }
+
+  private onRead(frame: ReadFrame): void {
+    const before = this.pending.length;
+    this.pending = this.pending.filter((n) => n.seq > frame.through_seq);
+    if (this.pending.length === before) return;
+    // Read mail needs no notice; acking it keeps a restarted bridge from announcing it again.
+    // Pending seqs are ascending, so what was dropped is a prefix and nothing unsent lies below it.
+    const seq = Math.min(frame.through_seq, this.highestSeen);
+    this.opts.acks.save(seq);
+    this.connection.sendAck(seq);
+    this.opts.status?.update({ delivery: null });
   }
 
   private async pump(): Promise<void> {

@@ -23,6 +23,7 @@ import {
   type ErrorFrame,
   type HelloFrame,
   type NoticeFrame,
+  type ReadFrame,
   type ReplayDoneFrame,
   type WelcomeFrame,
 } from "../worker/protocol.ts";
@@ -44,6 +45,8 @@ export interface ConnectionOptions {
   onState(state: ConnectionState): void;
   onReplayDone?(frame: ReplayDoneFrame): void;
   onErrorFrame?(frame: ErrorFrame): void;
+  /** The peer read its mail up to a seq, from any of its sessions. */
+  onRead?(frame: ReadFrame): void;
   /** How often to send the text `ping`. */
   pingIntervalMs?: number;
   /** Drop the socket when nothing at all was heard for this long. */
@@ -73,8 +76,8 @@ type Ending = { final: false; reason: string; uptimeMs: number } | { final: true
 const FINAL_HTTP_STATUSES = new Set([400, 401, 403, 404, 410]);
 
 export class RelayConnection {
-  private readonly opts: Required<Omit<ConnectionOptions, "onReplayDone" | "onErrorFrame">> &
-    Pick<ConnectionOptions, "onReplayDone" | "onErrorFrame">;
+  private readonly opts: Required<Omit<ConnectionOptions, "onReplayDone" | "onErrorFrame" | "onRead">> &
+    Pick<ConnectionOptions, "onReplayDone" | "onErrorFrame" | "onRead">;
   private socket: WebSocket | null = null;
   private stopped = false;
   private wake: (() => void) | null = null;
@@ -208,6 +211,9 @@ export class RelayConnection {
           }
           case "notice":
             this.opts.onNotice(frame);
+            break;
+          case "read":
+            this.opts.onRead?.(frame);
             break;
           case "replay_done":
             this.opts.onState({ state: "caught-up", throughSeq: frame.through_seq });

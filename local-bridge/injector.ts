@@ -40,9 +40,10 @@ export class PaneInjector {
    * Waits until the pane is ready, then calls `render()` for the line (so anything that arrived
    * while waiting is in it), types it and submits it. Resolves with the line once Claude Code has
    * taken it; keeps waiting and retrying otherwise. Rejects only when the pane is gone (or tmux
-   * fails for good) or the signal aborts.
+   * fails for good) or the signal aborts. When `render()` returns null there is nothing left to
+   * say: nothing is typed and the result is null.
    */
-  inject(render: () => string): Promise<string> {
+  inject(render: () => string | null): Promise<string | null> {
     const previous = paneQueues.get(this.pane) ?? Promise.resolve();
     const run = previous.catch(() => {}).then(() => this.injectNow(render));
     const tail = run.catch(() => {});
@@ -53,7 +54,7 @@ export class PaneInjector {
     return run;
   }
 
-  private async injectNow(render: () => string): Promise<string> {
+  private async injectNow(render: () => string | null): Promise<string | null> {
     let line: string | null = null;
     let lastReason: string | null = null;
     const waiting = (reason: string) => {
@@ -74,7 +75,14 @@ export class PaneInjector {
           await this.sleep(this.opts.pollMs);
           continue;
         }
-        line ??= sanitizeLine(render()).replace(/\s+/g, " ").trim();
+        if (line === null) {
+          const rendered = render();
+          if (rendered === null) {
+            this.opts.onWaiting(null);
+            return null;
+          }
+          line = sanitizeLine(rendered).replace(/\s+/g, " ").trim();
+        }
         await this.tmux.leaveMode(this.pane);
         // From here on a stop request waits: a typed but unsubmitted line would be left in
         // Claude's input box for the person to find.

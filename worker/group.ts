@@ -17,6 +17,7 @@ import {
   type MessageKind,
   type NoticeFrame,
   parseFrame,
+  type ReadFrame,
   type ServerFrame,
 } from "./protocol.ts";
 import { migrate } from "./schema.ts";
@@ -462,6 +463,11 @@ export class GroupObject extends DurableObject<Env> {
     if (!last) return { messages: [], remaining: 0 };
     this.sql.exec(`UPDATE peers SET read_cursor = ? WHERE name = ?`, last.seq, caller.peer);
     this.sql.exec(`DELETE FROM read_marks WHERE peer = ? AND seq <= ?`, caller.peer, last.seq);
+    // Tell the peer's bridges, so a notice still waiting for Claude to go idle is dropped.
+    const read = JSON.stringify({ type: "read", through_seq: last.seq } satisfies ReadFrame);
+    for (const ws of this.ctx.getWebSockets(caller.peer)) {
+      if ((ws.deserializeAttachment() as SocketAttachment | null)?.ready) this.sendRaw(ws, read);
+    }
     return { messages: rows.map(toMessage), remaining: this.countUnread(caller.peer, last.seq) };
   }
 

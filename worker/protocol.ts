@@ -61,6 +61,16 @@ export const ReplayDoneFrame = z.object({
   through_seq: z.number().int().nonnegative(),
 });
 
+/**
+ * The peer has read its mail up to `through_seq` (through read_new_messages or wait_for_messages,
+ * from any of its sessions). A bridge drops notices it has not typed yet for mail at or below it:
+ * a reminder for mail already read is noise.
+ */
+export const ReadFrame = z.object({
+  type: z.literal("read"),
+  through_seq: z.number().int().nonnegative(),
+});
+
 /** A frame the relay could not accept. The socket stays open unless the code says otherwise. */
 export const ErrorFrame = z.object({
   type: z.literal("error"),
@@ -72,6 +82,7 @@ export const ServerFrame = z.discriminatedUnion("type", [
   WelcomeFrame,
   NoticeFrame,
   ReplayDoneFrame,
+  ReadFrame,
   ErrorFrame,
 ]);
 
@@ -122,6 +133,7 @@ export const MAX_CLIENT_FRAME_BYTES = 4096;
 export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
 export type NoticeFrame = z.infer<typeof NoticeFrame>;
 export type ReplayDoneFrame = z.infer<typeof ReplayDoneFrame>;
+export type ReadFrame = z.infer<typeof ReadFrame>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
 export type ServerFrame = z.infer<typeof ServerFrame>;
 export type HelloFrame = z.infer<typeof HelloFrame>;

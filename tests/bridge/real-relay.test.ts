@@ -228,4 +228,26 @@ describe("bridge + real relay", { timeout: 120_000 }, () => {
     await waitFor(() => bobPane.submissions().length === 2, { what: "the merged notice" });
     expect(bobPane.submissions()[1]).toBe(`[relay] 2 new messages in ${g} (DM from alice, 1 from alice). Call read_new_messages.`);
   });
+
+  it("drops a waiting notice once the mail is read from another session, and types nothing", async () => {
+    const g = group();
+    const alice = await join(g, "alice");
+    const bob = await join(g, "bob");
+    const bobPane = await lab.standin({ busy: true });
+    const bb = bridge(bob.token, ["--pane", bobPane.pane]);
+    await waitFor(() => bb.stderr().includes("connected"), { what: "bob's bridge" });
+
+    const sent = seqOf(await call(alice.client, "send_dm", { to: "bob", text: "read me elsewhere" }));
+    await waitFor(() => bb.stderr().includes("waiting for Claude to be idle (Claude is busy)"), { what: "bob's bridge waiting" });
+    // Bob reads it, say from his other machine, while this pane is still busy.
+    expect(await call(bob.client, "read_new_messages", {})).toContain("read me elsewhere");
+    await waitFor(() => !bb.stderr().split("\n").at(-1)?.includes("waiting for Claude"), { what: "the wait to clear" });
+    await bobPane.set({ busy: false });
+
+    // A notice that does arrive afterwards is typed on its own: the read one was dropped, not merged.
+    await call(alice.client, "send_message", { text: "later" });
+    await waitFor(() => bobPane.submissions().length === 1, { what: "the later notice" });
+    expect(bobPane.submissions()).toEqual([`[relay] 1 new message in ${g} (1 from alice). Call read_new_messages.`]);
+    expect(sent).toBeGreaterThan(0);
+  });
 });

@@ -171,6 +171,23 @@ describe("replay from an acked seq", () => {
     expect(a.data.seq).toBeLessThan(b.data.seq);
   });
 
+  it("reading mail through the tools tells the peer's bridges how far it has read", async () => {
+    const { group, alice, bob, carol } = await trio();
+    const bobSocket = await bridge(group, bob.token, null);
+    const carolSocket = await bridge(group, carol.token, null);
+    await alice.call("send_dm", { to: "bob", text: "one" });
+    const second = await alice.call("send_message", { text: "two" });
+    const from = bobSocket.frames.length;
+    await bob.call("read_new_messages");
+    const { frame } = await bobSocket.waitFor((f) => f.type === "read", { from });
+    expect(frame).toEqual({ type: "read", through_seq: second.data.seq });
+    // Only the reader's own sockets hear it.
+    await carol.call("read_new_messages");
+    await carolSocket.waitFor((f) => f.type === "read");
+    expect(carolSocket.frames.filter((f) => f.type === "read")).toHaveLength(1);
+    expect(bobSocket.frames.filter((f) => f.type === "read")).toHaveLength(1);
+  });
+
   it("hello with null resumes after the last seq this peer's bridge acked", async () => {
     const { group, alice, bob } = await trio();
     const first = await bridge(group, bob.token);
