@@ -105,7 +105,7 @@ function printTable(
   lines.push("");
   lines.push(`${"Target".padEnd(44)} ${"Goal".padEnd(36)} ${"Met".padEnd(4)} Measured`);
   lines.push("-".repeat(width + 46));
-  for (const t of targets) lines.push(`${t.target.padEnd(44)} ${t.goal.padEnd(36)} ${(t.met ? "yes" : "NO").padEnd(4)} ${t.measured}`);
+  for (const t of targets) lines.push(`${t.target.padEnd(44)} ${t.goal.padEnd(36)} ${(t.value === null ? "-" : t.met ? "yes" : "NO").padEnd(4)} ${t.measured}`);
   lines.push("");
   lines.push(`Machine: ${info.cores} cores, ${info.cpu_model}, Node ${info.node}, wrangler ${info.wrangler}; load average ${info.load_average_at_start.join(" ")} at start.`);
   lines.push(`Relay: ${startedWith}, with --var ${Object.entries(RELAY_VARS).map(([k, v]) => `${k}:${v}`).join(" ")} (per-peer rate limit lifted for the load scenarios).`);
