@@ -146,6 +146,8 @@ export class RelayConnection {
       const socket = new WebSocket(this.opts.socketUrl, {
         headers: { Authorization: `Bearer ${this.opts.token}` },
         handshakeTimeout: this.opts.handshakeTimeoutMs,
+        // Notices are ~150-byte JSON frames: compression costs CPU on both ends and saves nothing.
+        perMessageDeflate: false,
       });
       this.socket = socket;
       let openedAt = 0;

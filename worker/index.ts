@@ -81,26 +81,48 @@ const mcpHandler = createMcpHandler(
   { route: "/mcp", corsOptions: false, allowedOriginHostnames: "*" },
 );
 
-/** Methods that reach the group object anyway; everything else is authorised with one cheap call. */
-async function callsATool(request: Request): Promise<boolean> {
+/** Largest /mcp body read here; a bigger one goes to the handler unread, which refuses it itself. */
+const MAX_MCP_BODY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads a POST body once. Returns the parsed JSON (handed to the MCP handler as `parsedBody`, so
+ * the SDK neither clones nor parses the body again), or a fresh copy of the request when the body
+ * is not JSON we want to pre-parse, so the handler answers it exactly as before.
+ */
+async function readMcpBody(request: Request): Promise<{ parsed: unknown } | { request: Request }> {
+  const declared = Number(request.headers.get("Content-Length") ?? "0");
+  if (declared > MAX_MCP_BODY_BYTES) return { request };
+  const text = await request.text();
   try {
-    const body: unknown = await request.clone().json();
-    return typeof body === "object" && body !== null && (body as { method?: unknown }).method === "tools/call";
+    if (text.length > 0 && text.length <= MAX_MCP_BODY_BYTES) return { parsed: JSON.parse(text) };
   } catch {
-    return false;
+    // Fall through: the handler produces its own parse error.
   }
+  return { request: new Request(request, { body: text }) };
+}
+
+function isToolCall(body: unknown): boolean {
+  return typeof body === "object" && body !== null && (body as { method?: unknown }).method === "tools/call";
 }
 
 app.all("/mcp", requireToken, async (c) => {
   const caller = c.get("caller");
-  if (c.req.method === "POST" && !(await callsATool(c.req.raw))) {
-    // initialize, tools/list, ping: no data is touched, but a revoked token must still fail.
-    const verdict = await groupStub(c.env, caller.group).authorize(caller);
-    if (!verdict.ok) return refuse(401, "token_revoked", verdict.problem.message);
+  let request = c.req.raw;
+  let parsedBody: unknown;
+  if (request.method === "POST") {
+    const read = await readMcpBody(request);
+    if ("parsed" in read) parsedBody = read.parsed;
+    else request = read.request;
+    if (!isToolCall(parsedBody)) {
+      // initialize, tools/list, ping: no data is touched, but a revoked token must still fail.
+      const verdict = await groupStub(c.env, caller.group).authorize(caller);
+      if (!verdict.ok) return refuse(401, "token_revoked", verdict.problem.message);
+    }
   }
-  return mcpHandler.fetch(c.req.raw, {
+  return mcpHandler.fetch(request, {
     // The token itself is deliberately not passed on: tools never see or echo it.
     authInfo: { token: "verified", clientId: caller.peer, scopes: [], extra: { caller } },
+    ...(parsedBody !== undefined && { parsedBody }),
   });
 });
 

@@ -129,6 +129,54 @@ const jsonValue: z.ZodType<z.core.util.JSONType> = z.lazy(() =>
   }),
 );
 
+/**
+ * Input schemas, built once per isolate: the stateless handler builds a fresh server for every
+ * request, and constructing these zod schemas was most of that cost.
+ */
+const RegisterInput = z.object({
+  summary: profileField.describe("what you are working on"),
+  hostname: profileField,
+  cwd: profileField,
+  branch: profileField,
+});
+const SendMessageInput = z.object({
+  text: messageText,
+  reply_to: messageId.optional().describe("id of the message this answers"),
+  urgent: z.boolean().optional(),
+  tags: z
+    .array(z.string().min(1).max(MAX_TAG_LENGTH, `each tag is at most ${MAX_TAG_LENGTH} characters`))
+    .max(MAX_TAGS, `at most ${MAX_TAGS} tags`)
+    .optional(),
+});
+const SendDmInput = z.object({
+  to: nameSchema("to"),
+  text: messageText,
+  reply_to: messageId.optional(),
+  urgent: z.boolean().optional(),
+});
+const ReadNewMessagesInput = z.object({
+  limit: z.number().int().min(1).max(READ_MAX_LIMIT, `limit is at most ${READ_MAX_LIMIT}`).default(READ_DEFAULT_LIMIT),
+});
+const ListPeersInput = z.object({});
+const GetHistoryInput = z.object({
+  peer: nameSchema("peer").optional(),
+  before: z.number().int().positive().optional().describe("only messages with seq below this"),
+  limit: z.number().int().min(1).max(HISTORY_MAX_LIMIT, `limit is at most ${HISTORY_MAX_LIMIT}`).default(HISTORY_DEFAULT_LIMIT),
+  query: z.string().max(200, "query is at most 200 characters").optional().describe("text to search for"),
+});
+const AskPeerInput = z.object({
+  to: nameSchema("to"),
+  question: messageText,
+  timeout_seconds: timeout(ASK_DEFAULT_TIMEOUT_S),
+});
+const WaitForMessagesInput = z.object({ timeout_seconds: timeout(WAIT_DEFAULT_TIMEOUT_S) });
+const SetStateInput = z.object({ key: nameSchema("key"), value: jsonValue });
+const GetStateInput = z.object({
+  key: nameSchema("key").optional(),
+  prefix: z.string().max(64, "prefix is at most 64 characters").optional(),
+});
+const LeaveGroupInput = z.object({});
+
 export function buildRelayServer(env: Env, caller: Caller): McpServer {
   // A fresh stub per call: a stub that saw its object restart can stay broken.
   const group = (): DurableObjectStub<GroupObject> => env.GROUPS.get(env.GROUPS.idFromName(caller.group));
@@ -138,12 +186,7 @@ export function buildRelayServer(env: Env, caller: Caller): McpServer {
     "register",
     {
       description: `${RELAY} Set your profile so peers know what this session works on. Optional: every tool works without it.`,
-      inputSchema: z.object({
-        summary: profileField.describe("what you are working on"),
-        hostname: profileField,
-        cwd: profileField,
-        branch: profileField,
-      }),
+      inputSchema: RegisterInput,
     },
     async (profile) =>
       settle(await group().register(caller, profile), (peer) =>
@@ -155,15 +198,7 @@ export function buildRelayServer(env: Env, caller: Caller): McpServer {
     "send_message",
     {
       description: `${RELAY} Broadcast a message to everyone in your group.`,
-      inputSchema: z.object({
-        text: messageText,
-        reply_to: messageId.optional().describe("id of the message this answers"),
-        urgent: z.boolean().optional(),
-        tags: z
-          .array(z.string().min(1).max(MAX_TAG_LENGTH, `each tag is at most ${MAX_TAG_LENGTH} characters`))
-          .max(MAX_TAGS, `at most ${MAX_TAGS} tags`)
-          .optional(),
-      }),
+      inputSchema: SendMessageInput,
     },
     async (input) =>
       settle(await group().send(caller, { ...input, kind: "group" }), (sent) =>
@@ -175,12 +210,7 @@ export function buildRelayServer(env: Env, caller: Caller): McpServer {
     "send_dm",
     {
       description: `${RELAY} Send a direct message to one peer; it waits until they read it. To answer a question, set reply_to to its id.`,
-      inputSchema: z.object({
-        to: nameSchema("to"),
-        text: messageText,
-        reply_to: messageId.optional(),
-        urgent: z.boolean().optional(),
-      }),
+      inputSchema: SendDmInput,
     },
     async (input) =>
       settle(await group().send(caller, { ...input, kind: "dm" }), (sent) =>
@@ -195,9 +225,7 @@ export function buildRelayServer(env: Env, caller: Caller): McpServer {
     "read_new_messages",
     {
       description: `${RELAY} Read your unread mail (peers' broadcasts and DMs to you), oldest first, and mark it read.`,
-      inputSchema: z.object({
-        limit: z.number().int().min(1).max(READ_MAX_LIMIT, `limit is at most ${READ_MAX_LIMIT}`).default(READ_DEFAULT_LIMIT),
-      }),
+      inputSchema: ReadNewMessagesInput,
     },
     async ({ limit }) => settle(await group().readNew(caller, limit), (inbox) => renderInbox(inbox)),
   );
@@ -206,7 +234,7 @@ export function buildRelayServer(env: Env, caller: Caller): McpServer {
     "list_peers",
     {
       description: `${RELAY} List the peers in your group: name, profile, online (bridge connected), last seen.`,
-      inputSchema: z.object({}),
+      inputSchema: ListPeersInput,
     },
     async () =>
       settle(await group().listPeers(caller), (peers) => {
@@ -223,12 +251,7 @@ export function buildRelayServer(env: Env, caller: Caller): McpServer {
     "get_history",
     {
       description: `${RELAY} Read past messages: the group channel, or with peer your DM thread with that peer. Newest page; page back with before=next_before.`,
-      inputSchema: z.object({
-        peer: nameSchema("peer").optional(),
-        before: z.number().int().positive().optional().describe("only messages with seq below this"),
-        limit: z.number().int().min(1).max(HISTORY_MAX_LIMIT, `limit is at most ${HISTORY_MAX_LIMIT}`).default(HISTORY_DEFAULT_LIMIT),
-        query: z.string().max(200, "query is at most 200 characters").optional().describe("text to search for"),
-      }),
+      inputSchema: GetHistoryInput,
     },
     async (input) =>
       settle(await group().history(caller, input), (page) => {
@@ -243,11 +266,7 @@ export function buildRelayServer(env: Env, caller: Caller): McpServer {
     "ask_peer",
     {
       description: `${RELAY} DM a question to one peer and wait for their reply (up to timeout_seconds). On timeout the reply arrives later as unread mail.`,
-      inputSchema: z.object({
-        to: nameSchema("to"),
-        question: messageText,
-        timeout_seconds: timeout(ASK_DEFAULT_TIMEOUT_S),
-      }),
+      inputSchema: AskPeerInput,
     },
     async ({ to, question, timeout_seconds }) => {
       const asked = await group().send(caller, { to, text: question, kind: "question" });
@@ -271,7 +290,7 @@ export function buildRelayServer(env: Env, caller: Caller): McpServer {
     "wait_for_messages",
     {
       description: `${RELAY} Wait until you have unread mail (or the timeout passes), then return it as read_new_messages does.`,
-      inputSchema: z.object({ timeout_seconds: timeout(WAIT_DEFAULT_TIMEOUT_S) }),
+      inputSchema: WaitForMessagesInput,
     },
     async ({ timeout_seconds }) => {
       const deadline = Date.now() + timeout_seconds * 1000;
@@ -285,7 +304,7 @@ export function buildRelayServer(env: Env, caller: Caller): McpServer {
     "set_state",
     {
       description: `${RELAY} Set a key on the group's shared board (any JSON up to 16 KiB; null removes the key).`,
-      inputSchema: z.object({ key: nameSchema("key"), value: jsonValue }),
+      inputSchema: SetStateInput,
     },
     async ({ key, value }) => {
       const json = JSON.stringify(value ?? null);
@@ -303,10 +322,7 @@ export function buildRelayServer(env: Env, caller: Caller): McpServer {
     "get_state",
     {
       description: `${RELAY} Read the group's shared board: one key's value, or without key the keys (optionally under prefix) with who set them when.`,
-      inputSchema: z.object({
-        key: nameSchema("key").optional(),
-        prefix: z.string().max(64, "prefix is at most 64 characters").optional(),
-      }),
+      inputSchema: GetStateInput,
     },
     async ({ key, prefix }) =>
       settle(await group().getState(caller, key, prefix), (entries) => {
@@ -326,7 +342,7 @@ export function buildRelayServer(env: Env, caller: Caller): McpServer {
     "leave_group",
     {
       description: `${RELAY} Leave your group: you vanish from list_peers and get no broadcast notices until you send or register again. History stays.`,
-      inputSchema: z.object({}),
+      inputSchema: LeaveGroupInput,
     },
     async () =>
       settle(await group().leave(caller), () => result(`Left ${caller.group}. Send or register to rejoin.`, { left: true })),
