@@ -12,8 +12,8 @@ import { bearerToken, secretProblem, verifyAdminProof, verifyToken } from "./aut
 import type { Env } from "./env.ts";
 import type { Caller } from "./group.ts";
 import { hostGuard } from "./host-guard.ts";
-import { buildRelayServer } from "./mcp.ts";
-import { isValidName, NAME_RULE, nameSchema } from "./protocol.ts";
+import { buildRelayServer, nameSchema } from "./mcp.ts";
+import { isValidName, NAME_RULE } from "./protocol.ts";
 
 export { GroupObject } from "./group.ts";
 

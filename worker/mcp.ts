@@ -20,7 +20,7 @@ import {
   WAIT_DEFAULT_TIMEOUT_S,
 } from "./env.ts";
 import type { Caller, GroupObject, Inbox, Message, Outcome } from "./group.ts";
-import { nameSchema } from "./protocol.ts";
+import { NAME_PATTERN, NAME_RULE } from "./protocol.ts";
 
 export const SERVER_INFO = { name: "claude-relay", version: "0.1.0" };
 
@@ -94,6 +94,11 @@ async function waitSurvivingRestarts<T>(
       await sleep(50);
     }
   }
+}
+
+/** The naming rule as a schema, with an error message that quotes it. */
+export function nameSchema(what: string) {
+  return z.string().regex(NAME_PATTERN, `${what} must be ${NAME_RULE}`);
 }
 
 const profileField = z.string().max(MAX_PROFILE_FIELD_LENGTH, `must be at most ${MAX_PROFILE_FIELD_LENGTH} characters`).optional();

@@ -4,6 +4,7 @@
  */
 import { evictDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
+import * as z from "zod/mini";
 import { NoticeFrame, ReplayDoneFrame, WelcomeFrame } from "../../worker/protocol.ts";
 import { signAdminProof } from "../../worker/auth.ts";
 import { TEST_SECRET } from "../test-secret.ts";
@@ -28,13 +29,13 @@ describe("notification frames", () => {
 
     const socket = await openSocket(group, bob.token);
     // Exactly the welcome frame, and nothing else before hello.
-    expect(WelcomeFrame.strict().parse(socket.welcome)).toEqual({ type: "welcome", group, peer: "bob", latest_seq: first.data.seq });
+    expect(z.strictObject(WelcomeFrame.shape).parse(socket.welcome)).toEqual({ type: "welcome", group, peer: "bob", latest_seq: first.data.seq });
     expect(socket.frames).toHaveLength(1);
 
     const { notices, done } = await socket.hello(null);
     // bob had never read: his cursor started at first sight, before alice's message.
     expect(notices.map((n) => n.seq)).toEqual([first.data.seq]);
-    expect(ReplayDoneFrame.strict().parse(done)).toEqual({ type: "replay_done", after_seq: 0, through_seq: first.data.seq });
+    expect(z.strictObject(ReplayDoneFrame.shape).parse(done)).toEqual({ type: "replay_done", after_seq: 0, through_seq: first.data.seq });
 
     const texts = ["to everyone", "just for bob", "a question for bob", "urgent, everyone"];
     const group1 = await alice.call("send_message", { text: texts[0] });
@@ -57,7 +58,7 @@ describe("notification frames", () => {
     ]);
     expect(live.map((n) => n.seq)).not.toContain(own.data.seq);
     // Every notice is exactly the protocol's frame: no text, no extra fields.
-    for (const notice of socket.notices()) NoticeFrame.strict().parse(notice);
+    for (const notice of socket.notices()) z.strictObject(NoticeFrame.shape).parse(notice);
     for (const raw of socket.raw) for (const text of [...texts, "before the socket", "bob to alice"]) expect(raw).not.toContain(text);
   });
 
