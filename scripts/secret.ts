@@ -24,8 +24,23 @@ export function findSecret(path = DEV_VARS_PATH): string | undefined {
 /** Makes sure .dev.vars holds a secret; creates a random one the first time. Returns true if it made one. */
 export function ensureDevSecret(path = DEV_VARS_PATH): boolean {
   if (secretFromDevVars(path)) return false;
-  const existing = existsSync(path) ? readFileSync(path, "utf8") : "";
-  const separator = existing === "" || existing.endsWith("\n") ? "" : "\n";
-  writeFileSync(path, `${existing}${separator}RELAY_SECRET=${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
+  const line = `RELAY_SECRET=${randomBytes(32).toString("hex")}\n`;
+  if (!existsSync(path)) {
+    // Exclusive create: two `npm start`s racing on a fresh clone must end up with ONE secret,
+    // or one server would refuse the tokens minted from the file.
+    try {
+      writeFileSync(path, line, { mode: 0o600, flag: "wx" });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      // The other process may not have written its line yet: give it a moment.
+      for (let i = 0; i < 50; i++) {
+        if (secretFromDevVars(path)) return false;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      }
+    }
+  }
+  const existing = readFileSync(path, "utf8");
+  writeFileSync(path, `${existing}${existing === "" || existing.endsWith("\n") ? "" : "\n"}${line}`, { mode: 0o600 });
   return true;
 }

@@ -2,7 +2,7 @@
  * Bridge cost: the real bridge process (`connect --stdout`), connected and caught up, left idle for
  * 30 s (RSS and CPU from /proc every second), then made to handle 100 notices (CPU used from the
  * first send until it has emitted the hundredth). Measured in both forms a person runs it: the
- * TypeScript CLI on Node 22 (`node local-bridge/cli.ts`, type stripping at run time) and the
+ * TypeScript CLI on Node 22 (`node local-bridge/cli.ts`, type stripping at run time; for information) and the
  * bundle the package's `relay-bridge` bin points at, both on the bench's Node.
  */
 import { existsSync } from "node:fs";
