@@ -115,12 +115,12 @@ const messageText = z
     (text) => !LONE_SURROGATE.test(text),
     "text must be valid Unicode: it contains a lone UTF-16 surrogate (half of an emoji or similar character). Remove it or re-encode the text.",
   );
-const messageId = z.string().min(1).max(64, "ids are at most 64 characters");
+const messageId = z.string().min(1, "an id must not be empty").max(64, "ids are at most 64 characters");
 const timeout = (fallback: number) =>
   z
     .number()
     .int("timeout_seconds must be a whole number")
-    .min(0)
+    .min(0, "timeout_seconds must not be negative")
     .max(MAX_WAIT_TIMEOUT_S, `timeout_seconds is at most ${MAX_WAIT_TIMEOUT_S}`)
     .default(fallback);
 
@@ -149,7 +149,7 @@ const SendMessageInput = z.object({
   reply_to: messageId.optional().describe("id of the message this answers"),
   urgent: z.boolean().optional(),
   tags: z
-    .array(z.string().min(1).max(MAX_TAG_LENGTH, `each tag is at most ${MAX_TAG_LENGTH} characters`))
+    .array(z.string().min(1, "tags must not be empty").max(MAX_TAG_LENGTH, `each tag is at most ${MAX_TAG_LENGTH} characters`))
     .max(MAX_TAGS, `at most ${MAX_TAGS} tags`)
     .optional(),
 });
@@ -160,13 +160,13 @@ const SendDmInput = z.object({
   urgent: z.boolean().optional(),
 });
 const ReadNewMessagesInput = z.object({
-  limit: z.number().int().min(1).max(READ_MAX_LIMIT, `limit is at most ${READ_MAX_LIMIT}`).default(READ_DEFAULT_LIMIT),
+  limit: z.number().int("limit must be a whole number").min(1, "limit is at least 1").max(READ_MAX_LIMIT, `limit is at most ${READ_MAX_LIMIT}`).default(READ_DEFAULT_LIMIT),
 });
 const ListPeersInput = z.object({});
 const GetHistoryInput = z.object({
   peer: nameSchema("peer").optional(),
-  before: z.number().int().positive().optional().describe("only messages with seq below this"),
-  limit: z.number().int().min(1).max(HISTORY_MAX_LIMIT, `limit is at most ${HISTORY_MAX_LIMIT}`).default(HISTORY_DEFAULT_LIMIT),
+  before: z.number().int("before must be a seq (a whole number)").positive("before must be a seq (1 or more)").optional().describe("only messages with seq below this"),
+  limit: z.number().int("limit must be a whole number").min(1, "limit is at least 1").max(HISTORY_MAX_LIMIT, `limit is at most ${HISTORY_MAX_LIMIT}`).default(HISTORY_DEFAULT_LIMIT),
   query: z.string().max(200, "query is at most 200 characters").optional().describe("text to search for"),
 });
 const AskPeerInput = z.object({
