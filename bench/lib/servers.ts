@@ -3,13 +3,13 @@
  * them: the relay through `npm start` (tests/helpers/relay-server.ts), and the floor worker in
  * bench/floor with the same flags. Each gets a free port and its own fresh storage directory.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, REPO_ROOT } from "../../tests/helpers/relay-server.ts";
+import { freePort, REPO_ROOT, stopGroup } from "../../tests/helpers/relay-server.ts";
 
-export { freePort, REPO_ROOT, startRelay, type RelayServer } from "../../tests/helpers/relay-server.ts";
+export { freePort, REPO_ROOT, startRelay, stopGroup, type RelayServer } from "../../tests/helpers/relay-server.ts";
 
 export interface WranglerServer {
   url: string;
@@ -17,26 +17,6 @@ export interface WranglerServer {
   inspectorPort: number;
   output(): string;
   stop(): Promise<void>;
-}
-
-/** Stops a detached child and everything it started (SIGTERM to its group, SIGKILL after 5 s). */
-export async function stopGroup(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  try {
-    process.kill(-child.pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-child.pid!, "SIGKILL");
-    } catch {
-      // Gone already.
-    }
-  }, 5_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /**

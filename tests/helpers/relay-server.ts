@@ -45,6 +45,27 @@ export interface RelayServer {
   restart(): Promise<void>;
 }
 
+/** Stops a detached child and everything it started (SIGTERM to its group, SIGKILL after 5 s). */
+export async function stopGroup(child: ChildProcess): Promise<void> {
+  // A child killed by a signal has signalCode set and exitCode null: both mean "already gone".
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  try {
+    process.kill(-child.pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // Gone already.
+    }
+  }, 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 async function waitForHealth(url: string, child: ChildProcess, log: () => string, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -83,25 +104,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayServe
     await waitForHealth(url, child, () => log);
   };
 
-  const stop = async () => {
-    // A child killed by a signal has signalCode set and exitCode null: both mean "already gone".
-    if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    try {
-      process.kill(-child.pid, "SIGTERM");
-    } catch {
-      return;
-    }
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // Gone already.
-      }
-    }, 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = () => (child ? stopGroup(child) : Promise.resolve());
 
   await launch();
   return {
