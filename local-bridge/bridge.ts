@@ -162,10 +162,12 @@ export class Bridge {
 
   private onRead(frame: ReadFrame): void {
     const before = this.pending.length;
-    this.pending = this.pending.filter((n) => n.seq > frame.through_seq);
+    const readOutOfOrder = new Set(frame.seqs ?? []);
+    this.pending = this.pending.filter((n) => n.seq > frame.through_seq && !readOutOfOrder.has(n.seq));
     if (this.pending.length === before) return;
     // Read mail needs no notice; acking it keeps a restarted bridge from announcing it again.
-    // Pending seqs are ascending, so what was dropped is a prefix and nothing unsent lies below it.
+    // Everything at or below the read cursor is read, so acking up to it never skips unsent mail
+    // (a seq read out of order is not acked: the relay's replay already leaves it out).
     const seq = Math.min(frame.through_seq, this.highestSeen);
     this.opts.acks.save(seq);
     this.connection.sendAck(seq);

@@ -7,8 +7,8 @@
  */
 import type { MessageKind, NoticeFrame } from "../worker/protocol.ts";
 
-/** Longest name shown; real peer names are at most 64 characters, and a notice must stay short. */
-export const MAX_NAME_CHARS = 32;
+/** Longest name shown: the longest valid peer name, so a name Claude is told to DM is never cut. */
+export const MAX_NAME_CHARS = 64;
 /** Longest id shown; longer ids are not ids the relay hands out. */
 export const MAX_ID_CHARS = 48;
 /** A notice line longer than this is cut down to a summary of senders. */

@@ -49,7 +49,8 @@ const SPLIT_SCRIPT =
 export function splitArgs(target: RelayTarget, pane: PaneInfo, bridgeCommand: string[]): string[] {
   return [
     "split-window", "-d", "-v", "-l", "3", "-t", pane.id, "-c", pane.cwd,
-    // The token travels in the environment, not on a command line anyone can read with `ps`.
+    // The token reaches the bridge through its environment, not its command line, so the
+    // long-running process never shows it in `ps`; only this short-lived tmux call carries it.
     "-e", `RELAY_URL=${target.baseUrl}`, "-e", `RELAY_TOKEN=${target.token}`,
     "--", "/bin/sh", "-c", SPLIT_SCRIPT, "relay-bridge", ...bridgeCommand, "connect", "--pane", pane.id,
   ];

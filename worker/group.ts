@@ -27,6 +27,8 @@ export interface Caller {
   peer: string;
   /** When the caller's token was issued (epoch ms); checked against revocations. */
   iat: number;
+  /** When the caller's token expires (epoch ms), if it does. */
+  exp?: number;
 }
 
 export type ProblemCode =
@@ -37,7 +39,9 @@ export type ProblemCode =
   | "too_large"
   | "rate_limited"
   | "invalid_input"
-  | "not_found";
+  | "not_found"
+  | "too_many_waits"
+  | "too_many_keys";
 
 export interface Problem {
   code: ProblemCode;
@@ -124,6 +128,8 @@ export interface StateEntry {
 interface SocketAttachment {
   peer: string;
   iat: number;
+  /** The token's expiry (epoch ms), if any: the socket is closed once it passes. */
+  exp?: number;
   connectedAt: number;
   lastFrameAt: number;
   /** False until the bridge's hello has been answered with a replay; live notices wait for it. */
@@ -154,16 +160,13 @@ interface PeerRow extends Record<string, SqlStorageValue> {
   acked_seq: number;
 }
 
-interface MailWaiter {
+/** A tool call parked in the object until a message it wants arrives, or its time runs out. */
+interface Waiter {
   peer: string;
-  wake: () => void;
-}
-
-interface ReplyWaiter {
-  asker: string;
-  from: string;
-  questionId: string;
-  deliver: (message: Message) => void;
+  iat: number;
+  wants(message: Message): boolean;
+  /** Resolves the parked call: with the message, or null at the timeout or on revocation. */
+  settle(message: Message | null): void;
 }
 
 /** A socket with no frame and no keep-alive for this long is treated as gone. */
@@ -171,6 +174,10 @@ export const STALE_SOCKET_MS = 90_000;
 const SWEEP_INTERVAL_MS = 5 * 60_000;
 const RETENTION_INTERVAL_MS = 60 * 60_000;
 const MAX_BAD_FRAMES = 10;
+/** Parked ask_peer / wait_for_messages calls one peer may have at once. */
+const MAX_WAITS_PER_PEER = 8;
+/** Keys on a group's shared board; a runaway script cannot grow it without bound. */
+export const MAX_STATE_KEYS = 1_000;
 const DAY_MS = 86_400_000;
 
 /** The messages a peer hears about: others' broadcasts and anything addressed to it. */
@@ -221,8 +228,10 @@ export class GroupObject extends DurableObject<Env> {
   /** Loaded once per wake-up: revocations are rare and checked on every call. */
   private readonly revokedBefore = new Map<string, number>();
   private readonly leftPeers = new Set<string>();
-  private readonly mailWaiters = new Set<MailWaiter>();
-  private readonly replyWaiters = new Set<ReplyWaiter>();
+  private readonly mailWaiters = new Set<Waiter>();
+  private readonly replyWaiters = new Set<Waiter>();
+  /** Recent set_state/register calls per peer (ms timestamps): a flood of writes is throttled too. */
+  private readonly recentWrites = new Map<string, number[]>();
   /** Whether an alarm is known to be scheduled, so a hot send path skips asking storage. */
   private alarmScheduled = false;
 
@@ -288,6 +297,10 @@ export class GroupObject extends DurableObject<Env> {
       before,
     );
     this.revokedBefore.set(peer, Math.max(before, this.revokedBefore.get(peer) ?? 0));
+    // Parked calls of a revoked token end now; they re-check revocation and return its error.
+    for (const waiter of [...this.mailWaiters, ...this.replyWaiters]) {
+      if (waiter.peer === peer && waiter.iat < before) waiter.settle(null);
+    }
     let closed = 0;
     for (const ws of this.ctx.getWebSockets(peer)) {
       const attachment = ws.deserializeAttachment() as SocketAttachment;
@@ -304,10 +317,32 @@ export class GroupObject extends DurableObject<Env> {
   // Messages
   // -------------------------------------------------------------------------------------------
 
+  /**
+   * The per-peer limit for writes other than messages (register, set_state), with the same
+   * numbers as the send limit. Kept in memory: it guards against floods, and an eviction that
+   * forgets it costs at most one more window's worth.
+   */
+  private writeThrottled(peer: string, now: number): Problem | null {
+    const windowStart = now - this.limits.rateLimitWindowMs;
+    const recent = (this.recentWrites.get(peer) ?? []).filter((t) => t > windowStart);
+    if (recent.length >= this.limits.rateLimitCount) {
+      this.recentWrites.set(peer, recent);
+      return {
+        code: "rate_limited",
+        message: `Slow down: at most ${this.limits.rateLimitCount} register/set_state calls per ${this.limits.rateLimitWindowMs / 1000} s per peer. Nothing was changed; try again in a few seconds.`,
+      };
+    }
+    recent.push(now);
+    this.recentWrites.set(peer, recent);
+    return null;
+  }
+
   async register(caller: Caller, profile: Profile): Promise<Outcome<PeerInfo>> {
     const revoked = this.revokedProblem(caller);
     if (revoked) return { ok: false, problem: revoked };
     const now = Date.now();
+    const throttled = this.writeThrottled(caller.peer, now);
+    if (throttled) return { ok: false, problem: throttled };
     this.touch(caller, now, true);
     this.sql.exec(`UPDATE peers SET profile = ? WHERE name = ?`, JSON.stringify(profile), caller.peer);
     return ok(this.peerInfo(this.sql.exec<PeerRow>(`SELECT * FROM peers WHERE name = ?`, caller.peer).one(), now));
@@ -381,40 +416,40 @@ export class GroupObject extends DurableObject<Env> {
     return ok(sent);
   }
 
-  /** Hands a new message to whoever is waiting for it, and notifies the bridges that should hear. */
+  /**
+   * Wakes the calls parked for a new message, and notifies the bridges that should hear of it.
+   * Nothing is marked read here: a parked call's client may have gone away, and mail is only
+   * marked read by the tool once it holds the result (see markRead), so a lost client costs a
+   * repeated notice at worst, never a lost message.
+   */
   private deliver(message: Message): void {
-    let consumedBy: string | null = null;
-    for (const waiter of this.replyWaiters) {
-      if (
-        waiter.from === message.from &&
-        waiter.questionId === message.reply_to &&
-        (message.to === waiter.asker || message.to === null)
-      ) {
-        this.replyWaiters.delete(waiter);
-        waiter.deliver(message);
-        consumedBy = waiter.asker;
-      }
+    for (const waiter of [...this.replyWaiters, ...this.mailWaiters]) {
+      if (waiter.wants(message)) waiter.settle(message);
     }
-    if (consumedBy !== null) {
-      // The asker got the reply as its ask_peer result; it must not show up again as unread.
-      this.sql.exec(`INSERT OR IGNORE INTO read_marks (peer, seq) VALUES (?, ?)`, consumedBy, message.seq);
-    }
-
-    for (const waiter of this.mailWaiters) {
-      if (waiter.peer !== consumedBy && this.concerns(message, waiter.peer)) {
-        this.mailWaiters.delete(waiter);
-        waiter.wake();
-      }
-    }
-
     const frame = JSON.stringify(noticeFor(message));
     const sockets = message.to !== null ? this.ctx.getWebSockets(message.to) : this.ctx.getWebSockets();
+    const now = Date.now();
     for (const ws of sockets) {
       const attachment = ws.deserializeAttachment() as SocketAttachment | null;
-      if (!attachment?.ready || attachment.peer === consumedBy) continue;
+      if (!attachment?.ready || this.closeIfInvalid(ws, attachment, now)) continue;
       if (message.to === null && (attachment.peer === message.from || this.leftPeers.has(attachment.peer))) continue;
       this.sendRaw(ws, frame);
     }
+  }
+
+  /** Closes a socket whose token was revoked or has expired since it connected. */
+  private closeIfInvalid(ws: WebSocket, attachment: SocketAttachment, now: number): boolean {
+    const revoked = (this.revokedBefore.get(attachment.peer) ?? 0) > attachment.iat;
+    const expired = attachment.exp !== undefined && attachment.exp <= now;
+    if (!revoked && !expired) return false;
+    const message = revoked ? "This token was revoked. Ask your team for a new one." : "This token has expired. Ask your team for a new one.";
+    this.sendFrame(ws, { type: "error", code: revoked ? "revoked" : "expired", message });
+    try {
+      ws.close(CLOSE_CODES.revoked, revoked ? "token revoked" : "token expired");
+    } catch {
+      // Already closed.
+    }
+    return true;
   }
 
   private concerns(message: Message, peer: string): boolean {
@@ -464,40 +499,69 @@ export class GroupObject extends DurableObject<Env> {
     this.sql.exec(`UPDATE peers SET read_cursor = ? WHERE name = ?`, last.seq, caller.peer);
     this.sql.exec(`DELETE FROM read_marks WHERE peer = ? AND seq <= ?`, caller.peer, last.seq);
     // Tell the peer's bridges, so a notice still waiting for Claude to go idle is dropped.
-    const read = JSON.stringify({ type: "read", through_seq: last.seq } satisfies ReadFrame);
-    for (const ws of this.ctx.getWebSockets(caller.peer)) {
-      if ((ws.deserializeAttachment() as SocketAttachment | null)?.ready) this.sendRaw(ws, read);
-    }
+    this.announceRead(caller.peer, { type: "read", through_seq: last.seq });
     return { messages: rows.map(toMessage), remaining: this.countUnread(caller.peer, last.seq) };
   }
 
-  /** Returns the caller's unread mail as soon as there is some, or an empty inbox at the timeout. */
-  async waitForMail(caller: Caller, timeoutMs: number, limit: number): Promise<Outcome<Inbox>> {
+  /**
+   * Parks the call until a message it wants arrives or `timeoutMs` passes. Refused when the peer
+   * already has MAX_WAITS_PER_PEER calls parked: each holds a connection open for minutes.
+   */
+  private park(
+    set: Set<Waiter>,
+    caller: Caller,
+    timeoutMs: number,
+    wants: (message: Message) => boolean,
+  ): Outcome<Promise<Message | null>> {
+    let parked = 0;
+    for (const waiter of [...this.mailWaiters, ...this.replyWaiters]) if (waiter.peer === caller.peer) parked++;
+    if (parked >= MAX_WAITS_PER_PEER) {
+      return fail(
+        "too_many_waits",
+        `You already have ${parked} ask_peer / wait_for_messages calls waiting; the limit is ${MAX_WAITS_PER_PEER}. Wait for one to finish.`,
+      );
+    }
+    const settled = new Promise<Message | null>((resolve) => {
+      const waiter: Waiter = {
+        peer: caller.peer,
+        iat: caller.iat,
+        wants,
+        settle: (message) => {
+          clearTimeout(timer);
+          set.delete(waiter);
+          resolve(message);
+        },
+      };
+      const timer = setTimeout(() => waiter.settle(null), timeoutMs);
+      set.add(waiter);
+    });
+    return ok(settled);
+  }
+
+  /**
+   * Resolves with true as soon as the caller has unread mail, or false at the timeout. Takes
+   * nothing: the tool reads the mail with readNew once this returns, so mail is never marked read
+   * for a client that gave up while waiting.
+   */
+  async waitForMail(caller: Caller, timeoutMs: number): Promise<Outcome<boolean>> {
     const revoked = this.revokedProblem(caller);
     if (revoked) return { ok: false, problem: revoked };
     const peer = this.touch(caller, Date.now());
-    if (this.countUnread(caller.peer, peer.read_cursor) === 0 && timeoutMs > 0) {
-      await new Promise<void>((resolve) => {
-        const waiter: MailWaiter = {
-          peer: caller.peer,
-          wake: () => {
-            clearTimeout(timer);
-            resolve();
-          },
-        };
-        const timer = setTimeout(() => {
-          this.mailWaiters.delete(waiter);
-          resolve();
-        }, timeoutMs);
-        this.mailWaiters.add(waiter);
-      });
-    }
-    return ok(this.takeUnread(caller, limit));
+    if (this.countUnread(caller.peer, peer.read_cursor) > 0) return ok(true);
+    if (timeoutMs <= 0) return ok(false);
+    const parked = this.park(this.mailWaiters, caller, timeoutMs, (message) => this.concerns(message, caller.peer));
+    if (!parked.ok) return parked;
+    const message = await parked.value;
+    // The token may have been revoked while this call was parked.
+    const revokedSince = this.revokedProblem(caller);
+    if (revokedSince) return { ok: false, problem: revokedSince };
+    return ok(message !== null);
   }
 
   /**
    * Waits for `from`'s reply to question `questionId`. A reply that already arrived (say, while
    * the object was being restarted) is found in storage first, so a retried wait never misses it.
+   * The reply is NOT marked read here; the tool calls markRead once it holds it.
    */
   async waitForReply(caller: Caller, questionId: string, from: string, timeoutMs: number): Promise<Outcome<Message | null>> {
     const revoked = this.revokedProblem(caller);
@@ -510,29 +574,39 @@ export class GroupObject extends DurableObject<Env> {
         caller.peer,
       )
       .toArray()[0];
-    if (stored) {
-      const cursor = this.touch(caller, Date.now()).read_cursor;
-      if (stored.seq > cursor) this.sql.exec(`INSERT OR IGNORE INTO read_marks (peer, seq) VALUES (?, ?)`, caller.peer, stored.seq);
-      return ok(toMessage(stored));
-    }
+    if (stored) return ok(toMessage(stored));
     if (timeoutMs <= 0) return ok(null);
-    const reply = await new Promise<Message | null>((resolve) => {
-      const waiter: ReplyWaiter = {
-        asker: caller.peer,
-        from,
-        questionId,
-        deliver: (message) => {
-          clearTimeout(timer);
-          resolve(message);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.replyWaiters.delete(waiter);
-        resolve(null);
-      }, timeoutMs);
-      this.replyWaiters.add(waiter);
-    });
+    const parked = this.park(
+      this.replyWaiters,
+      caller,
+      timeoutMs,
+      (m) => m.from === from && m.reply_to === questionId && (m.to === caller.peer || m.to === null),
+    );
+    if (!parked.ok) return parked;
+    const reply = await parked.value;
+    const revokedSince = this.revokedProblem(caller);
+    if (revokedSince) return { ok: false, problem: revokedSince };
     return ok(reply);
+  }
+
+  /**
+   * Marks one message read out of order (an ask_peer reply the asker now holds), and tells the
+   * peer's bridges to drop a notice for it that has not been typed yet.
+   */
+  async markRead(caller: Caller, seq: number): Promise<Outcome<null>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const cursor = this.touch(caller, Date.now()).read_cursor;
+    if (seq > cursor) this.sql.exec(`INSERT OR IGNORE INTO read_marks (peer, seq) VALUES (?, ?)`, caller.peer, seq);
+    this.announceRead(caller.peer, { type: "read", through_seq: cursor, seqs: [seq] });
+    return ok(null);
+  }
+
+  private announceRead(peer: string, frame: ReadFrame): void {
+    const text = JSON.stringify(frame);
+    for (const ws of this.ctx.getWebSockets(peer)) {
+      if ((ws.deserializeAttachment() as SocketAttachment | null)?.ready) this.sendRaw(ws, text);
+    }
   }
 
   async history(caller: Caller, query: HistoryQuery): Promise<Outcome<HistoryPage>> {
@@ -617,6 +691,14 @@ export class GroupObject extends DurableObject<Env> {
     const revoked = this.revokedProblem(caller);
     if (revoked) return { ok: false, problem: revoked };
     const now = Date.now();
+    if (valueJson !== "null" && this.sql.exec(`SELECT 1 FROM state WHERE key = ?`, key).toArray().length === 0) {
+      const keys = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM state`).one().n;
+      if (keys >= MAX_STATE_KEYS) {
+        return fail("too_many_keys", `The board already has ${keys} keys, the most it holds. Remove keys you no longer need (set_state with value null), or reuse one.`);
+      }
+    }
+    const throttled = this.writeThrottled(caller.peer, now);
+    if (throttled) return { ok: false, problem: throttled };
     this.touch(caller, now);
     if (valueJson === "null") {
       this.sql.exec(`DELETE FROM state WHERE key = ?`, key);
@@ -665,6 +747,8 @@ export class GroupObject extends DurableObject<Env> {
       peer: request.headers.get("X-Relay-Peer") ?? "",
       iat: Number(request.headers.get("X-Relay-Iat")),
     };
+    const exp = request.headers.get("X-Relay-Exp");
+    if (exp) caller.exp = Number(exp);
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket" || !caller.peer) {
       return Response.json({ error: "bad_request", message: "Expected a WebSocket upgrade." }, { status: 426 });
     }
@@ -675,6 +759,7 @@ export class GroupObject extends DurableObject<Env> {
 
     const { 0: client, 1: server } = new WebSocketPair();
     const attachment: SocketAttachment = { peer: caller.peer, iat: caller.iat, connectedAt: now, lastFrameAt: now, ready: false, badFrames: 0 };
+    if (caller.exp !== undefined) attachment.exp = caller.exp;
     // The tag lets getWebSockets(peer) find this peer's sockets after hibernation.
     this.ctx.acceptWebSocket(server, [caller.peer]);
     server.serializeAttachment(attachment);
@@ -687,6 +772,7 @@ export class GroupObject extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
     const attachment = ws.deserializeAttachment() as SocketAttachment;
     attachment.lastFrameAt = Date.now();
+    if (this.closeIfInvalid(ws, attachment, attachment.lastFrameAt)) return;
     const size = typeof data === "string" ? data.length : data.byteLength;
     const frame = typeof data === "string" && size <= MAX_CLIENT_FRAME_BYTES ? parseFrame(ClientFrame, data) : null;
     if (!frame) {
@@ -778,9 +864,15 @@ export class GroupObject extends DurableObject<Env> {
     if (this.alarmScheduled) return;
     this.alarmScheduled = true;
     // Fire-and-forget is safe: the output gate holds our response until the alarm is stored.
-    void this.ctx.storage.getAlarm().then((current) => {
-      if (current === null) return this.ctx.storage.setAlarm(Date.now() + SWEEP_INTERVAL_MS);
-    });
+    void this.ctx.storage
+      .getAlarm()
+      .then((current) => {
+        if (current === null) return this.ctx.storage.setAlarm(Date.now() + SWEEP_INTERVAL_MS);
+      })
+      .catch(() => {
+        // Try again on the next write rather than never.
+        this.alarmScheduled = false;
+      });
   }
 
   /** Alarms are delivered at least once; everything here is idempotent. */
@@ -791,6 +883,8 @@ export class GroupObject extends DurableObject<Env> {
     this.sql.exec(`DELETE FROM read_marks WHERE seq NOT IN (SELECT seq FROM messages)`);
     const sockets = this.ctx.getWebSockets();
     for (const ws of sockets) {
+      const attachment = ws.deserializeAttachment() as SocketAttachment | null;
+      if (attachment && this.closeIfInvalid(ws, attachment, now)) continue;
       if (now - this.lastActivity(ws) >= STALE_SOCKET_MS) {
         try {
           ws.close(CLOSE_CODES.stale, "no keep-alive; reconnect");

@@ -2,7 +2,9 @@
  * DNS-rebinding guard. A relay on a developer's machine listens on localhost; a web page on an
  * attacker's domain that re-points its DNS at 127.0.0.1 would reach it with its own Host and
  * Origin headers. So: the Host must be a localhost name, a *.workers.dev name, or one listed in
- * ALLOWED_HOSTNAMES (custom domains); an Origin, when a browser sends one, must be one of those.
+ * ALLOWED_HOSTNAMES (custom domains); an Origin, when a browser sends one, must be one of those,
+ * and on a relay reached through a localhost name, a localhost one: anybody can host a page on
+ * some *.workers.dev name.
  */
 import type { MiddlewareHandler } from "hono";
 import type { Env } from "./env.ts";
@@ -46,7 +48,10 @@ export const hostGuard: MiddlewareHandler<{ Bindings: Env }> = async (c, next) =
     } catch {
       originHost = null;
     }
-    if (originHost === null || !isAllowedHostname(originHost, c.env)) {
+    const allowed = LOCAL_HOSTNAMES.has(host.toLowerCase())
+      ? originHost !== null && LOCAL_HOSTNAMES.has(originHost === "::1" ? "[::1]" : originHost.toLowerCase())
+      : originHost !== null && isAllowedHostname(originHost, c.env);
+    if (!allowed) {
       return c.json(
         { error: "origin_not_allowed", message: `Requests from origin '${origin}' are refused (DNS-rebinding protection).` },
         403,

@@ -58,7 +58,8 @@ const requireToken = createMiddleware<{ Bindings: Env; Variables: Vars }>(async 
   }
   const verdict = await verifyToken(c.env.RELAY_SECRET!, token);
   if (!verdict.ok) return refuse(401, "invalid_token", `Token refused: ${verdict.reason}. Ask your team for a new token.`);
-  c.set("caller", { group: verdict.claims.g, peer: verdict.claims.p, iat: verdict.claims.iat });
+  const { g: group, p: peer, iat, exp } = verdict.claims;
+  c.set("caller", exp === undefined ? { group, peer, iat } : { group, peer, iat, exp });
   await next();
 });
 
@@ -144,6 +145,8 @@ app.get("/groups/:group/ws", requireToken, async (c) => {
   headers.set("X-Relay-Group", caller.group);
   headers.set("X-Relay-Peer", caller.peer);
   headers.set("X-Relay-Iat", String(caller.iat));
+  if (caller.exp !== undefined) headers.set("X-Relay-Exp", String(caller.exp));
+  else headers.delete("X-Relay-Exp");
   headers.delete("Authorization");
   return groupStub(c.env, group).fetch(new Request(c.req.url, { headers }));
 });

@@ -45,7 +45,11 @@ function settle<T>(outcome: Outcome<T>, render: (value: T) => ToolResult): ToolR
   return outcome.ok ? render(outcome.value) : problem(outcome.problem.message, outcome.problem.code);
 }
 
-/** One message as the model reads it: a header line of facts, then the text verbatim. */
+/**
+ * One message as the model reads it: a header line of facts, then the text with every line
+ * quoted by "> ". Headers are never quoted, so no text can pass itself off as another message
+ * "from" someone else.
+ */
 export function renderMessage(m: Message): string {
   const facts = [
     `#${m.seq}`,
@@ -57,7 +61,7 @@ export function renderMessage(m: Message): string {
   if (m.reply_to) facts.push(`reply_to ${m.reply_to}`);
   if (m.urgent) facts.push("URGENT");
   if (m.tags.length > 0) facts.push(`tags ${m.tags.join(",")}`);
-  return `[${facts.join(" | ")}]\n${m.text}`;
+  return `[${facts.join(" | ")}]\n${m.text.replace(/\r\n?|[\u2028\u2029]/g, "\n").replace(/^/gm, "> ")}`;
 }
 
 function renderInbox(inbox: Inbox, waited = false): ToolResult {
@@ -71,6 +75,11 @@ function renderInbox(inbox: Inbox, waited = false): ToolResult {
     ? "\nAnswer a question with send_dm to its sender, reply_to set to the question's id."
     : "";
   return result([head + hint, ...inbox.messages.map(renderMessage)].join("\n\n"), { ...inbox });
+}
+
+/** When a wait must end: at its timeout, or when the caller's token expires, whichever is first. */
+function deadlineFor(caller: Caller, timeoutSeconds: number): number {
+  return Math.min(Date.now() + timeoutSeconds * 1000, caller.exp ?? Number.POSITIVE_INFINITY);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -277,9 +286,12 @@ export function buildRelayServer(env: Env, caller: Caller): McpServer {
       const asked = await group().send(caller, { to, text: question, kind: "question" });
       if (!asked.ok) return problem(asked.problem.message, asked.problem.code);
       const { id, seq } = asked.value;
-      const deadline = Date.now() + timeout_seconds * 1000;
+      const deadline = deadlineFor(caller, timeout_seconds);
       const waitFor = (ms: number) => group().waitForReply(caller, id, to, Math.max(0, ms));
       const reply = await waitSurvivingRestarts(deadline, () => waitFor(deadline - Date.now()), () => waitFor(0));
+      // Marked read only now that this call holds the reply: had the client gone, it would stay
+      // unread and reach the asker as ordinary mail.
+      if (reply.ok && reply.value) await group().markRead(caller, reply.value.seq);
       return settle(reply, (message) =>
         message
           ? result(`${to} replied:\n\n${renderMessage(message)}`, { question: { id, seq }, reply: message })
@@ -298,10 +310,17 @@ export function buildRelayServer(env: Env, caller: Caller): McpServer {
       inputSchema: WaitForMessagesInput,
     },
     async ({ timeout_seconds }) => {
-      const deadline = Date.now() + timeout_seconds * 1000;
-      const waitFor = (ms: number) => group().waitForMail(caller, Math.max(0, ms), READ_DEFAULT_LIMIT);
-      const inbox = await waitSurvivingRestarts(deadline, () => waitFor(deadline - Date.now()), () => waitFor(0));
-      return settle(inbox, (value) => renderInbox(value, true));
+      const deadline = deadlineFor(caller, timeout_seconds);
+      const waitFor = (ms: number) => group().waitForMail(caller, Math.max(0, ms));
+      for (;;) {
+        const woken = await waitSurvivingRestarts(deadline, () => waitFor(deadline - Date.now()), () => waitFor(0));
+        if (!woken.ok) return problem(woken.problem.message, woken.problem.code);
+        const inbox = await group().readNew(caller, READ_DEFAULT_LIMIT);
+        // Another session of the same peer may have taken the mail first: keep waiting.
+        if (!inbox.ok || inbox.value.messages.length > 0 || Date.now() >= deadline) {
+          return settle(inbox, (value) => renderInbox(value, true));
+        }
+      }
     },
   );
 

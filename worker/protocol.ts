@@ -62,12 +62,14 @@ export const ReplayDoneFrame = z.object({
 
 /**
  * The peer has read its mail up to `through_seq` (through read_new_messages or wait_for_messages,
- * from any of its sessions). A bridge drops notices it has not typed yet for mail at or below it:
- * a reminder for mail already read is noise.
+ * from any of its sessions), and also the single messages in `seqs`. A bridge drops notices it
+ * has not typed yet for any of them: a reminder for mail already read is noise.
  */
 export const ReadFrame = z.object({
   type: z.literal("read"),
   through_seq: z.int().check(z.nonnegative()),
+  /** Single messages read out of order (an ask_peer reply the asker already holds). */
+  seqs: z.optional(z.array(z.int().check(z.positive()))),
 });
 
 /** A frame the relay could not accept. The socket stays open unless the code says otherwise. */

@@ -63,8 +63,15 @@ describe("hostile names", () => {
   it("reduces every name to letters, digits, '.', '_' and '-', capped", () => {
     for (const name of hostile) {
       const clean = sanitizeName(name);
-      expect(clean).toMatch(/^[A-Za-z0-9._-]{1,32}…?$/);
+      expect(clean).toMatch(/^[A-Za-z0-9._-]{1,64}…?$/);
     }
+    // The longest valid peer name is shown whole: a question's "send_dm to <name>" must be exact.
+    const longest = `frontend-team-session-on-machine-number-4-${"x".repeat(22)}`;
+    expect(longest).toHaveLength(64);
+    expect(sanitizeName(longest)).toBe(longest);
+    expect(renderLine("core", [n(longest, "question", { id: "m_0123456789abcdef" })])).toContain(
+      `call send_dm to ${longest} with reply_to=m_0123456789abcdef.`,
+    );
     expect(sanitizeName("\x1b[31mred\x1b[0m")).toBe("red");
     expect(sanitizeName("$(rm -rf ~)")).toBe("rm_-rf");
     expect(sanitizeName("alice")).toBe("alice");

@@ -58,11 +58,13 @@ describe("ask_peer", () => {
 
     // The reply was handed over as the tool's result: it is not unread mail too...
     expect((await alice.call("read_new_messages")).data).toEqual({ messages: [], remaining: 0 });
-    // ...nor a notice on alice's bridge (a later broadcast is, proving the socket was live)...
+    // ...and the notice alice's bridge got for it was withdrawn by a read frame naming its seq,
+    // sent once the tool held the reply (had alice's client gone, it would have stayed unread)...
+    await aliceBridge.waitFor((f) => f.type === "read" && (f.seqs ?? []).includes(reply.data.seq));
     const later = await bob.call("send_message", { text: "later" });
     await aliceBridge.waitFor((f) => f.type === "notice" && f.seq === later.data.seq);
-    expect(aliceBridge.notices().map((n) => n.seq)).toEqual([later.data.seq]);
-    // ...nor replayed to a bridge that reconnects from before it.
+    expect(aliceBridge.notices().map((n) => n.seq)).toEqual([reply.data.seq, later.data.seq]);
+    // ...nor is it replayed to a bridge that reconnects from before it.
     const again = await bridge(group, alice.token, question.seq);
     expect(again.replay.notices.map((n) => n.seq)).toEqual([later.data.seq]);
     // It stays in the DM thread's history.
