@@ -70,3 +70,13 @@ export async function loop(options: LoopOptions, round: (record: boolean, index:
   }
   return recorded;
 }
+
+/**
+ * Runs one relay trip and one floor trip in a random order, so neither always runs first (on a
+ * warm or a cold cache, right after the other's GC): the pair sees the same machine noise.
+ */
+export async function interleaved(record: boolean, ...trips: [(record: boolean) => Promise<void>, (record: boolean) => Promise<void>]): Promise<void> {
+  const [first, second] = Math.random() < 0.5 ? trips : [trips[1], trips[0]];
+  await first(record);
+  await second(record);
+}

@@ -8,7 +8,7 @@
 import { BridgeProcess, bridgeAvailable } from "../lib/bridge.ts";
 import { FloorProbe, mcpClient, RelaySocket, toolValue } from "../lib/clients.ts";
 import type { Row, Scenario } from "../lib/context.ts";
-import { loop, now, ratio, summarize } from "../lib/stats.ts";
+import { loop, now, ratio, summarize, interleaved } from "../lib/stats.ts";
 
 export const delivery: Scenario = {
   name: "delivery",
@@ -55,15 +55,7 @@ export const delivery: Scenario = {
           }
         }
       };
-      const recorded = await loop({ warmup: 20, samples: 300, budgetMs: ctx.budgetMs - 12_000, gapMs: 10 }, async (record) => {
-        if (Math.random() < 0.5) {
-          await relayTrip(record);
-          await floor.trip(record);
-        } else {
-          await floor.trip(record);
-          await relayTrip(record);
-        }
-      });
+      const recorded = await loop({ warmup: 20, samples: 300, budgetMs: ctx.budgetMs - 12_000, gapMs: 10 }, (record) => interleaved(record, relayTrip, (r) => floor.trip(r)));
       const measured = bridge ? summarize(toBridge) : summarize(toSocket);
       const floorDelivery = summarize(floor.deliveries);
       const r50 = ratio(measured.p50, floorDelivery.p50);

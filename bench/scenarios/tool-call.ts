@@ -7,7 +7,7 @@
  */
 import { FloorProbe, mcpClient, RelaySocket, toolValue } from "../lib/clients.ts";
 import type { Scenario } from "../lib/context.ts";
-import { loop, now, ratio, summarize } from "../lib/stats.ts";
+import { loop, now, ratio, summarize, interleaved } from "../lib/stats.ts";
 
 export const toolCall: Scenario = {
   name: "tool_call",
@@ -32,15 +32,7 @@ export const toolCall: Scenario = {
           deliveries.push(delivered - start);
         }
       };
-      const recorded = await loop({ warmup: 20, samples: 300, budgetMs: ctx.budgetMs - 8_000, gapMs: 5 }, async (record) => {
-        if (Math.random() < 0.5) {
-          await relayTrip(record);
-          await floor.trip(record);
-        } else {
-          await floor.trip(record);
-          await relayTrip(record);
-        }
-      });
+      const recorded = await loop({ warmup: 20, samples: 300, budgetMs: ctx.budgetMs - 8_000, gapMs: 5 }, (record) => interleaved(record, relayTrip, (r) => floor.trip(r)));
       const call = summarize(calls);
       const floorCall = summarize(floor.calls);
       const callRatio = ratio(call.p50, floorCall.p50);

@@ -73,6 +73,17 @@ export async function peer(group: string, name: string) {
   };
 }
 
+/** alice, bob and carol in a fresh group, bob and carol already seen by it (so DMs to them work). */
+export async function trio(prefix = "g") {
+  const group = freshGroup(prefix);
+  const alice = await peer(group, "alice");
+  const bob = await peer(group, "bob");
+  const carol = await peer(group, "carol");
+  await bob.call("list_peers");
+  await carol.call("list_peers");
+  return { group, alice, bob, carol };
+}
+
 let groupCounter = 0;
 /** Storage is shared by the tests of one file: give each test its own group. */
 export function freshGroup(prefix = "g"): string {

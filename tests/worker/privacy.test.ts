@@ -3,25 +3,16 @@
  * private; carol is in the same group and tries everything.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { bridge, closeSockets, freshGroup, parkedWaits, peer, snapshot } from "./helpers.ts";
+import { bridge, closeSockets, freshGroup, parkedWaits, peer, snapshot, trio } from "./helpers.ts";
 
 afterEach(closeSockets);
 
-async function trio() {
-  const group = freshGroup("priv");
-  const alice = await peer(group, "alice");
-  const bob = await peer(group, "bob");
-  const carol = await peer(group, "carol");
-  await bob.call("list_peers");
-  await carol.call("list_peers");
-  return { group, alice, bob, carol };
-}
 
 const SECRET = "the launch code is 0000";
 
 describe("DM privacy against a third peer", () => {
   it("read_new_messages: carol gets the broadcasts, never alice<->bob DMs or questions", async () => {
-    const { alice, bob, carol } = await trio();
+    const { alice, bob, carol } = await trio("priv");
     await alice.call("send_dm", { to: "bob", text: SECRET });
     await bob.call("send_dm", { to: "alice", text: `re: ${SECRET}` });
     const asked = await alice.call("ask_peer", { to: "bob", question: `${SECRET}?`, timeout_seconds: 0 });
@@ -37,7 +28,7 @@ describe("DM privacy against a third peer", () => {
   });
 
   it("get_history: not in the channel, not with peer=alice or peer=bob, not by query", async () => {
-    const { alice, bob, carol } = await trio();
+    const { alice, bob, carol } = await trio("priv");
     await alice.call("send_dm", { to: "bob", text: SECRET });
     await bob.call("send_dm", { to: "alice", text: `re: ${SECRET}` });
     await alice.call("ask_peer", { to: "bob", question: `${SECRET}?`, timeout_seconds: 0 });
@@ -67,7 +58,7 @@ describe("DM privacy against a third peer", () => {
   });
 
   it("wait_for_messages: a DM between others does not wake carol, and is not returned", async () => {
-    const { group, alice, carol } = await trio();
+    const { group, alice, carol } = await trio("priv");
     const waiting = carol.call("wait_for_messages", { timeout_seconds: 20 });
     await expect.poll(() => parkedWaits(group)).toEqual({ mail: 1, reply: 0 });
     await alice.call("send_dm", { to: "bob", text: SECRET });
@@ -81,7 +72,7 @@ describe("DM privacy against a third peer", () => {
   });
 
   it("socket notices: carol's bridge hears the broadcast, not the DM or question, live or replayed", async () => {
-    const { group, alice, carol } = await trio();
+    const { group, alice, carol } = await trio("priv");
     const carolBridge = await bridge(group, carol.token);
     const dm = await alice.call("send_dm", { to: "bob", text: SECRET });
     const question = await alice.call("ask_peer", { to: "bob", question: `${SECRET}?`, timeout_seconds: 0 });
@@ -102,7 +93,7 @@ describe("DM privacy against a third peer", () => {
   });
 
   it("reply_to a DM carol cannot see is refused, by send_message and send_dm, and nothing is stored", async () => {
-    const { group, alice, bob, carol } = await trio();
+    const { group, alice, bob, carol } = await trio("priv");
     const dm = await alice.call("send_dm", { to: "bob", text: SECRET });
     const question = await alice.call("ask_peer", { to: "bob", question: `${SECRET}?`, timeout_seconds: 0 });
     const before = await snapshot(group);
@@ -132,7 +123,7 @@ describe("DM privacy against a third peer", () => {
   });
 
   it("ask_peer: carol's answer to a question she could not see never reaches the asker's wait", async () => {
-    const { group, alice, bob, carol } = await trio();
+    const { group, alice, bob, carol } = await trio("priv");
     const asking = alice.call("ask_peer", { to: "bob", question: "status?", timeout_seconds: 20 });
     await expect.poll(() => parkedWaits(group)).toEqual({ mail: 0, reply: 1 });
     const question = (await bob.call("get_history", { peer: "alice" })).data.messages[0];
@@ -148,7 +139,7 @@ describe("DM privacy against a third peer", () => {
   });
 
   it("list_peers, get_state and register expose no DM content", async () => {
-    const { alice, carol } = await trio();
+    const { alice, carol } = await trio("priv");
     await alice.call("send_dm", { to: "bob", text: SECRET });
     for (const result of [await carol.call("list_peers"), await carol.call("get_state"), await carol.call("register", { summary: "s" })]) {
       expect(JSON.stringify(result)).not.toContain(SECRET);

@@ -8,23 +8,14 @@ import * as z from "zod/mini";
 import { NoticeFrame, ReplayDoneFrame, WelcomeFrame } from "../../worker/protocol.ts";
 import { signAdminProof } from "../../worker/auth.ts";
 import { TEST_SECRET } from "../test-secret.ts";
-import { BASE, bridge, closeSockets, freshGroup, isMarkedInstance, markInstance, mint, openSocket, peer, sqlIn, stubFor, workerFetch } from "./helpers.ts";
+import { BASE, bridge, closeSockets, freshGroup, isMarkedInstance, markInstance, mint, openSocket, peer, sqlIn, stubFor, workerFetch, trio } from "./helpers.ts";
 
 afterEach(closeSockets);
 
-async function trio() {
-  const group = freshGroup("ws");
-  const alice = await peer(group, "alice");
-  const bob = await peer(group, "bob");
-  const carol = await peer(group, "carol");
-  await bob.call("list_peers");
-  await carol.call("list_peers");
-  return { group, alice, bob, carol };
-}
 
 describe("notification frames", () => {
   it("welcome on connect, replay_done after hello, then a notice per piece of mail, with no text", async () => {
-    const { group, alice, bob, carol } = await trio();
+    const { group, alice, bob, carol } = await trio("ws");
     const first = await alice.call("send_message", { text: "before the socket" });
 
     const socket = await openSocket(group, bob.token);
@@ -63,7 +54,7 @@ describe("notification frames", () => {
   });
 
   it("live notices wait for hello: mail sent before it is replayed, not pushed twice", async () => {
-    const { group, alice, bob } = await trio();
+    const { group, alice, bob } = await trio("ws");
     const socket = await openSocket(group, bob.token);
     const early = await alice.call("send_dm", { to: "bob", text: "before hello" });
     const { notices } = await socket.hello(null);
@@ -74,7 +65,7 @@ describe("notification frames", () => {
   });
 
   it("every socket of the peer is notified; other peers' sockets get only what concerns them", async () => {
-    const { group, alice, bob, carol } = await trio();
+    const { group, alice, bob, carol } = await trio("ws");
     const bob1 = await bridge(group, bob.token);
     const bob2 = await bridge(group, bob.token);
     const carolSocket = await bridge(group, carol.token);
@@ -89,7 +80,7 @@ describe("notification frames", () => {
   });
 
   it("a peer who left hears no broadcasts but still hears DMs, until they rejoin", async () => {
-    const { group, alice, bob } = await trio();
+    const { group, alice, bob } = await trio("ws");
     const socket = await bridge(group, bob.token);
     await bob.call("leave_group");
     const broadcast = await alice.call("send_message", { text: "all" });
@@ -107,7 +98,7 @@ describe("notification frames", () => {
   });
 
   it("malformed frames get an error frame and the socket stays open; ping gets pong", async () => {
-    const { group, alice, bob } = await trio();
+    const { group, alice, bob } = await trio("ws");
     const socket = await bridge(group, bob.token);
     for (const bad of ["not json", '{"type":"hello"}', '{"type":"ack","seq":-1}', '{"type":"shout"}', JSON.stringify({ type: "ack", seq: 1, pad: "x".repeat(5000) })]) {
       const from = socket.frames.length;
@@ -123,7 +114,7 @@ describe("notification frames", () => {
   });
 
   it("too many malformed frames close the socket with the protocol-error code", async () => {
-    const { group, bob } = await trio();
+    const { group, bob } = await trio("ws");
     const socket = await bridge(group, bob.token);
     for (let i = 0; i < 10; i++) socket.send("garbage");
     expect((await socket.closed).code).toBe(4400);
@@ -132,7 +123,7 @@ describe("notification frames", () => {
 
 describe("replay from an acked seq", () => {
   it("hello with last_acked=N replays exactly the seqs after N that concern the peer", async () => {
-    const { group, alice, bob, carol } = await trio();
+    const { group, alice, bob, carol } = await trio("ws");
     const sent = {
       g1: await alice.call("send_message", { text: "g1" }),
       dmBob: await alice.call("send_dm", { to: "bob", text: "dm bob" }),
@@ -161,7 +152,7 @@ describe("replay from an acked seq", () => {
   });
 
   it("skips what the peer already read through the tools", async () => {
-    const { group, alice, bob } = await trio();
+    const { group, alice, bob } = await trio("ws");
     const a = await alice.call("send_message", { text: "a" });
     const b = await alice.call("send_dm", { to: "bob", text: "b" });
     const c = await alice.call("send_message", { text: "c" });
@@ -173,7 +164,7 @@ describe("replay from an acked seq", () => {
   });
 
   it("reading mail through the tools tells the peer's bridges how far it has read", async () => {
-    const { group, alice, bob, carol } = await trio();
+    const { group, alice, bob, carol } = await trio("ws");
     const bobSocket = await bridge(group, bob.token, null);
     const carolSocket = await bridge(group, carol.token, null);
     await alice.call("send_dm", { to: "bob", text: "one" });
@@ -190,7 +181,7 @@ describe("replay from an acked seq", () => {
   });
 
   it("hello with null resumes after the last seq this peer's bridge acked", async () => {
-    const { group, alice, bob } = await trio();
+    const { group, alice, bob } = await trio("ws");
     const first = await bridge(group, bob.token);
     const m1 = await alice.call("send_dm", { to: "bob", text: "1" });
     const m2 = await alice.call("send_dm", { to: "bob", text: "2" });
@@ -216,7 +207,7 @@ describe("replay from an acked seq", () => {
 
 describe("presence and hibernation", () => {
   it("a socket survives eviction of the group object and is still notified", async () => {
-    const { group, alice, bob } = await trio();
+    const { group, alice, bob } = await trio("ws");
     const socket = await bridge(group, bob.token);
     const before = await alice.call("send_dm", { to: "bob", text: "before" });
     await socket.waitFor((f) => f.type === "notice" && f.seq === before.data.seq);
@@ -246,7 +237,7 @@ describe("presence and hibernation", () => {
   });
 
   it("after eviction the woken object still knows who left and whose tokens are revoked", async () => {
-    const { group, alice, bob, carol } = await trio();
+    const { group, alice, bob, carol } = await trio("ws");
     const oldCarolToken = await mint(group, "carol", { iat: Date.now() - 1_000 });
     const bobSocket = await bridge(group, bob.token);
     const carolSocket = await bridge(group, oldCarolToken);
@@ -276,7 +267,7 @@ describe("presence and hibernation", () => {
   });
 
   it("a socket closed by eviction (not hibernated) is gone, and presence says so", async () => {
-    const { group, alice, bob } = await trio();
+    const { group, alice, bob } = await trio("ws");
     const socket = await bridge(group, bob.token);
     await evictDurableObject(stubFor(group), { webSockets: "close" });
     await socket.closed;
