@@ -478,13 +478,10 @@ export class GroupObject extends DurableObject<Env> {
       .one().n;
   }
 
+  /** The caller's unread mail, oldest first, marked read. */
   async readNew(caller: Caller, limit: number): Promise<Outcome<Inbox>> {
     const revoked = this.revokedProblem(caller);
     if (revoked) return { ok: false, problem: revoked };
-    return ok(this.takeUnread(caller, limit));
-  }
-
-  private takeUnread(caller: Caller, limit: number): Inbox {
     const peer = this.touch(caller, Date.now());
     const rows = this.sql
       .exec<MessageRow>(
@@ -495,12 +492,12 @@ export class GroupObject extends DurableObject<Env> {
       )
       .toArray();
     const last = rows.at(-1);
-    if (!last) return { messages: [], remaining: 0 };
+    if (!last) return ok({ messages: [], remaining: 0 });
     this.sql.exec(`UPDATE peers SET read_cursor = ? WHERE name = ?`, last.seq, caller.peer);
     this.sql.exec(`DELETE FROM read_marks WHERE peer = ? AND seq <= ?`, caller.peer, last.seq);
     // Tell the peer's bridges, so a notice still waiting for Claude to go idle is dropped.
     this.announceRead(caller.peer, { type: "read", through_seq: last.seq });
-    return { messages: rows.map(toMessage), remaining: this.countUnread(caller.peer, last.seq) };
+    return ok({ messages: rows.map(toMessage), remaining: this.countUnread(caller.peer, last.seq) });
   }
 
   /**

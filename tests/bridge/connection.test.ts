@@ -69,6 +69,26 @@ async function bridge(relay: ProtocolPeer, opts: { stateDir?: string; sink?: Rec
   return { bridge: b, sink, acks, running, stateDir };
 }
 
+/** A bare RelayConnection (no bridge, no sink) that records its states. */
+async function connectionOnly(relay: ProtocolPeer): Promise<ConnectionState[]> {
+  const states: ConnectionState[] = [];
+  const target = resolveTarget(relay.url, await token());
+  const connection = new RelayConnection({
+    socketUrl: target.socketUrl,
+    token: target.token,
+    helloLastAcked: () => null,
+    onNotice: () => {},
+    onState: (s) => states.push(s),
+    ...FAST,
+  });
+  const running = connection.run();
+  cleanups.push(async () => {
+    connection.stop();
+    await running;
+  });
+  return states;
+}
+
 describe("backoffDelay", () => {
   it("doubles from the base, stays within [window/2, window], and caps near 30 s", () => {
     for (let attempt = 0; attempt < 12; attempt++) {
@@ -166,21 +186,7 @@ describe("Bridge over a socket", () => {
 
   it("drops a link that stopped answering and reconnects", async () => {
     const relay = await peer();
-    const states: ConnectionState[] = [];
-    const target = resolveTarget(relay.url, await token());
-    const connection = new RelayConnection({
-      socketUrl: target.socketUrl,
-      token: target.token,
-      helloLastAcked: () => null,
-      onNotice: () => {},
-      onState: (s) => states.push(s),
-      ...FAST,
-    });
-    const running = connection.run();
-    cleanups.push(async () => {
-      connection.stop();
-      await running;
-    });
+    const states = await connectionOnly(relay);
     await waitFor(() => relay.hellos.length === 1, { what: "hello" });
     relay.silent = true; // the socket stays open, but nothing comes back
     await waitFor(() => states.some((s) => s.state === "retrying" && /nothing heard from the relay/.test(s.reason)), {
@@ -230,21 +236,7 @@ describe("Bridge over a socket", () => {
   it("retries, rather than ends, on a 503 from a proxy or a relay starting up", async () => {
     const relay = await peer();
     relay.refuse = { status: 503, body: { error: "relay_not_configured", message: "RELAY_SECRET is not set." } };
-    const states: ConnectionState[] = [];
-    const target = resolveTarget(relay.url, await token());
-    const connection = new RelayConnection({
-      socketUrl: target.socketUrl,
-      token: target.token,
-      helloLastAcked: () => null,
-      onNotice: () => {},
-      onState: (s) => states.push(s),
-      ...FAST,
-    });
-    const running = connection.run();
-    cleanups.push(async () => {
-      connection.stop();
-      await running;
-    });
+    const states = await connectionOnly(relay);
     await waitFor(() => relay.attempts >= 2, { what: "a second attempt" });
     expect(states.find((s) => s.state === "retrying")).toMatchObject({ reason: expect.stringMatching(/HTTP 503: RELAY_SECRET is not set/) });
     relay.refuse = null;
