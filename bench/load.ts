@@ -27,7 +27,7 @@ import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { findSecret } from "../scripts/secret.ts";
 import { type RelayServer, startRelay } from "../tests/helpers/relay-server.ts";
-import { signToken } from "../worker/auth.ts";
+import { signToken } from "../contract/token.ts";
 import { summarize } from "./lib/stats.ts";
 
 const { values: args } = parseArgs({

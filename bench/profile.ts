@@ -15,7 +15,7 @@
  */
 import WebSocket from "ws";
 import { ensureDevSecret, findSecret } from "../scripts/secret.ts";
-import { signToken } from "../worker/auth.ts";
+import { signToken } from "../contract/token.ts";
 import { FloorSocket, floorSend, mcpClient, RelaySocket, toolValue } from "./lib/clients.ts";
 import { cpuDiff, cpuSnapshot, wranglerProcesses } from "./lib/proc.ts";
 import { startWrangler, type WranglerServer } from "./lib/servers.ts";

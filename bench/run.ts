@@ -17,7 +17,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { findSecret } from "../scripts/secret.ts";
-import { signToken } from "../worker/auth.ts";
+import { signToken } from "../contract/token.ts";
 import { useBridgeDir } from "./lib/bridge.ts";
 import { busyPercent, machineTicks, wranglerProcesses } from "./lib/proc.ts";
 import type { BenchContext, BenchRelay, Row, Scenario, ScenarioOutput } from "./lib/context.ts";

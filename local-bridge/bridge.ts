@@ -11,7 +11,7 @@
  * at or below it are dropped and acked unsent; if that empties the batch the sink is waiting to
  * deliver, nothing is typed.
  */
-import type { NoticeFrame, ReadFrame, WelcomeFrame } from "../worker/protocol.ts";
+import type { NoticeFrame, ReadFrame, WelcomeFrame } from "../contract/frames.ts";
 import type { AckStore } from "./ack-store.ts";
 import { RelayConnection, type ConnectionOptions, type ConnectionState } from "./connection.ts";
 import { BridgeError } from "./errors.ts";

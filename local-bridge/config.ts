@@ -2,7 +2,7 @@
  * Turns `--url`/`--token` (or RELAY_URL/RELAY_TOKEN) into everything both commands need: the group
  * and peer named by the token, the MCP endpoint and the group's socket URL.
  */
-import { readClaimsUnverified } from "../worker/auth.ts";
+import { readClaimsUnverified } from "../contract/token.ts";
 import { UsageError } from "./errors.ts";
 
 export interface RelayTarget {

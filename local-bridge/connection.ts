@@ -26,7 +26,7 @@ import {
   type ReadFrame,
   type ReplayDoneFrame,
   type WelcomeFrame,
-} from "../worker/protocol.ts";
+} from "../contract/frames.ts";
 import { BridgeError } from "./errors.ts";
 
 export type ConnectionState =

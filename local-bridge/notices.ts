@@ -5,7 +5,7 @@
  * becomes a prompt, so a peer must not be able to smuggle escape sequences, newlines or a wall of
  * text into another session through its own name.
  */
-import type { MessageKind, NoticeFrame } from "../worker/protocol.ts";
+import type { MessageKind, NoticeFrame } from "../contract/frames.ts";
 
 /** Longest name shown: the longest valid peer name, so a name Claude is told to DM is never cut. */
 export const MAX_NAME_CHARS = 64;

@@ -8,8 +8,8 @@
  * works. The secret comes from RELAY_SECRET, else from .dev.vars (what `npm start` uses).
  */
 import { parseArgs } from "node:util";
-import { secretProblem, signAdminProof, signToken } from "../worker/auth.ts";
-import { isValidName, NAME_RULE } from "../worker/protocol.ts";
+import { secretProblem, signAdminProof, signToken } from "../contract/token.ts";
+import { isValidName, NAME_RULE } from "../contract/names.ts";
 import { findSecret } from "./secret.ts";
 
 const USAGE = `Usage:

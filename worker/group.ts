@@ -13,13 +13,13 @@ import {
   CLOSE_CODES,
   KEEPALIVE_PING,
   KEEPALIVE_PONG,
-  MAX_CLIENT_FRAME_BYTES,
   type MessageKind,
   type NoticeFrame,
   parseFrame,
   type ReadFrame,
   type ServerFrame,
-} from "./protocol.ts";
+} from "../contract/frames.ts";
+import { MAX_CLIENT_FRAME_BYTES } from "../contract/limits.ts";
 import { migrate } from "./schema.ts";
 
 export interface Caller {

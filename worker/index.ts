@@ -8,12 +8,12 @@ import { env } from "cloudflare:workers";
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
-import { bearerToken, secretProblem, verifyAdminProof, verifyToken } from "./auth.ts";
+import { bearerToken, secretProblem, verifyAdminProof, verifyToken } from "../contract/token.ts";
 import type { Env } from "./env.ts";
 import type { Caller } from "./group.ts";
 import { hostGuard } from "./host-guard.ts";
 import { buildRelayServer, nameSchema } from "./mcp.ts";
-import { isValidName, NAME_RULE } from "./protocol.ts";
+import { isValidName, NAME_RULE } from "../contract/names.ts";
 
 export { GroupObject } from "./group.ts";
 

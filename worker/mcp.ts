@@ -20,7 +20,7 @@ import {
   WAIT_DEFAULT_TIMEOUT_S,
 } from "./env.ts";
 import type { Caller, GroupObject, Inbox, Message, Outcome } from "./group.ts";
-import { NAME_PATTERN, NAME_RULE } from "./protocol.ts";
+import { NAME_PATTERN, NAME_RULE } from "../contract/names.ts";
 
 export const SERVER_INFO = { name: "claude-relay", version: "0.1.0" };
 

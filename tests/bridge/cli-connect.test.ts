@@ -4,7 +4,7 @@
  * refusals and usage errors, and the exit paths a person meets.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { signToken } from "../../worker/auth.ts";
+import { signToken } from "../../contract/token.ts";
 import { startBridge, stopBridge, type BridgeProcess } from "../helpers/bridge-process.ts";
 import { ProtocolPeer } from "../helpers/protocol-peer.ts";
 import { TmuxLab, type StandinEvent } from "../helpers/tmux-lab.ts";

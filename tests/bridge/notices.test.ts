@@ -1,6 +1,6 @@
 /** The notice line and JSON record: what they say, and that peer-controlled text cannot escape. */
 import { describe, expect, it } from "vitest";
-import type { NoticeFrame } from "../../worker/protocol.ts";
+import type { NoticeFrame } from "../../contract/frames.ts";
 import { MAX_LINE_CHARS, noticeRecord, renderLine, sanitizeLine, sanitizeName } from "../../local-bridge/notices.ts";
 
 let seq = 0;

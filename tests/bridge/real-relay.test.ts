@@ -7,7 +7,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { signAdminProof, signToken } from "../../worker/auth.ts";
+import { signAdminProof, signToken } from "../../contract/token.ts";
 import { findSecret } from "../../scripts/secret.ts";
 import { startBridge, stopBridge, type BridgeProcess } from "../helpers/bridge-process.ts";
 import { startRelay, type RelayServer } from "../helpers/relay-server.ts";

@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFile
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { signToken } from "../../worker/auth.ts";
+import { signToken } from "../../contract/token.ts";
 import { claudePanes, isClaudeProcess, listProcesses } from "../../local-bridge/tmux.ts";
 import { CLI, startBridge } from "../helpers/bridge-process.ts";
 import { ProtocolPeer } from "../helpers/protocol-peer.ts";

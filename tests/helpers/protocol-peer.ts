@@ -9,8 +9,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
-import { readClaimsUnverified } from "../../worker/auth.ts";
-import { ClientFrame, KEEPALIVE_PING, KEEPALIVE_PONG, parseFrame, type MessageKind, type NoticeFrame } from "../../worker/protocol.ts";
+import { readClaimsUnverified } from "../../contract/token.ts";
+import { ClientFrame, KEEPALIVE_PING, KEEPALIVE_PONG, parseFrame, type MessageKind, type NoticeFrame } from "../../contract/frames.ts";
 
 export interface PeerMessage {
   seq: number;

@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { signToken } from "../../worker/auth.ts";
+import { signToken } from "../../contract/token.ts";
 import { findSecret } from "../../scripts/secret.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));

@@ -5,7 +5,7 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { signAdminProof } from "../../worker/auth.ts";
+import { signAdminProof } from "../../contract/token.ts";
 import app from "../../worker/index.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 import { BASE, bridge, closeSockets, connect, freshGroup, mint, openSocket, peer, snapshot, upgradeRequest, workerFetch } from "./helpers.ts";

@@ -10,9 +10,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { signAdminProof } from "../../worker/auth.ts";
+import { signAdminProof } from "../../contract/token.ts";
 import type { GroupObject } from "../../worker/group.ts";
-import { isValidName } from "../../worker/protocol.ts";
+import { isValidName } from "../../contract/names.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 import { BASE, freshGroup, mint, peer, workerFetch } from "./helpers.ts";
 import { digest, groupStub, openSocket, type RawAnswer, rawMcp, storedState, type TestSocket, within } from "./reliability-helpers.ts";

@@ -5,7 +5,7 @@
  */
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { signAdminProof } from "../../worker/auth.ts";
+import { signAdminProof } from "../../contract/token.ts";
 import { MAX_STATE_KEYS } from "../../worker/group.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 import { BASE, bridge, closeSockets, freshGroup, mint, openSocket, parkedWaits, peer, sqlIn, stubFor, timed, workerFetch } from "./helpers.ts";

@@ -6,7 +6,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { signToken, type TokenClaims } from "../../worker/auth.ts";
+import { signToken, type TokenClaims } from "../../contract/token.ts";
 import type { GroupObject } from "../../worker/group.ts";
 import {
   type ClientFrame,
@@ -15,7 +15,7 @@ import {
   type ReplayDoneFrame,
   ServerFrame,
   type WelcomeFrame,
-} from "../../worker/protocol.ts";
+} from "../../contract/frames.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 
 export const BASE = "http://localhost";

@@ -6,7 +6,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { STALE_SOCKET_MS } from "../../worker/group.ts";
 import { BASE, bridge, closeSockets, freshGroup, peer, snapshot, sqlIn, stubFor, workerFetch } from "./helpers.ts";
-import { signAdminProof } from "../../worker/auth.ts";
+import { signAdminProof } from "../../contract/token.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 
 afterEach(closeSockets);

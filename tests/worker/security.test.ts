@@ -6,7 +6,7 @@
  */
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { signAdminProof } from "../../worker/auth.ts";
+import { signAdminProof } from "../../contract/token.ts";
 import type { GroupObject } from "../../worker/group.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 import { BASE, freshGroup, mint, peer, workerFetch } from "./helpers.ts";

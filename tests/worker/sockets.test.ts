@@ -5,8 +5,8 @@
 import { evictDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import * as z from "zod/mini";
-import { NoticeFrame, ReplayDoneFrame, WelcomeFrame } from "../../worker/protocol.ts";
-import { signAdminProof } from "../../worker/auth.ts";
+import { NoticeFrame, ReplayDoneFrame, WelcomeFrame } from "../../contract/frames.ts";
+import { signAdminProof } from "../../contract/token.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 import { BASE, bridge, closeSockets, freshGroup, isMarkedInstance, markInstance, mint, openSocket, peer, sqlIn, stubFor, workerFetch, trio } from "./helpers.ts";
 

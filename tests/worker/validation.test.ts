@@ -3,7 +3,7 @@
  * and nothing in the group's storage changes: not a message, not a cursor, not a last-seen time.
  */
 import { describe, expect, it } from "vitest";
-import { NAME_RULE } from "../../worker/protocol.ts";
+import { NAME_RULE } from "../../contract/names.ts";
 import { freshGroup, peer, type Snapshot, snapshot, sqlIn } from "./helpers.ts";
 
 type Peer = Awaited<ReturnType<typeof peer>>;

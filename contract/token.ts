@@ -6,7 +6,7 @@
  * Only WebCrypto is used, so the same code signs in the Node CLI and verifies in the Worker.
  * `crypto.subtle.verify` compares MACs in constant time, which is why we never compare strings.
  */
-import { isValidName, NAME_RULE } from "./protocol.ts";
+import { isValidName, NAME_RULE } from "./names.ts";
 
 const PREFIX = "rly1";
 

@@ -1,23 +1,12 @@
 /**
- * The wire contract between the relay and everything that talks to it: names, the WebSocket
- * frames a bridge exchanges with its group, and the size limits both sides enforce.
+ * The WebSocket frames a bridge exchanges with its group.
  *
- * This module is imported by the worker AND by the local bridge (Node), so it must stay free of
- * Workers-only or Node-only imports: zod and plain TypeScript only. It uses zod's "mini" build:
+ * Part of contract/, which the worker and the local bridge (Node) both import, so it stays free of
+ * Workers-only and Node-only imports: zod and plain TypeScript only. It uses zod's "mini" build:
  * the same schemas, but the bridge's bundle does not carry zod's whole method-chaining API, which
  * keeps an idle bridge's memory down.
  */
 import * as z from "zod/mini";
-
-/** Groups, peers and state keys share one naming rule, stated once so every error can quote it. */
-export const NAME_RULE =
-  "1 to 64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit";
-export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-
-export function isValidName(value: string): boolean {
-  return NAME_PATTERN.test(value);
-}
-
 
 export const MESSAGE_KINDS = ["group", "dm", "question"] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
@@ -127,9 +116,6 @@ export const CLOSE_CODES = {
   /** Swept: no keep-alive for too long. The bridge should reconnect. */
   stale: 4408,
 } as const;
-
-/** Frames larger than this are refused without being parsed. */
-export const MAX_CLIENT_FRAME_BYTES = 4096;
 
 export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
 export type NoticeFrame = z.infer<typeof NoticeFrame>;

@@ -1,0 +1,51 @@
+/**
+ * Every limit the relay enforces, in one place, so the tools, the socket code, the bridge and the
+ * README quote the same numbers. Sizes named `_BYTES` are compared against UTF-8 byte lengths,
+ * never string lengths.
+ *
+ * The first group can be changed per deployment through `[vars]` in wrangler.toml (see
+ * worker/settings.ts); these are their defaults. The rest are part of the tool contract.
+ */
+
+// Deployment settings: defaults
+export const DEFAULT_MAX_MESSAGE_BYTES = 65_536;
+export const DEFAULT_RETENTION_DAYS = 30;
+/** Sends (and separately register/set_state calls) one peer may make per window. */
+export const DEFAULT_RATE_LIMIT_COUNT = 30;
+export const DEFAULT_RATE_LIMIT_WINDOW_SECONDS = 10;
+
+// Messages
+export const MAX_TAGS = 8;
+export const MAX_TAG_LENGTH = 32;
+export const MAX_ID_LENGTH = 64;
+export const READ_DEFAULT_LIMIT = 50;
+export const READ_MAX_LIMIT = 200;
+export const HISTORY_DEFAULT_LIMIT = 50;
+export const HISTORY_MAX_LIMIT = 200;
+export const MAX_QUERY_LENGTH = 200;
+
+// Waiting
+export const ASK_DEFAULT_TIMEOUT_S = 120;
+export const WAIT_DEFAULT_TIMEOUT_S = 60;
+export const MAX_WAIT_TIMEOUT_S = 600;
+/** Parked ask_peer / wait_for_messages calls one peer may have at once: each holds a connection open. */
+export const MAX_WAITS_PER_PEER = 8;
+
+// Peers and the shared board
+export const MAX_PROFILE_FIELD_LENGTH = 512;
+export const MAX_STATE_VALUE_BYTES = 16 * 1024;
+export const MAX_STATE_KEY_PREFIX_LENGTH = 64;
+/** Keys on a group's shared board; a runaway script cannot grow it without bound. */
+export const MAX_STATE_KEYS = 1_000;
+
+// Sockets
+/** Client frames larger than this are refused without being parsed. */
+export const MAX_CLIENT_FRAME_BYTES = 4096;
+/** Malformed frames a socket may send before it is closed. */
+export const MAX_BAD_FRAMES = 10;
+/** A socket with no frame and no keep-alive for this long is treated as gone. */
+export const STALE_SOCKET_MS = 90_000;
+
+// HTTP
+/** Largest /mcp request body the relay reads. */
+export const MAX_MCP_BODY_BYTES = 4 * 1024 * 1024;
