@@ -25,7 +25,7 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
-          include: ["tests/bridge/**/*.test.ts", "tests/e2e/**/*.test.ts"],
+          include: ["tests/unit/**/*.test.ts", "tests/bridge/**/*.test.ts", "tests/e2e/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           // Each file starts its own relay or tmux server; two cores cannot run many at once.

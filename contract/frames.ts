@@ -111,8 +111,10 @@ export const KEEPALIVE_PONG = "pong";
 export const CLOSE_CODES = {
   /** The token was revoked while the socket was open. */
   revoked: 4401,
-  /** A frame was too large or not JSON at all, repeatedly. */
+  /** A frame was too large or not JSON at all, repeatedly, or a second hello on one socket. */
   protocolError: 4400,
+  /** More frames than any bridge sends: the socket is closed and not to be reopened in a loop. */
+  tooManyFrames: 4429,
   /** Swept: no keep-alive for too long. The bridge should reconnect. */
   stale: 4408,
 } as const;

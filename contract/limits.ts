@@ -49,3 +49,24 @@ export const STALE_SOCKET_MS = 90_000;
 // HTTP
 /** Largest /mcp request body the relay reads. */
 export const MAX_MCP_BODY_BYTES = 4 * 1024 * 1024;
+
+// Sockets: what one peer's sockets may cost the group
+/** Open sockets one peer may hold (bridges, channel servers, web tabs); more are refused with 429. */
+export const MAX_SOCKETS_PER_PEER = 8;
+/** New sockets one peer may open per SOCKET_OPEN_WINDOW_MS. */
+export const MAX_SOCKET_OPENS_PER_WINDOW = 30;
+export const SOCKET_OPEN_WINDOW_MS = 10_000;
+/** Frames a socket may send in a burst, and per second after it; past that it is closed. */
+export const SOCKET_FRAME_BURST = 50;
+export const SOCKET_FRAMES_PER_SECOND = 20;
+/** Most notices one replay sends; the rest of the unread mail is found by reading it. */
+export const REPLAY_MAX_NOTICES = 1_000;
+/** Notices a socket may have unacknowledged; past that it gets no more until it acks. */
+export const MAX_UNACKED_NOTICES = 1_000;
+
+// Reads
+/**
+ * How long mail handed to a client stays out of other reads while the relay waits to learn that
+ * the response reached the client. Unconfirmed after this, it is unread again.
+ */
+export const HANDOVER_LEASE_MS = 15_000;

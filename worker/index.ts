@@ -1,7 +1,7 @@
 /**
  * The relay Worker: routes requests, checks tokens, and hands each request to its group's
- * Durable Object. Reading order for a newcomer: this file, then mcp.ts (the tools), then
- * group.ts (where everything is stored and delivered).
+ * Durable Object. Reading order for a newcomer: this file, then mcp/tools.ts (the tools), then
+ * group/object.ts (where everything is stored and delivered).
  */
 import { createMcpHandler } from "agents/mcp/server";
 import { env } from "cloudflare:workers";
@@ -10,12 +10,15 @@ import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { bearerToken, secretProblem, verifyAdminProof, verifyToken } from "../contract/token.ts";
 import type { Env } from "./env.ts";
-import type { Caller } from "./group.ts";
+import type { Caller } from "./types.ts";
 import { hostGuard } from "./host-guard.ts";
-import { buildRelayServer, nameSchema } from "./mcp.ts";
+import { nameSchema } from "./mcp/inputs.ts";
+import { confirmWhenWritten, Handover } from "./mcp/handover.ts";
+import { buildRelayServer } from "./mcp/tools.ts";
+import { MAX_MCP_BODY_BYTES } from "../contract/limits.ts";
 import { isValidName, NAME_RULE } from "../contract/names.ts";
 
-export { GroupObject } from "./group.ts";
+export { GroupObject } from "./group/object.ts";
 
 type Vars = { caller: Caller };
 const app = new Hono<{ Bindings: Env; Variables: Vars }>();
@@ -73,17 +76,15 @@ function groupStub(env: Env, group: string) {
 
 const mcpHandler = createMcpHandler(
   (ctx) => {
-    const caller = ctx.authInfo?.extra?.caller as Caller | undefined;
-    // requireToken runs before the handler on every /mcp request, so this cannot happen.
-    if (!caller) throw new Error("MCP request reached the server without a verified caller");
-    return buildRelayServer(env as Env, caller);
+    const { caller, handover } = (ctx.authInfo?.extra ?? {}) as { caller?: Caller; handover?: Handover };
+    // The /mcp route below sets both on every request, so this cannot happen.
+    if (!caller || !handover) throw new Error("MCP request reached the server without a verified caller");
+    return buildRelayServer(env as Env, caller, handover);
   },
   // hostGuard has already checked Host and Origin for every route, this one included.
   { route: "/mcp", corsOptions: false, allowedOriginHostnames: "*" },
 );
 
-/** Largest /mcp body read here; a bigger one goes to the handler unread, which refuses it itself. */
-const MAX_MCP_BODY_BYTES = 4 * 1024 * 1024;
 
 /**
  * Reads a POST body once. Returns the parsed JSON (handed to the MCP handler as `parsedBody`, so
@@ -120,11 +121,13 @@ app.all("/mcp", requireToken, async (c) => {
       if (!verdict.ok) return refuse(401, "token_revoked", verdict.problem.message);
     }
   }
-  return mcpHandler.fetch(request, {
+  const handover = new Handover();
+  const response = await mcpHandler.fetch(request, {
     // The token itself is deliberately not passed on: tools never see or echo it.
-    authInfo: { token: "verified", clientId: caller.peer, scopes: [], extra: { caller } },
+    authInfo: { token: "verified", clientId: caller.peer, scopes: [], extra: { caller, handover } },
     ...(parsedBody !== undefined && { parsedBody }),
   });
+  return confirmWhenWritten(response, handover, caller, () => groupStub(c.env, caller.group), (p) => c.executionCtx.waitUntil(p));
 });
 
 // ---------------------------------------------------------------------------------------------

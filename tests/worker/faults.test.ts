@@ -9,28 +9,20 @@
  */
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { GroupObject } from "../../worker/group.ts";
-import { freshGroup, mint, peer } from "./helpers.ts";
+import { freshGroup, mint, parkedWaits as parked, peer } from "./helpers.ts";
 import { bridge, type Frame, groupStub, within } from "./reliability-helpers.ts";
 
 type Peer = Awaited<ReturnType<typeof peer>>;
 type Msg = { id: string; seq: number; from: string; to: string | null; kind: string; text: string; reply_to: string | null };
 
-/** How many wait_for_messages and ask_peer calls are parked in the running instance. */
-function parked(group: string): Promise<{ mail: number; reply: number }> {
-  return runInDurableObject(groupStub(group), (instance: GroupObject) => {
-    const waits = instance as unknown as { mailWaiters: Set<unknown>; replyWaiters: Set<unknown> };
-    return { mail: waits.mailWaiters.size, reply: waits.replyWaiters.size };
-  });
-}
 
 /** Evicts the running instance and proves a new one took over (memory gone, storage kept). */
 async function evict(group: string): Promise<void> {
-  await runInDurableObject(groupStub(group), (instance: GroupObject) => {
+  await runInDurableObject(groupStub(group), (instance) => {
     (instance as unknown as { generation: string }).generation = "old";
   });
   await within(20_000, "eviction", evictDurableObject(groupStub(group), { webSockets: "hibernate" }));
-  const generation = await runInDurableObject(groupStub(group), (instance: GroupObject) => (instance as unknown as { generation?: string }).generation);
+  const generation = await runInDurableObject(groupStub(group), (instance) => (instance as unknown as { generation?: string }).generation);
   expect(generation, "the object was not actually evicted").toBeUndefined();
 }
 

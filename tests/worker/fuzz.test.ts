@@ -11,7 +11,6 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { signAdminProof } from "../../contract/token.ts";
-import type { GroupObject } from "../../worker/group.ts";
 import { isValidName } from "../../contract/names.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 import { BASE, freshGroup, mint, peer, workerFetch } from "./helpers.ts";
@@ -515,7 +514,7 @@ describe(`seeded fuzzer (seed ${SEED})`, () => {
     latestSeq = last.data.seq;
     await fz.call("read_new_messages", { limit: 1 });
     await alice.call("set_state", { key: "build", value: { status: "green", n: [1, 2, 3] } });
-    await runInDurableObject(groupStub(group), async (instance: GroupObject) => {
+    await runInDurableObject(groupStub(group), async (instance) => {
       await instance.revoke("mallory", Date.now());
     });
     for (const p of [alice, bob, fz]) await p.close();
@@ -554,7 +553,7 @@ describe(`seeded fuzzer (seed ${SEED})`, () => {
     expect(cases.length).toBeGreaterThanOrEqual(1000);
 
     // A crashed or reset object would come back without this in memory.
-    await runInDurableObject(groupStub(group), (instance: GroupObject) => {
+    await runInDurableObject(groupStub(group), (instance) => {
       (instance as unknown as { fuzzMarker: number }).fuzzMarker = SEED;
     });
     const before = await storedState(group);
@@ -609,7 +608,7 @@ describe(`seeded fuzzer (seed ${SEED})`, () => {
     console.log(`fuzz seed ${SEED}: ${cases.length} cases`, counts);
     expect(failures, `seed ${SEED}`).toEqual([]);
 
-    const alive = await runInDurableObject(groupStub(group), (instance: GroupObject) => (instance as unknown as { fuzzMarker?: number }).fuzzMarker);
+    const alive = await runInDurableObject(groupStub(group), (instance) => (instance as unknown as { fuzzMarker?: number }).fuzzMarker);
     expect(alive, "the group object was reset during the run (a crash)").toBe(SEED);
     expect(await storedState(group)).toEqual(before);
     expect(await digest(group)).toBe(beforeDigest);

@@ -6,7 +6,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { signAdminProof } from "../../contract/token.ts";
-import { MAX_STATE_KEYS } from "../../worker/group.ts";
+import { MAX_STATE_KEYS } from "../../contract/limits.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 import { BASE, bridge, closeSockets, freshGroup, mint, openSocket, parkedWaits, peer, sqlIn, stubFor, timed, workerFetch } from "./helpers.ts";
 
@@ -63,21 +63,41 @@ describe("revocation and expiry reach calls and sockets already open", () => {
 });
 
 describe("a client that gives up loses nothing", () => {
-  it("waiting for a reply marks nothing read: only the tool, once it holds the reply, does", async () => {
+  it("an ask_peer whose client went away leaves the reply unread", async () => {
     const group = freshGroup("gone");
     const alice = await peer(group, "alice");
     const bob = await peer(group, "bob");
     await bob.call("list_peers");
-    const asked = await alice.call("send_dm", { to: "bob", text: "a question, asked by a client that then went away" });
-    const caller = { group, peer: "alice", iat: Date.now() };
-    // The object-side wait, as the tool runs it; the tool's markRead never follows (client gone).
-    const parked = stubFor(group).waitForReply(caller, asked.data.id, "bob", 10_000);
+    // A raw tools/call whose response the client abandons while the ask is parked.
+    const response = await workerFetch(`${BASE}/mcp`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${alice.token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ask_peer", arguments: { to: "bob", question: "still there?", timeout_seconds: 20 } } }),
+    });
     await expect.poll(() => parkedWaits(group)).toEqual({ mail: 0, reply: 1 });
-    const reply = await bob.call("send_dm", { to: "alice", text: "the answer", reply_to: asked.data.id });
-    const outcome = await parked;
-    expect(outcome.ok && outcome.value?.seq).toBe(reply.data.seq);
-    const inbox = await alice.call("read_new_messages");
-    expect(inbox.data.messages.map((m: { text: string }) => m.text)).toEqual(["the answer"]);
+    await response.body?.cancel("client gone");
+    const question = (await bob.call("read_new_messages")).data.messages[0];
+    await bob.call("send_dm", { to: "alice", text: "the answer", reply_to: question.id });
+    await expect.poll(async () => (await alice.call("read_new_messages")).data.messages.map((m: { text: string }) => m.text)).toEqual(["the answer"]);
+  });
+
+  it("a wait_for_messages whose client went away leaves the mail it would have returned unread", async () => {
+    const group = freshGroup("gone");
+    const alice = await peer(group, "alice");
+    const bob = await peer(group, "bob");
+    await bob.call("list_peers");
+    const response = await workerFetch(`${BASE}/mcp`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${bob.token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "wait_for_messages", arguments: { timeout_seconds: 20 } } }),
+    });
+    await expect.poll(() => parkedWaits(group)).toEqual({ mail: 1, reply: 0 });
+    await response.body?.cancel("client gone");
+    for (const text of ["one", "two", "three"]) await alice.call("send_dm", { to: "bob", text });
+    const texts = (inbox: { data: Record<string, any> }) => inbox.data.messages.map((m: { text: string }) => m.text);
+    // Released as soon as the abandoned call handed it over; the lease would free it later anyway.
+    await expect.poll(async () => texts(await bob.call("read_new_messages"))).toEqual(["one", "two", "three"]);
+    expect(texts(await bob.call("read_new_messages"))).toEqual([]);
   });
 
   it("of two waits of one peer, the one that finds its mail taken keeps waiting", async () => {

@@ -7,7 +7,6 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { signToken, type TokenClaims } from "../../contract/token.ts";
-import type { GroupObject } from "../../worker/group.ts";
 import {
   type ClientFrame,
   KEEPALIVE_PONG,
@@ -95,7 +94,7 @@ export function freshGroup(prefix = "g"): string {
 // Reaching the group object directly (storage snapshots, alarms, eviction)
 // ---------------------------------------------------------------------------------------------
 
-export function stubFor(group: string): DurableObjectStub<GroupObject> {
+export function stubFor(group: string) {
   return env.GROUPS.get(env.GROUPS.idFromName(group));
 }
 
@@ -255,11 +254,8 @@ export async function timed<T>(promise: Promise<T>): Promise<{ value: T; ms: num
 /**
  * How many calls are parked in the group object right now, waiting for mail or for a reply.
  * Tests poll this before sending, so a "woken by a send" test really wakes a parked wait rather
- * than racing it. (Reads the object's private waiter sets: a test-only window, not an API.)
+ * than racing it.
  */
 export function parkedWaits(group: string): Promise<{ mail: number; reply: number }> {
-  return runInDurableObject(stubFor(group), (instance) => {
-    const waiters = instance as unknown as { mailWaiters: Set<unknown>; replyWaiters: Set<unknown> };
-    return { mail: waiters.mailWaiters.size, reply: waiters.replyWaiters.size };
-  });
+  return runInDurableObject(stubFor(group), (instance) => instance.waits.counts());
 }

@@ -5,12 +5,9 @@
  */
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
-import type { GroupObject } from "../../worker/group.ts";
-import { BASE, workerFetch } from "./helpers.ts";
+import { BASE, stubFor, workerFetch } from "./helpers.ts";
 
-export function groupStub(group: string): DurableObjectStub<GroupObject> {
-  return env.GROUPS.get(env.GROUPS.idFromName(group));
-}
+export { stubFor as groupStub };
 
 /** Rejects if `promise` has not settled within `ms`: every fault and fuzz case is bounded in time. */
 export function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
@@ -141,7 +138,7 @@ export async function rawMcp(token: string | null, body: BodyInit | null, header
  * `_cf_*` and `sqlite_*` tables belong to the platform, not to the relay.
  */
 export async function storedState(group: string): Promise<Record<string, unknown[]>> {
-  return runInDurableObject(groupStub(group), (_instance: GroupObject, state) => {
+  return runInDurableObject(stubFor(group), (_instance, state) => {
     const sql = state.storage.sql;
     const tables = sql
       .exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`)

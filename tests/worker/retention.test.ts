@@ -4,7 +4,7 @@
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { STALE_SOCKET_MS } from "../../worker/group.ts";
+import { STALE_SOCKET_MS } from "../../contract/limits.ts";
 import { BASE, bridge, closeSockets, freshGroup, peer, snapshot, sqlIn, stubFor, workerFetch } from "./helpers.ts";
 import { signAdminProof } from "../../contract/token.ts";
 import { TEST_SECRET } from "../test-secret.ts";
@@ -98,6 +98,26 @@ describe("retention", () => {
 });
 
 describe("stale sockets", () => {
+  it("the newest seq a socket is welcomed with never goes back, even once retention has emptied the table", async () => {
+    const group = freshGroup("ret");
+    const alice = await peer(group, "alice");
+    const bob = await peer(group, "bob");
+    await bob.call("list_peers");
+    let last = 0;
+    for (const text of ["a", "b", "c"]) last = (await alice.call("send_dm", { to: "bob", text })).data.seq;
+    await sqlIn(group, `UPDATE messages SET created_at = ?`, Date.now() - 40 * DAY);
+    expect(await runDurableObjectAlarm(stubFor(group))).toBe(true);
+    expect(await sqlIn(group, `SELECT seq FROM messages`)).toEqual([]);
+    // A bridge that acked `last` must not be told the relay is behind it (it would think it was reset).
+    const socket = await bridge(group, bob.token, last);
+    expect(socket.welcome.latest_seq).toBe(last);
+    expect(socket.replay.done.through_seq).toBe(last);
+    // And an ack for it is still accepted.
+    socket.send({ type: "ack", seq: last });
+    await expect.poll(() => sqlIn(group, `SELECT acked_seq FROM peers WHERE name = 'bob'`)).toEqual([{ acked_seq: last }]);
+    expect(socket.frames.some((f) => f.type === "error")).toBe(false);
+  });
+
   it("a socket with no frame or keep-alive for too long shows offline and is closed by the alarm; live ones stay", async () => {
     const group = freshGroup("ret");
     const alice = await peer(group, "alice");

@@ -7,7 +7,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { signAdminProof } from "../../contract/token.ts";
-import type { GroupObject } from "../../worker/group.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 import { BASE, freshGroup, mint, peer, workerFetch } from "./helpers.ts";
 import { bridge, groupStub, openSocket, rawMcp, storedState, type TestSocket, within } from "./reliability-helpers.ts";
@@ -104,7 +103,7 @@ describe("nobody can act as another peer", () => {
     // Its acks move mallory's ack point, never alice's.
     ws.send(JSON.stringify({ type: "ack", seq: broadcast.data.seq, peer: "alice" }));
     await expect
-      .poll(() => runInDurableObject(groupStub(group), (_i: GroupObject, state) => state.storage.sql.exec(`SELECT name, acked_seq FROM peers ORDER BY name`).toArray()))
+      .poll(() => runInDurableObject(groupStub(group), (_i, state) => state.storage.sql.exec(`SELECT name, acked_seq FROM peers ORDER BY name`).toArray()))
       .toEqual([
         { name: "alice", acked_seq: 0 },
         { name: "bob", acked_seq: 0 },
@@ -117,7 +116,7 @@ describe("nobody can act as another peer", () => {
     const group = freshGroup("spoof-iat");
     const old = await mint(group, "bob");
     const bob = await peer(group, "bob");
-    await runInDurableObject(groupStub(group), (instance: GroupObject) => instance.revoke("bob", Date.now() + 1));
+    await runInDurableObject(groupStub(group), (instance) => instance.revoke("bob", Date.now() + 1));
     const future = String(Date.now() + 1e9);
     const refused = await rawMcp(old, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }), { "X-Relay-Iat": future });
     expect(refused.status).toBe(401);
@@ -212,9 +211,9 @@ describe("tokens and the secret never leak", () => {
     }
     // A wait cut off by the object restarting goes down the logging path (waitSurvivingRestarts).
     const waiting = within(20_000, "wait across a restart", bob.call("wait_for_messages", { timeout_seconds: 10 }));
-    await expect.poll(() => runInDurableObject(groupStub(group), (i: GroupObject) => (i as unknown as { mailWaiters: Set<unknown> }).mailWaiters.size)).toBe(1);
+    await expect.poll(() => runInDurableObject(groupStub(group), (i) => i.waits.counts().mail)).toBe(1);
     await runInDurableObject(groupStub(group), (_i, state) => state.abort("test: restart mid-wait")).catch(() => {});
-    await expect.poll(() => runInDurableObject(groupStub(group), (i: GroupObject) => (i as unknown as { mailWaiters: Set<unknown> }).mailWaiters.size), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => runInDurableObject(groupStub(group), (i) => i.waits.counts().mail), { timeout: 10_000 }).toBe(1);
     await alice.call("send_message", { text: "wake up" });
     record(await waiting);
     expect(logged.some((line) => /restarted during a wait/.test(line)), "the restart was logged").toBe(true);

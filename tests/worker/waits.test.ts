@@ -58,9 +58,9 @@ describe("ask_peer", () => {
 
     // The reply was handed over as the tool's result: it is not unread mail too...
     expect((await alice.call("read_new_messages")).data).toEqual({ messages: [], remaining: 0 });
-    // ...and the notice alice's bridge got for it was withdrawn by a read frame naming its seq,
-    // sent once the tool held the reply (had alice's client gone, it would have stayed unread)...
-    await aliceBridge.waitFor((f) => f.type === "read" && (f.seqs ?? []).includes(reply.data.seq));
+    // ...and the notice alice's bridge got for it was withdrawn by a read frame covering its seq,
+    // sent once the reply reached alice's client (had the client gone, it would have stayed unread)...
+    await aliceBridge.waitFor((f) => f.type === "read" && (f.through_seq >= reply.data.seq || (f.seqs ?? []).includes(reply.data.seq)));
     const later = await bob.call("send_message", { text: "later" });
     await aliceBridge.waitFor((f) => f.type === "notice" && f.seq === later.data.seq);
     expect(aliceBridge.notices().map((n) => n.seq)).toEqual([reply.data.seq, later.data.seq]);
@@ -235,5 +235,49 @@ describe("wait_for_messages", () => {
     expect(value.data.messages.map((m: { text: string }) => m.text)).toEqual(["during eviction"]);
     expect(ms).toBeLessThan(15_000);
     expect((await bob.call("read_new_messages")).data.messages).toEqual([]);
+  });
+});
+
+describe("who a message wakes", () => {
+  it("a peer who left is not woken by a broadcast, as its socket is not notified; a DM still wakes it", async () => {
+    const { group, alice, bob } = await pair();
+    await bob.call("leave_group");
+    const waiting = timed(bob.call("wait_for_messages", { timeout_seconds: 3 }));
+    await expect.poll(() => parkedWaits(group)).toEqual({ mail: 1, reply: 0 });
+    await alice.call("send_message", { text: "to everyone still here" });
+    // Still parked: the broadcast is not for a peer who left.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await parkedWaits(group)).toEqual({ mail: 1, reply: 0 });
+    await alice.call("send_dm", { to: "bob", text: "for you" });
+    const { value, ms } = await waiting;
+    expect(ms).toBeLessThan(2_500);
+    expect(value.data.messages.map((m: { text: string }) => m.text)).toEqual(["for you"]);
+  });
+
+  it("a DM wakes one parked wait of its recipient, not the waits of others", async () => {
+    const { group, alice, bob } = await pair();
+    const carol = await peer(group, "carol");
+    const bobWaits = [0, 1].map(() => timed(bob.call("wait_for_messages", { timeout_seconds: 2 })));
+    const carolWait = timed(carol.call("wait_for_messages", { timeout_seconds: 2 }));
+    await expect.poll(() => parkedWaits(group)).toEqual({ mail: 3, reply: 0 });
+    await alice.call("send_dm", { to: "bob", text: "one read takes it" });
+    await expect.poll(() => parkedWaits(group)).toEqual({ mail: 2, reply: 0 });
+    const got = await Promise.all(bobWaits);
+    expect(got.map((r) => r.value.data.messages.length).sort()).toEqual([0, 1]);
+    expect((await carolWait).value.data.messages).toEqual([]);
+  });
+});
+
+describe("ask_peer refused", () => {
+  it("past the parked-wait limit asks nothing: the question is not delivered, so a retry cannot duplicate it", async () => {
+    const { group, alice, bob } = await pair();
+    const waits = Array.from({ length: 8 }, () => alice.call("wait_for_messages", { timeout_seconds: 3 }));
+    await expect.poll(() => parkedWaits(group)).toEqual({ mail: 8, reply: 0 });
+    const refused = await alice.call("ask_peer", { to: "bob", question: "would be asked twice", timeout_seconds: 5 });
+    expect(refused.isError).toBe(true);
+    expect(refused.data.error).toBe("too_many_waits");
+    expect((await bob.call("read_new_messages")).data.messages).toEqual([]);
+    expect((await bob.call("get_history", { peer: "alice" })).data.messages).toEqual([]);
+    await Promise.all(waits);
   });
 });

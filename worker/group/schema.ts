@@ -68,5 +68,3 @@ export function migrate(storage: DurableObjectStorage): void {
     });
   });
 }
-
-export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,439 @@
+/**
+ * GroupObject: one SQLite-backed Durable Object per group, the single source of truth for the
+ * group's peers, messages, read cursors, shared board and revocations. This file is its front
+ * door: the RPC methods the tools call and the alarm. Each method checks the caller, applies the
+ * group's rules and hands the work to one of its parts:
+ *
+ *   store.ts    the SQL (the only module that writes any)
+ *   sockets.ts  the hibernatable WebSockets: welcome, hello/replay, acks, notices
+ *   waits.ts    tool calls parked until mail arrives
+ *   handovers.ts mail handed to a client, marked read once the Worker confirms it arrived
+ *   audience.ts who hears about what
+ *
+ * Every method takes the caller's identity as the Worker verified it from the token. Nothing here
+ * trusts a peer name from tool input except as the *target* of an action.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { ReadFrame } from "../../contract/frames.ts";
+import { KEEPALIVE_PING, KEEPALIVE_PONG } from "../../contract/frames.ts";
+import { MAX_STATE_KEYS } from "../../contract/limits.ts";
+import { settingsFrom, type RelayVars, type Settings } from "../settings.ts";
+import {
+  type Answer,
+  type AskInput,
+  type Caller,
+  fail,
+  type HistoryPage,
+  type HistoryQuery,
+  type Inbox,
+  type Message,
+  newMessageId,
+  ok,
+  type Outcome,
+  type PeerInfo,
+  type Problem,
+  type Profile,
+  type SendInput,
+  type Sent,
+  type StateEntry,
+} from "../types.ts";
+import type { Listener } from "./audience.ts";
+import { Handovers } from "./handovers.ts";
+import { SocketHub } from "./sockets.ts";
+import { GroupStore, iso } from "./store.ts";
+import { SlidingWindow } from "./throttle.ts";
+import { ParkedWaits } from "./waits.ts";
+
+const SWEEP_INTERVAL_MS = 5 * 60_000;
+const RETENTION_INTERVAL_MS = 60 * 60_000;
+const DAY_MS = 86_400_000;
+
+const utf8 = new TextEncoder();
+
+export class GroupObject extends DurableObject<RelayVars> {
+  private readonly settings: Settings;
+  private readonly store: GroupStore;
+  private readonly sockets: SocketHub;
+  /** Public for tests, which count parked calls; not part of the RPC surface. */
+  readonly waits = new ParkedWaits();
+  private readonly handovers = new Handovers();
+  /** Loaded once per wake-up: revocations are rare and checked on every call. */
+  private readonly revokedBefore: Map<string, number>;
+  private readonly leftPeers: Set<string>;
+  /** register/set_state calls per peer: a flood of board writes is throttled like sends. */
+  private readonly writes: SlidingWindow;
+  /** Whether an alarm is known to be scheduled, so a hot send path skips asking storage. */
+  private alarmScheduled = false;
+
+  constructor(ctx: DurableObjectState, env: RelayVars) {
+    super(ctx, env);
+    this.settings = settingsFrom(env);
+    // The constructor also runs after every hibernation or eviction: everything in memory is
+    // rebuilt from SQLite here. Synchronous SQL needs no blockConcurrencyWhile.
+    this.store = new GroupStore(ctx.storage);
+    this.revokedBefore = this.store.revocations();
+    this.leftPeers = new Set(this.store.leftPeerNames());
+    this.writes = new SlidingWindow(this.settings.rateLimitCount, this.settings.rateLimitWindowMs);
+    this.sockets = new SocketHub(ctx, this.store, {
+      invalidReason: (socket, now) => {
+        if ((this.revokedBefore.get(socket.peer) ?? 0) > socket.iat) return "revoked";
+        return socket.exp !== undefined && socket.exp <= now ? "expired" : null;
+      },
+      listener: (peer) => this.listener(peer),
+    });
+    // Answered by the runtime itself, so a bridge's keep-alive never wakes a hibernating group.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(KEEPALIVE_PING, KEEPALIVE_PONG));
+  }
+
+  // Identity ---------------------------------------------------------------------------------------
+
+  private revokedProblem(caller: Caller): Problem | null {
+    const before = this.revokedBefore.get(caller.peer);
+    if (before === undefined || caller.iat >= before) return null;
+    return {
+      code: "revoked",
+      message: `This token for peer '${caller.peer}' was revoked. Ask your team for a new token (npm run -s token -- --group ${caller.group} --peer ${caller.peer}).`,
+    };
+  }
+
+  private listener(peer: string): Listener {
+    return { name: peer, left: this.leftPeers.has(peer) };
+  }
+
+  /** Records that the caller is alive (creating it on first sight); `rejoin` undoes leave_group. */
+  private touch(caller: Caller, now: number, rejoin = false) {
+    if (rejoin) this.leftPeers.delete(caller.peer);
+    return this.store.touch(caller.peer, now, rejoin);
+  }
+
+  /** For MCP requests that touch no data (initialize, tools/list): is this token still good? */
+  async authorize(caller: Caller): Promise<Outcome<null>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    this.touch(caller, Date.now());
+    return ok(null);
+  }
+
+  async revoke(peer: string, before: number): Promise<{ closed: number }> {
+    this.store.revoke(peer, before);
+    this.revokedBefore.set(peer, Math.max(before, this.revokedBefore.get(peer) ?? 0));
+    // Parked calls of a revoked token end now; they re-check revocation and return its error.
+    this.waits.endFor(peer, before);
+    return { closed: this.sockets.closeRevoked(peer, before) };
+  }
+
+  // Sending ----------------------------------------------------------------------------------------
+
+  async send(caller: Caller, input: SendInput): Promise<Outcome<Sent>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const posted = this.post(caller, input, newMessageId());
+    if (!posted.ok) return posted;
+    const { message, recipientLeft } = posted.value;
+    const sent: Sent = { id: message.id, seq: message.seq, time: message.time };
+    if (recipientLeft) sent.recipient_left = true;
+    return ok(sent);
+  }
+
+  /**
+   * Checks a send against the group's rules, stores it, and tells whoever hears about it: the
+   * calls parked for it and the sockets of its audience. Nothing is stored when a rule refuses.
+   */
+  private post(caller: Caller, input: SendInput, id: string): Outcome<{ message: Message; recipientLeft: boolean }> {
+    const now = Date.now();
+    const bytes = utf8.encode(input.text).length;
+    if (bytes > this.settings.maxMessageBytes) {
+      return fail(
+        "too_large",
+        `Message text is ${bytes} bytes; the limit is ${this.settings.maxMessageBytes}. Split it into parts, or put bulky content in a file and send its path.`,
+      );
+    }
+
+    let recipientLeft = false;
+    if (input.to !== undefined) {
+      if (input.to === caller.peer) return fail("self_dm", "You cannot send a DM to yourself. Use set_state for notes to self.");
+      const recipient = this.store.peer(input.to);
+      if (!recipient) {
+        const known = this.store.presentPeers().map((p) => p.name);
+        return fail(
+          "unknown_peer",
+          `No peer named '${input.to}' in group '${caller.group}'. Known peers: ${known.join(", ") || "(none yet)"}. A peer appears once its Claude Code session connects to the relay or its bridge connects; use send_message to reach everyone.`,
+        );
+      }
+      recipientLeft = recipient.left_group === 1;
+    }
+
+    if (input.reply_to !== undefined && !this.store.isVisible(caller.peer, input.reply_to)) {
+      return fail("unknown_message", `No message with id '${input.reply_to}' that you can see. Take ids from read_new_messages or get_history.`);
+    }
+
+    if (this.store.sentSince(caller.peer, now - this.settings.rateLimitWindowMs) >= this.settings.rateLimitCount) {
+      return fail(
+        "rate_limited",
+        `Slow down: at most ${this.settings.rateLimitCount} messages per ${this.settings.rateLimitWindowMs / 1000} s per peer. Nothing was sent; try again in a few seconds, or combine messages.`,
+      );
+    }
+
+    // No await between these writes: the runtime commits them as one atomic transaction.
+    this.touch(caller, now, true);
+    const message = this.store.insertMessage({
+      id,
+      from: caller.peer,
+      to: input.to ?? null,
+      kind: input.kind,
+      text: input.text,
+      reply_to: input.reply_to ?? null,
+      urgent: input.urgent === true,
+      tags: input.tags ?? [],
+      at: now,
+    });
+    // Nothing is marked read here: mail is marked read only by a call that hands it over.
+    this.waits.deliver(message, (peer) => this.listener(peer));
+    this.sockets.notify(message);
+    this.ensureAlarm();
+    return ok({ message, recipientLeft });
+  }
+
+  // Reading ----------------------------------------------------------------------------------------
+
+  /**
+   * The caller's unread mail, oldest first, handed over but NOT marked read: the Worker calls
+   * confirmRead once the response carrying it reached the client, or releaseRead if it did not.
+   * Until then the mail is kept out of the peer's other reads; unconfirmed, it is unread again
+   * after HANDOVER_LEASE_MS.
+   */
+  async readNew(caller: Caller, limit: number): Promise<Outcome<Inbox>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const now = Date.now();
+    const peer = this.touch(caller, now);
+    const listener = this.listener(caller.peer);
+    const inFlight = this.handovers.leased(caller.peer, now);
+    const messages = this.store.unread(listener, peer.read_cursor, limit, inFlight);
+    const seqs = messages.map((m) => m.seq);
+    this.handovers.lease(caller.peer, seqs, now);
+    return ok({ messages, remaining: this.store.countUnread(listener, peer.read_cursor, [...inFlight, ...seqs]) });
+  }
+
+  /** The response that carried these seqs reached the client: they are read now. */
+  async confirmRead(caller: Caller, seqs: number[]): Promise<void> {
+    this.handovers.end(caller.peer, seqs);
+    if (!this.store.peer(caller.peer)) return;
+    const cursor = this.store.markRead(this.listener(caller.peer), seqs);
+    // Tell the peer's bridges, so a notice still waiting for Claude to go idle is dropped.
+    const aheadOfCursor = seqs.filter((seq) => seq > cursor);
+    this.announceRead(caller.peer, aheadOfCursor.length > 0 ? { type: "read", through_seq: cursor, seqs: aheadOfCursor } : { type: "read", through_seq: cursor });
+  }
+
+  /** The response that carried these seqs never reached the client: they are unread again now. */
+  async releaseRead(caller: Caller, seqs: number[]): Promise<void> {
+    this.handovers.end(caller.peer, seqs);
+  }
+
+  /**
+   * Resolves with true as soon as the caller has unread mail, or false at the timeout. Takes
+   * nothing: the tool reads the mail with readNew once this returns, so mail is never marked read
+   * for a client that gave up while waiting.
+   */
+  async waitForMail(caller: Caller, timeoutMs: number): Promise<Outcome<boolean>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const now = Date.now();
+    const peer = this.touch(caller, now);
+    const inFlight = this.handovers.leased(caller.peer, now);
+    if (this.store.countUnread(this.listener(caller.peer), peer.read_cursor, inFlight) > 0) return ok(true);
+    if (timeoutMs <= 0) return ok(false);
+    const parked = this.waits.forMail(caller.peer, caller.iat, timeoutMs);
+    if (!parked.ok) return parked;
+    const woken = await parked.value;
+    // The token may have been revoked while this call was parked.
+    const revokedSince = this.revokedProblem(caller);
+    if (revokedSince) return { ok: false, problem: revokedSince };
+    return ok(woken !== null);
+  }
+
+  /**
+   * ask_peer in one call: refuse if the caller cannot park another wait, send the question, wait
+   * for its reply, and return it still unread: the Worker confirms it (confirmRead) once the
+   * response carrying it reached the caller, and only then is it read. `input.id` is chosen by
+   * the tool, so the tool can call again after an object restart without asking twice: a question already stored
+   * under that id is not sent again, and a reply already stored is returned at once.
+   */
+  async ask(caller: Caller, input: AskInput & { id: string }): Promise<Outcome<Answer>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const full = this.waits.capacityProblem(caller.peer);
+    if (full) return { ok: false, problem: full };
+    let question = this.store.sentBy(caller.peer, input.id);
+    if (!question) {
+      const posted = this.post(caller, { to: input.to, text: input.question, kind: "question" }, input.id);
+      if (!posted.ok) return posted;
+      question = posted.value.message;
+    }
+    const asked = { id: question.id, seq: question.seq };
+    let reply = this.store.replyTo(question.id, input.to, caller.peer) ?? null;
+    if (!reply && input.timeoutMs > 0) {
+      const parked = this.waits.forReply(caller.peer, caller.iat, question.id, input.to, input.timeoutMs);
+      if (!parked.ok) return parked;
+      reply = await parked.value;
+      const revokedSince = this.revokedProblem(caller);
+      if (revokedSince) return { ok: false, problem: revokedSince };
+    }
+    // Not leased, unlike readNew: if the Worker's request was cancelled while this call waited,
+    // nobody would release the lease, and the reply should be plain unread mail at once.
+    return ok({ question: asked, reply });
+  }
+
+  private announceRead(peer: string, frame: ReadFrame): void {
+    this.sockets.announceRead(peer, frame);
+  }
+
+  async history(caller: Caller, query: HistoryQuery): Promise<Outcome<HistoryPage>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    // Refuse before touch(): a refused call changes nothing, not even last_seen.
+    if (query.peer !== undefined && !this.store.peer(query.peer)) {
+      return fail("unknown_peer", `No peer named '${query.peer}' in this group. list_peers shows who is here.`);
+    }
+    this.touch(caller, Date.now());
+    const { messages, more } = this.store.history(caller.peer, query);
+    return ok({ messages, next_before: more && messages[0] ? messages[0].seq : null });
+  }
+
+  // Peers and the shared board ---------------------------------------------------------------------
+
+  /** Refuses a register/set_state call past the per-peer write limit; nothing is changed then. */
+  private writeThrottled(peer: string, now: number): Problem | null {
+    if (this.writes.allow(peer, now)) return null;
+    return {
+      code: "rate_limited",
+      message: `Slow down: at most ${this.writes.count} register/set_state calls per ${this.writes.windowMs / 1000} s per peer. Nothing was changed; try again in a few seconds.`,
+    };
+  }
+
+  async register(caller: Caller, profile: Profile): Promise<Outcome<PeerInfo>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const now = Date.now();
+    const throttled = this.writeThrottled(caller.peer, now);
+    if (throttled) return { ok: false, problem: throttled };
+    this.touch(caller, now, true);
+    const row = this.store.setProfile(caller.peer, profile);
+    return ok(GroupStore.peerInfo(row, this.sockets.isOnline(caller.peer, now)));
+  }
+
+  async listPeers(caller: Caller): Promise<Outcome<PeerInfo[]>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const now = Date.now();
+    this.touch(caller, now);
+    return ok(this.store.presentPeers().map((row) => GroupStore.peerInfo(row, this.sockets.isOnline(row.name, now))));
+  }
+
+  async leave(caller: Caller): Promise<Outcome<null>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    this.touch(caller, Date.now());
+    this.store.markLeft(caller.peer);
+    this.leftPeers.add(caller.peer);
+    return ok(null);
+  }
+
+  /** `valueJson` is already-serialised JSON; `null` as a value removes the key. */
+  async setState(caller: Caller, key: string, valueJson: string): Promise<Outcome<StateEntry>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const now = Date.now();
+    const removing = valueJson === "null";
+    if (!removing && !this.store.hasKey(key)) {
+      const keys = this.store.keyCount();
+      if (keys >= MAX_STATE_KEYS) {
+        return fail("too_many_keys", `The board already has ${keys} keys, the most it holds. Remove keys you no longer need (set_state with value null), or reuse one.`);
+      }
+    }
+    const throttled = this.writeThrottled(caller.peer, now);
+    if (throttled) return { ok: false, problem: throttled };
+    this.touch(caller, now);
+    if (removing) this.store.deleteKey(key);
+    else this.store.setKey(key, valueJson, caller.peer, now);
+    return ok({ key, value_json: valueJson, updated_by: caller.peer, updated_at: iso(now) });
+  }
+
+  async getState(caller: Caller, key: string | undefined, prefix: string | undefined): Promise<Outcome<StateEntry[]>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    if (key !== undefined) {
+      const entry = this.store.getKey(key);
+      // Refuse before touch(): a refused call changes nothing, not even last_seen.
+      if (!entry) return fail("not_found", `No state key '${key}'. Call get_state without a key to list the keys there are.`);
+      this.touch(caller, Date.now());
+      return ok([entry]);
+    }
+    this.touch(caller, Date.now());
+    return ok(this.store.listKeys(prefix ?? ""));
+  }
+
+  // Sockets ----------------------------------------------------------------------------------------
+
+  /** Reached only through the Worker, which has verified the token and set the identity headers. */
+  override async fetch(request: Request): Promise<Response> {
+    const caller: Caller = {
+      group: request.headers.get("X-Relay-Group") ?? "",
+      peer: request.headers.get("X-Relay-Peer") ?? "",
+      iat: Number(request.headers.get("X-Relay-Iat")),
+    };
+    const exp = request.headers.get("X-Relay-Exp");
+    if (exp) caller.exp = Number(exp);
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket" || !caller.peer) {
+      return Response.json({ error: "bad_request", message: "Expected a WebSocket upgrade." }, { status: 426 });
+    }
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return Response.json({ error: "token_revoked", message: revoked.message }, { status: 401 });
+    const now = Date.now();
+    const refusal = this.sockets.refusal(caller.peer, now);
+    if (refusal) return Response.json({ error: "too_many_sockets", message: refusal }, { status: 429 });
+    this.touch(caller, now);
+    const response = this.sockets.accept(caller, now);
+    this.ensureAlarm();
+    return response;
+  }
+
+  override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    await this.sockets.onMessage(ws, data);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.sockets.onClose(ws, code, reason);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.sockets.onError(ws);
+  }
+
+  // Housekeeping: retention and stale sockets, on the object's single alarm --------------------------
+
+  private ensureAlarm(): void {
+    if (this.alarmScheduled) return;
+    this.alarmScheduled = true;
+    // Fire-and-forget is safe: the output gate holds our response until the alarm is stored.
+    void this.ctx.storage
+      .getAlarm()
+      .then((current) => {
+        if (current === null) return this.ctx.storage.setAlarm(Date.now() + SWEEP_INTERVAL_MS);
+      })
+      .catch(() => {
+        // Try again on the next write rather than never.
+        this.alarmScheduled = false;
+      });
+  }
+
+  /** Alarms are delivered at least once; everything here is idempotent. */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    this.store.deleteMessagesBefore(now - this.settings.retentionDays * DAY_MS);
+    const anySockets = this.sockets.sweep(now);
+    if (anySockets) await this.ctx.storage.setAlarm(now + SWEEP_INTERVAL_MS);
+    else if (this.store.hasMessages()) await this.ctx.storage.setAlarm(now + RETENTION_INTERVAL_MS);
+    else this.alarmScheduled = false;
+  }
+}

@@ -1,0 +1,368 @@
+/**
+ * Everything the group object keeps in SQLite: the queries, the row types and the mapping from
+ * rows to the values tools see. The only module that writes SQL. Every call is synchronous, so a
+ * method that makes several writes with no `await` between them commits them as one transaction
+ * (the Durable Object's input/output gates).
+ */
+import type { MessageKind } from "../../contract/frames.ts";
+import type { HistoryQuery, Message, PeerInfo, Profile, StateEntry } from "../types.ts";
+import { heardBySql, type Listener } from "./audience.ts";
+import { migrate } from "./schema.ts";
+
+interface MessageRow extends Record<string, SqlStorageValue> {
+  seq: number;
+  id: string;
+  sender: string;
+  recipient: string | null;
+  kind: string;
+  text: string;
+  reply_to: string | null;
+  urgent: number;
+  tags: string;
+  created_at: number;
+}
+
+export interface PeerRow extends Record<string, SqlStorageValue> {
+  name: string;
+  profile: string;
+  first_seen: number;
+  last_seen: number;
+  left_group: number;
+  read_cursor: number;
+  acked_seq: number;
+}
+
+interface StateRow extends Record<string, SqlStorageValue> {
+  key: string;
+  value: string;
+  updated_by: string;
+  updated_at: number;
+}
+
+/** What a notice needs of a message: no text, so a replay reads a few bytes per message. */
+export interface NoticeFacts {
+  seq: number;
+  id: string;
+  from: string;
+  kind: MessageKind;
+  urgent: boolean;
+}
+
+export interface NewMessage {
+  id: string;
+  from: string;
+  to: string | null;
+  kind: MessageKind;
+  text: string;
+  reply_to: string | null;
+  urgent: boolean;
+  tags: string[];
+  at: number;
+}
+
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function toMessage(row: MessageRow): Message {
+  return {
+    id: row.id,
+    seq: row.seq,
+    from: row.sender,
+    to: row.recipient,
+    kind: row.kind as MessageKind,
+    text: row.text,
+    reply_to: row.reply_to,
+    urgent: row.urgent === 1,
+    tags: JSON.parse(row.tags) as string[],
+    time: iso(row.created_at),
+  };
+}
+
+/** Mail the listener has not read out of order (an ask_peer reply handed straight to the asker). */
+const NOT_READ_OUT_OF_ORDER = `NOT EXISTS (SELECT 1 FROM read_marks r WHERE r.peer = ?1 AND r.seq = messages.seq)`;
+/** Leaves out the seqs in the JSON array bound as `?N` (mail handed over, not yet confirmed). */
+const notIn = (param: number) => `seq NOT IN (SELECT value FROM json_each(?${param}))`;
+
+export class GroupStore {
+  private readonly sql: SqlStorage;
+
+  constructor(storage: DurableObjectStorage) {
+    this.sql = storage.sql;
+    migrate(storage);
+  }
+
+  // Peers ----------------------------------------------------------------------------------------
+
+  /** Records that the peer is alive; creates it on first sight. `rejoin` undoes leave_group. */
+  touch(name: string, now: number, rejoin = false): PeerRow {
+    // A newcomer's cursors start at the newest seq: the group's past is history, not unread mail.
+    return this.sql
+      .exec<PeerRow>(
+        `INSERT INTO peers (name, first_seen, last_seen, read_cursor, acked_seq)
+         VALUES (?1, ?2, ?2, ?4, ?4)
+         ON CONFLICT (name) DO UPDATE SET last_seen = ?2, left_group = CASE WHEN ?3 THEN 0 ELSE left_group END
+         RETURNING *`,
+        name,
+        now,
+        rejoin ? 1 : 0,
+        this.latestSeq(),
+      )
+      .one();
+  }
+
+  peer(name: string): PeerRow | undefined {
+    return this.sql.exec<PeerRow>(`SELECT * FROM peers WHERE name = ?`, name).toArray()[0];
+  }
+
+  /** Peers who have not left, by name. */
+  presentPeers(): PeerRow[] {
+    return this.sql.exec<PeerRow>(`SELECT * FROM peers WHERE left_group = 0 ORDER BY name`).toArray();
+  }
+
+  leftPeerNames(): string[] {
+    return this.sql.exec<{ name: string }>(`SELECT name FROM peers WHERE left_group = 1`).toArray().map((r) => r.name);
+  }
+
+  setProfile(name: string, profile: Profile): PeerRow {
+    return this.sql.exec<PeerRow>(`UPDATE peers SET profile = ? WHERE name = ? RETURNING *`, JSON.stringify(profile), name).one();
+  }
+
+  markLeft(name: string): void {
+    this.sql.exec(`UPDATE peers SET left_group = 1 WHERE name = ?`, name);
+  }
+
+  setAcked(name: string, seq: number): void {
+    this.sql.exec(`UPDATE peers SET acked_seq = MAX(acked_seq, ?) WHERE name = ?`, seq, name);
+  }
+
+  static peerInfo(row: PeerRow, online: boolean): PeerInfo {
+    return {
+      name: row.name,
+      profile: JSON.parse(row.profile) as Profile,
+      online,
+      first_seen: iso(row.first_seen),
+      last_seen: iso(row.last_seen),
+    };
+  }
+
+  // Revocations ----------------------------------------------------------------------------------
+
+  revocations(): Map<string, number> {
+    const rows = this.sql.exec<{ peer: string; before: number }>(`SELECT peer, before FROM revocations`).toArray();
+    return new Map(rows.map((r) => [r.peer, r.before]));
+  }
+
+  revoke(peer: string, before: number): void {
+    this.sql.exec(
+      `INSERT INTO revocations (peer, before) VALUES (?1, ?2) ON CONFLICT (peer) DO UPDATE SET before = MAX(before, ?2)`,
+      peer,
+      before,
+    );
+  }
+
+  // Messages -------------------------------------------------------------------------------------
+
+  /**
+   * The highest seq the group has ever issued. Read from AUTOINCREMENT's own counter, not
+   * MAX(seq): once retention has emptied the table MAX(seq) would go back to 0, and a bridge
+   * comparing its last ack with it would decide the relay had been reset.
+   */
+  latestSeq(): number {
+    return this.sql.exec<{ seq: number }>(`SELECT seq FROM sqlite_sequence WHERE name = 'messages'`).toArray()[0]?.seq ?? 0;
+  }
+
+  sentSince(sender: string, since: number): number {
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM messages WHERE sender = ? AND created_at > ?`, sender, since).one().n;
+  }
+
+  insertMessage(m: NewMessage): Message {
+    const row = this.sql
+      .exec<MessageRow>(
+        `INSERT INTO messages (id, sender, recipient, kind, text, reply_to, urgent, tags, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        m.id,
+        m.from,
+        m.to,
+        m.kind,
+        m.text,
+        m.reply_to,
+        m.urgent ? 1 : 0,
+        JSON.stringify(m.tags),
+        m.at,
+      )
+      .one();
+    return toMessage(row);
+  }
+
+  /** A message `sender` sent with this id, if any (a retried ask must not ask twice). */
+  sentBy(sender: string, id: string): Message | undefined {
+    const row = this.sql.exec<MessageRow>(`SELECT * FROM messages WHERE id = ? AND sender = ?`, id, sender).toArray()[0];
+    return row && toMessage(row);
+  }
+
+  /** Whether `peer` can see message `id`: a broadcast, or a DM to or from them. */
+  isVisible(peer: string, id: string): boolean {
+    return (
+      this.sql.exec(`SELECT 1 FROM messages WHERE id = ?2 AND (recipient IS NULL OR recipient = ?1 OR sender = ?1)`, peer, id).toArray()
+        .length > 0
+    );
+  }
+
+  /** The listener's unread mail after `after`, oldest first, leaving out `skip`. */
+  unread(listener: Listener, after: number, limit: number, skip: readonly number[] = []): Message[] {
+    return this.sql
+      .exec<MessageRow>(
+        `SELECT * FROM messages WHERE seq > ?2 AND ${heardBySql(listener.left)} AND ${NOT_READ_OUT_OF_ORDER} AND ${notIn(4)}
+         ORDER BY seq LIMIT ?3`,
+        listener.name,
+        after,
+        limit,
+        JSON.stringify(skip),
+      )
+      .toArray()
+      .map(toMessage);
+  }
+
+  countUnread(listener: Listener, after: number, skip: readonly number[] = []): number {
+    return this.sql
+      .exec<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM messages WHERE seq > ?2 AND ${heardBySql(listener.left)} AND ${NOT_READ_OUT_OF_ORDER} AND ${notIn(3)}`,
+        listener.name,
+        after,
+        JSON.stringify(skip),
+      )
+      .one().n;
+  }
+
+  /**
+   * Marks `seqs` read and moves the peer's cursor over every message read so far: up to just
+   * before its oldest unread one (mail handed over but not confirmed counts as unread). Returns
+   * the new cursor.
+   */
+  markRead(listener: Listener, seqs: readonly number[]): number {
+    const peer = this.peer(listener.name);
+    if (!peer) return 0;
+    for (const seq of seqs) if (seq > peer.read_cursor) this.markReadOutOfOrder(listener.name, seq);
+    const oldestUnread = this.sql
+      .exec<{ seq: number | null }>(
+        `SELECT MIN(seq) AS seq FROM messages WHERE seq > ?2 AND ${heardBySql(listener.left)} AND ${NOT_READ_OUT_OF_ORDER}`,
+        listener.name,
+        peer.read_cursor,
+      )
+      .one().seq;
+    const cursor = oldestUnread === null ? this.latestSeq() : oldestUnread - 1;
+    this.advanceCursor(listener.name, cursor);
+    return Math.max(cursor, peer.read_cursor);
+  }
+
+  /** One page of notices for a replay: the facts of unread mail after `after`, no text. */
+  noticesAfter(listener: Listener, after: number, limit: number): NoticeFacts[] {
+    return this.sql
+      .exec<{ seq: number; id: string; sender: string; kind: string; urgent: number }>(
+        `SELECT seq, id, sender, kind, urgent FROM messages
+         WHERE seq > ?2 AND ${heardBySql(listener.left)} AND ${NOT_READ_OUT_OF_ORDER} ORDER BY seq LIMIT ?3`,
+        listener.name,
+        after,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ seq: r.seq, id: r.id, from: r.sender, kind: r.kind as MessageKind, urgent: r.urgent === 1 }));
+  }
+
+  /** The first reply from `from` to question `questionId` that `asker` can see. */
+  replyTo(questionId: string, from: string, asker: string): Message | undefined {
+    const row = this.sql
+      .exec<MessageRow>(
+        `SELECT * FROM messages WHERE sender = ?1 AND reply_to = ?2 AND (recipient = ?3 OR recipient IS NULL) ORDER BY seq LIMIT 1`,
+        from,
+        questionId,
+        asker,
+      )
+      .toArray()[0];
+    return row && toMessage(row);
+  }
+
+  /** Everything up to `through` is read; out-of-order marks below it are no longer needed. */
+  advanceCursor(peer: string, through: number): void {
+    this.sql.exec(`UPDATE peers SET read_cursor = MAX(read_cursor, ?) WHERE name = ?`, through, peer);
+    this.sql.exec(`DELETE FROM read_marks WHERE peer = ? AND seq <= ?`, peer, through);
+  }
+
+  private markReadOutOfOrder(peer: string, seq: number): void {
+    this.sql.exec(`INSERT OR IGNORE INTO read_marks (peer, seq) VALUES (?, ?)`, peer, seq);
+  }
+
+  history(caller: string, query: HistoryQuery): { messages: Message[]; more: boolean } {
+    const conditions: string[] = [];
+    const binds: SqlStorageValue[] = [];
+    if (query.peer === undefined) {
+      conditions.push(`recipient IS NULL`);
+    } else {
+      // Only the caller's own thread with that peer: DMs between two others never match.
+      conditions.push(`((sender = ? AND recipient = ?) OR (sender = ? AND recipient = ?))`);
+      binds.push(caller, query.peer, query.peer, caller);
+    }
+    if (query.before !== undefined) {
+      conditions.push(`seq < ?`);
+      binds.push(query.before);
+    }
+    if (query.query !== undefined && query.query !== "") {
+      conditions.push(`text LIKE ? ESCAPE '\\'`);
+      binds.push(`%${query.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    }
+    const rows = this.sql
+      .exec<MessageRow>(`SELECT * FROM messages WHERE ${conditions.join(" AND ")} ORDER BY seq DESC LIMIT ?`, ...binds, query.limit + 1)
+      .toArray();
+    return { messages: rows.slice(0, query.limit).reverse().map(toMessage), more: rows.length > query.limit };
+  }
+
+  // The shared board -----------------------------------------------------------------------------
+
+  hasKey(key: string): boolean {
+    return this.sql.exec(`SELECT 1 FROM state WHERE key = ?`, key).toArray().length > 0;
+  }
+
+  keyCount(): number {
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM state`).one().n;
+  }
+
+  getKey(key: string): StateEntry | undefined {
+    const row = this.sql.exec<StateRow>(`SELECT * FROM state WHERE key = ?`, key).toArray()[0];
+    return row && { key: row.key, value_json: row.value, updated_by: row.updated_by, updated_at: iso(row.updated_at) };
+  }
+
+  /** Keys under `prefix` with who set them when, without their values. */
+  listKeys(prefix: string): StateEntry[] {
+    return this.sql
+      .exec<StateRow>(`SELECT key, updated_by, updated_at FROM state WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key`, prefix)
+      .toArray()
+      .map((row) => ({ key: row.key, updated_by: row.updated_by, updated_at: iso(row.updated_at) }));
+  }
+
+  setKey(key: string, valueJson: string, by: string, at: number): void {
+    this.sql.exec(
+      `INSERT INTO state (key, value, updated_by, updated_at) VALUES (?1, ?2, ?3, ?4)
+       ON CONFLICT (key) DO UPDATE SET value = ?2, updated_by = ?3, updated_at = ?4`,
+      key,
+      valueJson,
+      by,
+      at,
+    );
+  }
+
+  deleteKey(key: string): void {
+    this.sql.exec(`DELETE FROM state WHERE key = ?`, key);
+  }
+
+  // Retention ------------------------------------------------------------------------------------
+
+  deleteMessagesBefore(cutoff: number): void {
+    this.sql.exec(`DELETE FROM messages WHERE created_at < ?`, cutoff);
+    this.sql.exec(`DELETE FROM read_marks WHERE seq NOT IN (SELECT seq FROM messages)`);
+  }
+
+  hasMessages(): boolean {
+    return this.sql.exec(`SELECT 1 FROM messages LIMIT 1`).toArray().length > 0;
+  }
+}

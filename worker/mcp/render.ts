@@ -1,0 +1,60 @@
+/**
+ * How tool results read: a short text for clients that show text, and structured content for
+ * clients (Claude Code among them) that hand the model the JSON. Message text from peers is
+ * always quoted line by line, under a header of facts the relay vouches for.
+ */
+import type { Inbox, Message, Outcome } from "../types.ts";
+
+export type ToolResult = {
+  content: { type: "text"; text: string }[];
+  structuredContent?: Record<string, unknown>;
+  isError?: boolean;
+};
+
+export function result(text: string, structured: Record<string, unknown>): ToolResult {
+  return { content: [{ type: "text", text }], structuredContent: structured };
+}
+
+export function problem(message: string, code: string): ToolResult {
+  return { content: [{ type: "text", text: message }], structuredContent: { error: code, message }, isError: true };
+}
+
+export function settle<T>(outcome: Outcome<T>, render: (value: T) => ToolResult): ToolResult {
+  return outcome.ok ? render(outcome.value) : problem(outcome.problem.message, outcome.problem.code);
+}
+
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+/**
+ * One message as the model reads it: a header line of facts, then the text with every line
+ * quoted by "> ". Headers are never quoted, so no text can pass itself off as another message
+ * "from" someone else.
+ */
+export function renderMessage(m: Message): string {
+  const facts = [
+    `#${m.seq}`,
+    m.kind === "group" ? "group" : m.kind === "question" ? `question to ${m.to}` : `dm to ${m.to}`,
+    `from ${m.from}`,
+    m.time,
+    `id ${m.id}`,
+  ];
+  if (m.reply_to) facts.push(`reply_to ${m.reply_to}`);
+  if (m.urgent) facts.push("URGENT");
+  if (m.tags.length > 0) facts.push(`tags ${m.tags.join(",")}`);
+  return `[${facts.join(" | ")}]\n${m.text.replace(/\r\n?|[\u2028\u2029]/g, "\n").replace(/^/gm, "> ")}`;
+}
+
+export function renderInbox(inbox: Inbox, waited = false): ToolResult {
+  const head =
+    inbox.messages.length === 0
+      ? waited
+        ? "No new messages arrived before the timeout."
+        : "No new messages."
+      : `${plural(inbox.messages.length, "new message")} (${inbox.remaining} more unread).`;
+  const hint = inbox.messages.some((m) => m.kind === "question")
+    ? "\nAnswer a question with send_dm to its sender, reply_to set to the question's id."
+    : "";
+  return result([head + hint, ...inbox.messages.map(renderMessage)].join("\n\n"), { ...inbox });
+}

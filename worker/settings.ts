@@ -1,0 +1,41 @@
+/**
+ * The relay's deployment settings: `[vars]` in wrangler.toml and the RELAY_SECRET secret. Every var
+ * arrives as a string, or not at all; a missing or unusable one falls back to its default in
+ * contract/limits.ts.
+ */
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_RATE_LIMIT_COUNT,
+  DEFAULT_RATE_LIMIT_WINDOW_SECONDS,
+  DEFAULT_RETENTION_DAYS,
+} from "../contract/limits.ts";
+
+export interface RelayVars {
+  RELAY_SECRET?: string;
+  MAX_MESSAGE_BYTES?: string;
+  RETENTION_DAYS?: string;
+  RATE_LIMIT_COUNT?: string;
+  RATE_LIMIT_WINDOW_SECONDS?: string;
+  ALLOWED_HOSTNAMES?: string;
+}
+
+export interface Settings {
+  maxMessageBytes: number;
+  retentionDays: number;
+  rateLimitCount: number;
+  rateLimitWindowMs: number;
+}
+
+function positive(value: string | undefined, fallback: number): number {
+  const parsed = Number(value);
+  return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback;
+}
+
+export function settingsFrom(vars: RelayVars): Settings {
+  return {
+    maxMessageBytes: Math.floor(positive(vars.MAX_MESSAGE_BYTES, DEFAULT_MAX_MESSAGE_BYTES)),
+    retentionDays: positive(vars.RETENTION_DAYS, DEFAULT_RETENTION_DAYS),
+    rateLimitCount: Math.floor(positive(vars.RATE_LIMIT_COUNT, DEFAULT_RATE_LIMIT_COUNT)),
+    rateLimitWindowMs: positive(vars.RATE_LIMIT_WINDOW_SECONDS, DEFAULT_RATE_LIMIT_WINDOW_SECONDS) * 1000,
+  };
+}
