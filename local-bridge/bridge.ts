@@ -77,6 +77,17 @@ export class StdoutSink implements NoticeSink {
   }
 }
 
+/**
+ * The highest seq in a batch, 0 for none. A loop, not `Math.max(...seqs)`: spreading passes every
+ * element as an argument, and a batch that piled up while Claude was busy can exceed the engine's
+ * argument limit (about 100k), which throws RangeError.
+ */
+function highestSeq(batch: readonly NoticeFrame[]): number {
+  let highest = 0;
+  for (const notice of batch) if (notice.seq > highest) highest = notice.seq;
+  return highest;
+}
+
 export interface BridgeOptions {
   socketUrl: string;
   token: string;
@@ -145,7 +156,7 @@ export class Bridge {
         `the relay's newest seq (${welcome.latest_seq}) is older than this bridge's last ack (${saved}): the relay was reset; forgetting the local record`,
       );
       this.opts.acks.reset();
-      this.highestSeen = Math.max(0, ...this.pending.map((n) => n.seq));
+      this.highestSeen = highestSeq(this.pending);
       return null;
     }
     return saved;
@@ -179,7 +190,7 @@ export class Bridge {
       while (this.pending.length > 0) {
         const batch = await this.opts.sink.deliver(() => this.pending.splice(0, this.opts.sink.maxBatch));
         if (batch.length === 0) continue;
-        const seq = Math.max(...batch.map((n) => n.seq));
+        const seq = highestSeq(batch);
         // Saved before it is sent: the relay never holds an ack this bridge could forget.
         this.opts.acks.save(seq);
         this.connection.sendAck(seq);

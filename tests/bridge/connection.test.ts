@@ -14,7 +14,9 @@ import { Bridge, type NoticeSink } from "../../local-bridge/bridge.ts";
 import { resolveTarget } from "../../local-bridge/config.ts";
 import { backoffDelay, RelayConnection, type ConnectionState } from "../../local-bridge/connection.ts";
 import { BridgeError } from "../../local-bridge/errors.ts";
+import { StatusLine } from "../../local-bridge/status.ts";
 import { ProtocolPeer } from "../helpers/protocol-peer.ts";
+import { ScriptedRelay } from "./scripted-relay.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -54,19 +56,21 @@ class RecordingSink implements NoticeSink {
   }
 }
 
-async function bridge(relay: ProtocolPeer, opts: { stateDir?: string; sink?: RecordingSink; group?: string } = {}) {
+async function bridge(relay: { url: string }, opts: { stateDir?: string; sink?: RecordingSink; group?: string } = {}) {
   const target = resolveTarget(relay.url, await token(opts.group ?? "core"));
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), "bridge-state-"));
   const sink = opts.sink ?? new RecordingSink();
   const acks = new AckStore({ url: target.baseUrl, group: target.group, peer: target.peer }, stateDir);
-  const b = new Bridge({ ...target, sink, acks, status: null, connection: FAST });
+  const notes: string[] = [];
+  const status = new StatusLine("test", { write: (text: string) => notes.push(text) });
+  const b = new Bridge({ ...target, sink, acks, status, connection: FAST });
   const running = b.run();
   running.catch(() => {});
   cleanups.push(async () => {
     b.stop();
     await running.catch(() => {});
   });
-  return { bridge: b, sink, acks, running, stateDir };
+  return { bridge: b, sink, acks, running, stateDir, notes };
 }
 
 /** A bare RelayConnection (no bridge, no sink) that records its states. */
@@ -262,5 +266,35 @@ describe("Bridge over a socket", () => {
     expect(second.acks.load()).toBeNull();
     fresh.post({ from: "bob" });
     await waitFor(() => second.sink.seqs().includes(1), { what: "the new relay's seq 1" });
+  });
+
+  it("delivers and acks a batch of 200,000 notices that piled up while the sink was busy", { timeout: 60_000 }, async () => {
+    const count = 200_000;
+    const relay = await ScriptedRelay.start(() => ({
+      accept: async (socket) => {
+        const hello = socket.hello();
+        socket.send({ type: "welcome", group: "core", peer: "alice", latest_seq: 0 });
+        await hello;
+        for (let seq = 1; seq <= count; seq++) socket.send({ type: "notice", seq, id: `m_${seq}`, from: "bob", kind: "group", urgent: false });
+        // Frames arrive in order: once this is printed, every notice is in the bridge.
+        socket.send({ type: "error", code: "marker", message: "all sent" });
+      },
+    }));
+    cleanups.push(() => relay.stop());
+    let open!: () => void;
+    const sink = new RecordingSink();
+    sink.gate = new Promise((resolve) => (open = resolve));
+    const { notes, running } = await bridge(relay, { sink });
+    let ended: unknown = null;
+    running.then(
+      () => (ended = "resolved"),
+      (error: unknown) => (ended = error),
+    );
+    await waitFor(() => notes.some((n) => n.includes("all sent")), { what: "every notice sent", timeoutMs: 30_000 });
+    open();
+    await waitFor(() => relay.acks.at(-1) === count || ended !== null, { what: `the ack for seq ${count}`, timeoutMs: 30_000 });
+    expect(ended).toBeNull();
+    expect(relay.acks.at(-1)).toBe(count);
+    expect(sink.seqs()).toHaveLength(count);
   });
 });
