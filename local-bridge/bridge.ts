@@ -78,6 +78,18 @@ export class StdoutSink implements NoticeSink {
 }
 
 /**
+ * Above this a notice's seq cannot be one the relay issued (2^48 is nine years of a million
+ * messages a second), so it is ignored. Accepting it would raise `highestSeen`, which then hides
+ * every real notice as "already handled", and save it as the ack, which a restarted bridge would
+ * resume from. Nothing tighter is checked: live notices legitimately run ahead of the welcome's
+ * `latest_seq`, by however many messages the group sent meanwhile, and a notice's seq skips every
+ * message that does not concern this peer, so no smaller gap is proof of a lie. (The frame schema
+ * already refuses seqs that are not safe integers.) Acks never exceed a notice accepted here: the
+ * pump acks what it delivered, a `read` frame acks at most `highestSeen`.
+ */
+const MAX_PLAUSIBLE_SEQ = 2 ** 48;
+
+/**
  * The highest seq in a batch, 0 for none. A loop, not `Math.max(...seqs)`: spreading passes every
  * element as an argument, and a batch that piled up while Claude was busy can exceed the engine's
  * argument limit (about 100k), which throws RangeError.
@@ -163,6 +175,10 @@ export class Bridge {
   }
 
   private onNotice(frame: NoticeFrame): void {
+    if (frame.seq > MAX_PLAUSIBLE_SEQ) {
+      this.opts.status?.note(`relay: ignored a notice with seq ${frame.seq}, beyond any seq a relay issues`);
+      return;
+    }
     if (frame.seq <= this.highestSeen) return; // replayed after a reconnect, already pending or handled
     this.highestSeen = frame.seq;
     this.pending.push(frame);

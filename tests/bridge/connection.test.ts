@@ -297,4 +297,30 @@ describe("Bridge over a socket", () => {
     expect(relay.acks.at(-1)).toBe(count);
     expect(sink.seqs()).toHaveLength(count);
   });
+
+  it("ignores a notice whose seq no relay could have issued: it neither hides later mail nor poisons the ack file", async () => {
+    const notice = (seq: number) => ({ type: "notice", seq, id: `m_${seq}`, from: "bob", kind: "group", urgent: false }) as const;
+    const relay = await ScriptedRelay.start((attempt) => ({
+      accept: async (socket) => {
+        const hello = socket.hello();
+        socket.send({ type: "welcome", group: "core", peer: "alice", latest_seq: attempt === 1 ? 0 : 2 });
+        await hello;
+        if (attempt === 1) for (const seq of [1, Number.MAX_SAFE_INTEGER, 2]) socket.send(notice(seq));
+        else socket.send(notice(3));
+      },
+    }));
+    cleanups.push(() => relay.stop());
+    const first = await bridge(relay);
+    await waitFor(() => relay.acks.at(-1) === 2, { what: "the ack for seq 2" });
+    expect(first.sink.seqs()).toEqual([1, 2]);
+    expect(relay.acks.every((seq) => seq <= 2)).toBe(true);
+    expect(first.acks.load()).toBe(2);
+    first.bridge.stop();
+    await first.running;
+
+    // Restarted on the same record: it resumes from 2 (no "relay was reset") and hears seq 3.
+    const second = await bridge(relay, { stateDir: first.stateDir });
+    await waitFor(() => second.sink.seqs().includes(3), { what: "seq 3 after restart" });
+    expect(relay.hellos).toEqual([null, 2]);
+  });
 });
