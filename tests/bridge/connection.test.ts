@@ -45,11 +45,14 @@ class RecordingSink implements NoticeSink {
   constructor(maxBatch = Number.POSITIVE_INFINITY) {
     this.maxBatch = maxBatch;
   }
-  async deliver(take: () => NoticeFrame[]): Promise<NoticeFrame[]> {
-    await this.gate;
-    const batch = take();
-    this.batches.push(batch.map((n) => n.seq));
-    return batch;
+  ready(): Promise<void> {
+    return this.gate;
+  }
+  render(batch: readonly NoticeFrame[]): string {
+    return JSON.stringify(batch.map((n) => n.seq));
+  }
+  async write(text: string): Promise<void> {
+    this.batches.push(JSON.parse(text) as number[]);
   }
   seqs(): number[] {
     return this.batches.flat();
