@@ -247,9 +247,6 @@ export class Bridge {
       case "connected":
         status.update({ connection: "connected" });
         break;
-      case "caught-up":
-        status.update({ connection: "connected" });
-        break;
       case "retrying":
         status.update({ connection: `retrying in ${Math.max(1, Math.round(state.delayMs / 1000))} s (${state.reason})` });
         break;

@@ -27,7 +27,6 @@ import {
   type HelloFrame,
   type NoticeFrame,
   type ReadFrame,
-  type ReplayDoneFrame,
   type WelcomeFrame,
 } from "../contract/frames.ts";
 import { BridgeError } from "./errors.ts";
@@ -35,8 +34,7 @@ import { sanitizeRelayText } from "./notices.ts";
 
 export type ConnectionState =
   | { state: "connecting"; attempt: number }
-  | { state: "connected"; welcome: WelcomeFrame }
-  | { state: "caught-up"; throughSeq: number }
+  | { state: "connected" }
   | { state: "retrying"; delayMs: number; reason: string };
 
 export interface ConnectionOptions {
@@ -47,7 +45,6 @@ export interface ConnectionOptions {
   helloLastAcked(welcome: WelcomeFrame): number | null;
   onNotice(frame: NoticeFrame): void;
   onState(state: ConnectionState): void;
-  onReplayDone?(frame: ReplayDoneFrame): void;
   /** A frame the relay refused; `code` and `message` arrive sanitised for printing. */
   onErrorFrame?(frame: ErrorFrame): void;
   /** The peer read its mail up to a seq, from any of its sessions. */
@@ -81,8 +78,7 @@ type Ending = { final: false; reason: string; uptimeMs: number } | { final: true
 const FINAL_HTTP_STATUSES = new Set([400, 401, 403, 404, 410]);
 
 export class RelayConnection {
-  private readonly opts: Required<Omit<ConnectionOptions, "onReplayDone" | "onErrorFrame" | "onRead">> &
-    Pick<ConnectionOptions, "onReplayDone" | "onErrorFrame" | "onRead">;
+  private readonly opts: Required<Omit<ConnectionOptions, "onErrorFrame" | "onRead">> & Pick<ConnectionOptions, "onErrorFrame" | "onRead">;
   private socket: WebSocket | null = null;
   private stopped = false;
   private wake: (() => void) | null = null;
@@ -209,9 +205,10 @@ export class RelayConnection {
         if (text === KEEPALIVE_PONG) return;
         const frame = parseFrame(ServerFrame, text);
         if (!frame) return; // A newer relay may send frames this bridge does not know yet.
+        // No case for `replay_done`: replayed and live notices are told apart by seq alone.
         switch (frame.type) {
           case "welcome": {
-            this.opts.onState({ state: "connected", welcome: frame });
+            this.opts.onState({ state: "connected" });
             const hello: HelloFrame = { type: "hello", last_acked: this.opts.helloLastAcked(frame) };
             socket.send(JSON.stringify(hello));
             break;
@@ -221,10 +218,6 @@ export class RelayConnection {
             break;
           case "read":
             this.opts.onRead?.(frame);
-            break;
-          case "replay_done":
-            this.opts.onState({ state: "caught-up", throughSeq: frame.through_seq });
-            this.opts.onReplayDone?.(frame);
             break;
           case "error":
             this.opts.onErrorFrame?.({ ...frame, code: sanitizeRelayText(frame.code), message: sanitizeRelayText(frame.message) });
