@@ -177,6 +177,8 @@ export class Bridge {
     if (saved !== null && saved > welcome.latest_seq) {
       // Our record is newer than anything the relay has: it was started afresh (a wiped local
       // relay). Our seqs mean nothing there; let the relay use its own record instead.
+      // This holds only because `latest_seq` is the highest seq the relay ever issued, which
+      // never goes back: retention emptying the messages table must not read as a reset here.
       this.opts.status?.note(
         `the relay's newest seq (${welcome.latest_seq}) is older than this bridge's last ack (${saved}): the relay was reset; forgetting the local record`,
       );
