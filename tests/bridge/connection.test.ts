@@ -16,7 +16,7 @@ import { backoffDelay, RelayConnection, type ConnectionState } from "../../local
 import { BridgeError } from "../../local-bridge/errors.ts";
 import { StatusLine } from "../../local-bridge/status.ts";
 import { ProtocolPeer } from "../helpers/protocol-peer.ts";
-import { ScriptedRelay } from "./scripted-relay.ts";
+import { ScriptedRelay, type ScriptedSocket } from "./scripted-relay.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -325,5 +325,32 @@ describe("Bridge over a socket", () => {
     const second = await bridge(relay, { stateDir: first.stateDir });
     await waitFor(() => second.sink.seqs().includes(3), { what: "seq 3 after restart" });
     expect(relay.hellos).toEqual([null, 2]);
+  });
+
+  it("drops notices read while the sink was not ready, acks them, and writes nothing for them", async () => {
+    const notice = (seq: number) => ({ type: "notice", seq, id: `m_${seq}`, from: "bob", kind: "dm", urgent: false }) as const;
+    let live!: ScriptedSocket;
+    const relay = await ScriptedRelay.start(() => ({
+      accept: async (socket) => {
+        const hello = socket.hello();
+        socket.send({ type: "welcome", group: "core", peer: "alice", latest_seq: 0 });
+        await hello;
+        live = socket;
+      },
+    }));
+    cleanups.push(() => relay.stop());
+    let open!: () => void;
+    const sink = new RecordingSink();
+    sink.gate = new Promise((resolve) => (open = resolve));
+    await bridge(relay, { sink });
+    await waitFor(() => live !== undefined, { what: "hello" });
+    live.send(notice(1));
+    live.send(notice(2));
+    live.send({ type: "read", through_seq: 2 });
+    await waitFor(() => relay.acks.includes(2), { what: "the read notices acked unsent" });
+    open();
+    live.send(notice(3));
+    await waitFor(() => relay.acks.includes(3), { what: "the ack for seq 3" });
+    expect(sink.batches).toEqual([[3]]);
   });
 });
