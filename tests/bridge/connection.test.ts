@@ -37,6 +37,11 @@ function token(group = "core", name = "alice"): Promise<string> {
   return signToken(TEST_SECRET, { g: group, p: name, iat: Date.now() });
 }
 
+/** A notice from bob, for the scripted relay to send. */
+function notice(seq: number): NoticeFrame {
+  return { type: "notice", seq, id: `m_${seq}`, from: "bob", kind: "group", urgent: false };
+}
+
 /** A sink that records batches; `gate` can hold deliveries back. */
 class RecordingSink implements NoticeSink {
   readonly maxBatch: number;
@@ -275,10 +280,8 @@ describe("Bridge over a socket", () => {
     const count = 200_000;
     const relay = await ScriptedRelay.start(() => ({
       accept: async (socket) => {
-        const hello = socket.hello();
-        socket.send({ type: "welcome", group: "core", peer: "alice", latest_seq: 0 });
-        await hello;
-        for (let seq = 1; seq <= count; seq++) socket.send({ type: "notice", seq, id: `m_${seq}`, from: "bob", kind: "group", urgent: false });
+        await socket.greet();
+        for (let seq = 1; seq <= count; seq++) socket.send(notice(seq));
         // Frames arrive in order: once this is printed, every notice is in the bridge.
         socket.send({ type: "error", code: "marker", message: "all sent" });
       },
@@ -302,12 +305,9 @@ describe("Bridge over a socket", () => {
   });
 
   it("ignores a notice whose seq no relay could have issued: it neither hides later mail nor poisons the ack file", async () => {
-    const notice = (seq: number) => ({ type: "notice", seq, id: `m_${seq}`, from: "bob", kind: "group", urgent: false }) as const;
     const relay = await ScriptedRelay.start((attempt) => ({
       accept: async (socket) => {
-        const hello = socket.hello();
-        socket.send({ type: "welcome", group: "core", peer: "alice", latest_seq: attempt === 1 ? 0 : 2 });
-        await hello;
+        await socket.greet(attempt === 1 ? 0 : 2);
         if (attempt === 1) for (const seq of [1, Number.MAX_SAFE_INTEGER, 2]) socket.send(notice(seq));
         else socket.send(notice(3));
       },
@@ -328,13 +328,10 @@ describe("Bridge over a socket", () => {
   });
 
   it("drops notices read while the sink was not ready, acks them, and writes nothing for them", async () => {
-    const notice = (seq: number) => ({ type: "notice", seq, id: `m_${seq}`, from: "bob", kind: "dm", urgent: false }) as const;
     let live!: ScriptedSocket;
     const relay = await ScriptedRelay.start(() => ({
       accept: async (socket) => {
-        const hello = socket.hello();
-        socket.send({ type: "welcome", group: "core", peer: "alice", latest_seq: 0 });
-        await hello;
+        await socket.greet();
         live = socket;
       },
     }));

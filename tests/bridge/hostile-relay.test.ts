@@ -35,9 +35,7 @@ describe("relay text on the terminal", { timeout: 30_000 }, () => {
       if (attempt === 2) {
         return {
           accept: async (socket) => {
-            const hello = socket.hello();
-            socket.send({ type: "welcome", group: "core", peer: "alice", latest_seq: 0 });
-            await hello;
+            await socket.greet();
             socket.send({ type: "error", code: `bad${CLEAR}_frame`, message: `boom ${CLIPBOARD}now${CLEAR}\r\nfake line` });
             socket.close(1011, `bye ${CLEAR}${CLIPBOARD}later`);
           },
@@ -59,9 +57,7 @@ describe("relay text on the terminal", { timeout: 30_000 }, () => {
   it("strips escapes from the reason of a final close, and caps its length", async () => {
     const bridge = await run(() => ({
       accept: async (socket) => {
-        const hello = socket.hello();
-        socket.send({ type: "welcome", group: "core", peer: "alice", latest_seq: 0 });
-        await hello;
+        await socket.greet();
         socket.send({ type: "error", code: "x", message: `${CLEAR}${"long ".repeat(2_000)}` });
         socket.close(4401, `gone${CLIPBOARD}${CLEAR}`);
       },

@@ -15,8 +15,8 @@ export type Answer =
 
 export interface ScriptedSocket {
   send(frame: ServerFrame): void;
-  /** Resolves with the next hello's `last_acked`. */
-  hello(): Promise<number | null>;
+  /** Sends `welcome` (as alice in core) and resolves with the hello's `last_acked`. */
+  greet(latestSeq?: number): Promise<number | null>;
   close(code: number, reason: string): void;
 }
 
@@ -74,7 +74,11 @@ export class ScriptedRelay {
     });
     return {
       send: (frame) => ws.send(JSON.stringify(frame)),
-      hello: () => new Promise((resolve) => hellos.push(resolve)),
+      greet: (latestSeq = 0) => {
+        const hello = new Promise<number | null>((resolve) => hellos.push(resolve));
+        ws.send(JSON.stringify({ type: "welcome", group: "core", peer: "alice", latest_seq: latestSeq } satisfies ServerFrame));
+        return hello;
+      },
       close: (code, reason) => ws.close(code, reason),
     };
   }
