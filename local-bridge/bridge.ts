@@ -2,14 +2,16 @@
  * `connect`, wired together: notices from the socket go to a sink (a tmux pane or stdout); once a
  * sink says a batch landed, its highest seq is saved to disk and then acked to the relay.
  *
- * Merging: a notice that arrives while the sink is still busy with earlier ones waits in
- * `pending`; the sink takes everything pending at the moment it can deliver (for a pane: when
- * Claude is idle), so a burst becomes one line. Nothing is held back on purpose: the first notice
- * goes to the sink at once.
+ * One way down: a single pump per bridge waits until the sink is ready (for a pane: Claude idle),
+ * then takes everything pending as one batch, renders it once (notices.ts, where it is sanitised),
+ * writes the text to the sink and acks the batch once it landed. The sink never calls back for data.
+ * Because the batch is taken only after the wait, a burst that arrives while Claude is busy becomes
+ * one line, and nothing is held back on purpose: the first notice goes to the sink at once. The
+ * single pump is also what keeps one line at a time in the pane.
  *
  * Read mail: when the relay says the peer has read up to a seq (a `read` frame), pending notices
- * at or below it are dropped and acked unsent; if that empties the batch the sink is waiting to
- * deliver, nothing is typed.
+ * at or below it are dropped and acked unsent; if that empties what the pump was waiting to
+ * deliver, nothing is written.
  */
 import type { NoticeFrame, ReadFrame, WelcomeFrame } from "../contract/frames.ts";
 import type { AckStore } from "./ack-store.ts";
@@ -20,15 +22,19 @@ import { noticeRecord, renderLine } from "./notices.ts";
 import { clock, type StatusLine } from "./status.ts";
 import type { Tmux } from "./tmux.ts";
 
-/** Where notices go. `deliver` takes the batch via `take()` when it is ready to emit it. */
+/** Where notices go: the pump waits for `ready()`, then hands `write` the text `render` made. */
 export interface NoticeSink {
-  /** Most notices one delivery may cover. */
+  /** Most notices one write may cover. */
   readonly maxBatch: number;
-  /** Emits the batch `take()` returns; resolves once it really landed. */
-  deliver(take: () => NoticeFrame[]): Promise<NoticeFrame[]>;
+  /** Resolves once a write would go out at once. */
+  ready(): Promise<void>;
+  /** The text for a batch, sanitised: a pane's one line, or one JSON record. */
+  render(batch: readonly NoticeFrame[]): string;
+  /** Emits the text; resolves once it really landed. */
+  write(text: string): Promise<void>;
 }
 
-/** Types one line per batch into a tmux pane, waiting for Claude to be idle. */
+/** Types one line per batch into a tmux pane, once Claude is idle. */
 export class PaneSink implements NoticeSink {
   readonly maxBatch = Number.POSITIVE_INFINITY;
   private readonly injector: PaneInjector;
@@ -42,14 +48,16 @@ export class PaneSink implements NoticeSink {
     });
   }
 
-  async deliver(take: () => NoticeFrame[]): Promise<NoticeFrame[]> {
-    let batch: NoticeFrame[] = [];
-    await this.injector.inject(() => {
-      batch = take();
-      // Everything it was waiting to announce has been read meanwhile: type nothing.
-      return batch.length === 0 ? null : renderLine(this.group, batch);
-    });
-    return batch;
+  ready(): Promise<void> {
+    return this.injector.whenReady();
+  }
+
+  render(batch: readonly NoticeFrame[]): string {
+    return renderLine(this.group, batch);
+  }
+
+  write(line: string): Promise<void> {
+    return this.injector.type(line);
   }
 }
 
@@ -67,14 +75,42 @@ export class StdoutSink implements NoticeSink {
     this.out = out;
   }
 
-  deliver(take: () => NoticeFrame[]): Promise<NoticeFrame[]> {
-    const batch = take();
+  async ready(): Promise<void> {}
+
+  render(batch: readonly NoticeFrame[]): string {
+    return JSON.stringify(noticeRecord(this.group, batch));
+  }
+
+  write(record: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.out.write(`${JSON.stringify(noticeRecord(this.group, batch))}\n`, (error) =>
-        error ? reject(new BridgeError(`cannot write notices to stdout (${error.message}): whatever read them has gone`)) : resolve(batch),
+      this.out.write(`${record}\n`, (error) =>
+        error ? reject(new BridgeError(`cannot write notices to stdout (${error.message}): whatever read them has gone`)) : resolve(),
       );
     });
   }
+}
+
+/**
+ * Above this a notice's seq cannot be one the relay issued (2^48 is nine years of a million
+ * messages a second), so it is ignored. Accepting it would raise `highestSeen`, which then hides
+ * every real notice as "already handled", and save it as the ack, which a restarted bridge would
+ * resume from. Nothing tighter is checked: live notices legitimately run ahead of the welcome's
+ * `latest_seq`, by however many messages the group sent meanwhile, and a notice's seq skips every
+ * message that does not concern this peer, so no smaller gap is proof of a lie. (The frame schema
+ * already refuses seqs that are not safe integers.) Acks never exceed a notice accepted here: the
+ * pump acks what it delivered, a `read` frame acks at most `highestSeen`.
+ */
+const MAX_PLAUSIBLE_SEQ = 2 ** 48;
+
+/**
+ * The highest seq in a batch, 0 for none. A loop, not `Math.max(...seqs)`: spreading passes every
+ * element as an argument, and a batch that piled up while Claude was busy can exceed the engine's
+ * argument limit (about 100k), which throws RangeError.
+ */
+function highestSeq(batch: readonly NoticeFrame[]): number {
+  let highest = 0;
+  for (const notice of batch) if (notice.seq > highest) highest = notice.seq;
+  return highest;
 }
 
 export interface BridgeOptions {
@@ -141,17 +177,23 @@ export class Bridge {
     if (saved !== null && saved > welcome.latest_seq) {
       // Our record is newer than anything the relay has: it was started afresh (a wiped local
       // relay). Our seqs mean nothing there; let the relay use its own record instead.
+      // This holds only because `latest_seq` is the highest seq the relay ever issued, which
+      // never goes back: retention emptying the messages table must not read as a reset here.
       this.opts.status?.note(
         `the relay's newest seq (${welcome.latest_seq}) is older than this bridge's last ack (${saved}): the relay was reset; forgetting the local record`,
       );
       this.opts.acks.reset();
-      this.highestSeen = Math.max(0, ...this.pending.map((n) => n.seq));
+      this.highestSeen = highestSeq(this.pending);
       return null;
     }
     return saved;
   }
 
   private onNotice(frame: NoticeFrame): void {
+    if (frame.seq > MAX_PLAUSIBLE_SEQ) {
+      this.opts.status?.note(`relay: ignored a notice with seq ${frame.seq}, beyond any seq a relay issues`);
+      return;
+    }
     if (frame.seq <= this.highestSeen) return; // replayed after a reconnect, already pending or handled
     this.highestSeen = frame.seq;
     this.pending.push(frame);
@@ -176,10 +218,15 @@ export class Bridge {
 
   private async pump(): Promise<void> {
     try {
+      const sink = this.opts.sink;
       while (this.pending.length > 0) {
-        const batch = await this.opts.sink.deliver(() => this.pending.splice(0, this.opts.sink.maxBatch));
-        if (batch.length === 0) continue;
-        const seq = Math.max(...batch.map((n) => n.seq));
+        await sink.ready();
+        // Taken only now: notices that came while the sink was not ready join this batch, and
+        // those read meanwhile are gone (onRead); if that was all of them, nothing is written.
+        const batch = this.pending.splice(0, sink.maxBatch);
+        if (batch.length === 0) break;
+        await sink.write(sink.render(batch));
+        const seq = highestSeq(batch);
         // Saved before it is sent: the relay never holds an ack this bridge could forget.
         this.opts.acks.save(seq);
         this.connection.sendAck(seq);
@@ -200,9 +247,6 @@ export class Bridge {
         status.update({ connection: state.attempt === 0 ? "connecting" : "reconnecting" });
         break;
       case "connected":
-        status.update({ connection: "connected" });
-        break;
-      case "caught-up":
         status.update({ connection: "connected" });
         break;
       case "retrying":

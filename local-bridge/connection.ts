@@ -11,6 +11,9 @@
  * N s"), and replays sends queued while closed onto the next socket before our `hello`. `ws` gives
  * the refused upgrade's status and body through its 'unexpected-response' event, custom headers,
  * and a handshake timeout; what is left is a backoff loop small enough to read in one screen.
+ *
+ * Relay-supplied text (a refused upgrade's body, close reasons, error frames) passes
+ * `sanitizeRelayText` here, where it arrives, so nothing above this module prints raw relay text.
  */
 import WebSocket from "ws";
 import {
@@ -24,15 +27,14 @@ import {
   type HelloFrame,
   type NoticeFrame,
   type ReadFrame,
-  type ReplayDoneFrame,
   type WelcomeFrame,
 } from "../contract/frames.ts";
 import { BridgeError } from "./errors.ts";
+import { sanitizeRelayText } from "./notices.ts";
 
 export type ConnectionState =
   | { state: "connecting"; attempt: number }
-  | { state: "connected"; welcome: WelcomeFrame }
-  | { state: "caught-up"; throughSeq: number }
+  | { state: "connected" }
   | { state: "retrying"; delayMs: number; reason: string };
 
 export interface ConnectionOptions {
@@ -43,7 +45,7 @@ export interface ConnectionOptions {
   helloLastAcked(welcome: WelcomeFrame): number | null;
   onNotice(frame: NoticeFrame): void;
   onState(state: ConnectionState): void;
-  onReplayDone?(frame: ReplayDoneFrame): void;
+  /** A frame the relay refused; `code` and `message` arrive sanitised for printing. */
   onErrorFrame?(frame: ErrorFrame): void;
   /** The peer read its mail up to a seq, from any of its sessions. */
   onRead?(frame: ReadFrame): void;
@@ -76,8 +78,7 @@ type Ending = { final: false; reason: string; uptimeMs: number } | { final: true
 const FINAL_HTTP_STATUSES = new Set([400, 401, 403, 404, 410]);
 
 export class RelayConnection {
-  private readonly opts: Required<Omit<ConnectionOptions, "onReplayDone" | "onErrorFrame" | "onRead">> &
-    Pick<ConnectionOptions, "onReplayDone" | "onErrorFrame" | "onRead">;
+  private readonly opts: Required<Omit<ConnectionOptions, "onErrorFrame" | "onRead">> & Pick<ConnectionOptions, "onErrorFrame" | "onRead">;
   private socket: WebSocket | null = null;
   private stopped = false;
   private wake: (() => void) | null = null;
@@ -204,9 +205,10 @@ export class RelayConnection {
         if (text === KEEPALIVE_PONG) return;
         const frame = parseFrame(ServerFrame, text);
         if (!frame) return; // A newer relay may send frames this bridge does not know yet.
+        // No case for `replay_done`: replayed and live notices are told apart by seq alone.
         switch (frame.type) {
           case "welcome": {
-            this.opts.onState({ state: "connected", welcome: frame });
+            this.opts.onState({ state: "connected" });
             const hello: HelloFrame = { type: "hello", last_acked: this.opts.helloLastAcked(frame) };
             socket.send(JSON.stringify(hello));
             break;
@@ -217,12 +219,8 @@ export class RelayConnection {
           case "read":
             this.opts.onRead?.(frame);
             break;
-          case "replay_done":
-            this.opts.onState({ state: "caught-up", throughSeq: frame.through_seq });
-            this.opts.onReplayDone?.(frame);
-            break;
           case "error":
-            this.opts.onErrorFrame?.(frame);
+            this.opts.onErrorFrame?.({ ...frame, code: sanitizeRelayText(frame.code), message: sanitizeRelayText(frame.message) });
             break;
         }
       });
@@ -234,7 +232,7 @@ export class RelayConnection {
       socket.on("close", (code, reasonBuffer) => {
         clearInterval(keepalive);
         if (this.socket === socket) this.socket = null;
-        const closeReason = reasonBuffer.toString();
+        const closeReason = sanitizeRelayText(reasonBuffer.toString());
         if (finalError) return resolve({ final: true, error: finalError });
         if (code === CLOSE_CODES.revoked) {
           return resolve({
@@ -260,15 +258,14 @@ export class RelayConnection {
 function describeRefusal(status: number, body: string): string {
   try {
     const json = JSON.parse(body) as { error?: unknown; message?: unknown };
-    const message = typeof json.message === "string" ? json.message : "";
-    const error = typeof json.error === "string" ? json.error : "";
+    const message = typeof json.message === "string" ? sanitizeRelayText(json.message) : "";
+    const error = typeof json.error === "string" ? sanitizeRelayText(json.error) : "";
     if (message || error) return [message, error && message ? `(${error})` : error].filter(Boolean).join(" ");
   } catch {
     // Not the relay's JSON: a proxy or a wrong URL. Say what we can.
   }
   if (status === 404) return "nothing answers at this URL: check --url points at the relay";
-  const text = body.replace(/\s+/g, " ").trim().slice(0, 200);
-  return text;
+  return sanitizeRelayText(body);
 }
 
 function describeSocketError(error: NodeJS.ErrnoException, url: string): string {

@@ -1,10 +1,15 @@
 /**
  * Types one notice line into a Claude Code pane, the careful way (../shared/notes/tmux-injection.md):
- * one injection at a time per pane; only when two polls ~200 ms apart show the same idle screen
- * with an empty input box; control characters stripped; literal typing; Enter as its own call
- * after a pause; success confirmed from the screen, Enter retried; otherwise wait and try again.
+ * only when two polls ~200 ms apart show the same idle screen with an empty input box; literal
+ * typing; Enter as its own call after a pause; success confirmed from the screen, Enter retried;
+ * otherwise wait and try again.
+ *
+ * Two steps, so data only flows down into this module: `whenReady()` waits for Claude, then the
+ * caller decides what to say (whatever arrived meanwhile belongs in the line, whatever was read
+ * meanwhile does not) and hands the finished line to `type()`. The line comes already sanitised
+ * (renderLine); `type()` only checks that, it does not clean it a second time. One caller at a time:
+ * the bridge's single pump is this pane's only typist.
  */
-import { sanitizeLine } from "./notices.ts";
 import { inputHolds, notReadyReason, readScreen, type Screen } from "./screen.ts";
 import type { Tmux } from "./tmux.ts";
 
@@ -17,18 +22,20 @@ export interface InjectorOptions {
   confirmMs?: number;
   /** Extra Enter presses when the first does not submit. */
   enterRetries?: number;
-  /** Called with why the line is not typed yet, and with null once it landed. */
+  /** Called with why the line is not typed yet, and with null once nothing is waiting. */
   onWaiting?: (reason: string | null) => void;
   signal?: AbortSignal;
 }
 
-/** In-process queue per pane: a second notice never types while the first is still in the box. */
-const paneQueues = new Map<string, Promise<unknown>>();
+// Anything that would act as a key rather than text: a newline inside `send-keys -l` text is Enter.
+const NOT_ONE_LINE = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
 
 export class PaneInjector {
   private readonly tmux: Tmux;
   readonly pane: string;
   private readonly opts: Required<Omit<InjectorOptions, "signal">> & { signal?: AbortSignal };
+  /** The last reason reported to `onWaiting`, so each change is reported once. */
+  private reported: string | null = null;
 
   constructor(tmux: Tmux, pane: string, options: InjectorOptions = {}) {
     this.tmux = tmux;
@@ -37,74 +44,66 @@ export class PaneInjector {
   }
 
   /**
-   * Waits until the pane is ready, then calls `render()` for the line (so anything that arrived
-   * while waiting is in it), types it and submits it. Resolves with the line once Claude Code has
-   * taken it; keeps waiting and retrying otherwise. Rejects only when the pane is gone (or tmux
-   * fails for good) or the signal aborts. When `render()` returns null there is nothing left to
-   * say: nothing is typed and the result is null.
+   * Resolves once Claude is idle with an empty input box, for as long as it takes. Rejects only
+   * when the pane is gone (or tmux fails for good) or the signal aborts.
    */
-  inject(render: () => string | null): Promise<string | null> {
-    const previous = paneQueues.get(this.pane) ?? Promise.resolve();
-    const run = previous.catch(() => {}).then(() => this.injectNow(render));
-    const tail = run.catch(() => {});
-    paneQueues.set(this.pane, tail);
-    void tail.then(() => {
-      if (paneQueues.get(this.pane) === tail) paneQueues.delete(this.pane);
-    });
-    return run;
+  async whenReady(): Promise<void> {
+    await this.turn(null);
+    this.report(null);
   }
 
-  private async injectNow(render: () => string | null): Promise<string | null> {
-    let line: string | null = null;
-    let lastReason: string | null = null;
-    const waiting = (reason: string) => {
-      if (reason !== lastReason) this.opts.onWaiting(reason);
-      lastReason = reason;
-    };
-
+  /**
+   * Types `line` and submits it; call it right after `whenReady()`. Resolves once Claude Code has
+   * taken the line; if it did not show or Enter did not take it, waits for the pane again and
+   * retries. Rejects like `whenReady()`, or at once for a line that is not one clean line.
+   */
+  async type(line: string): Promise<void> {
+    if (NOT_ONE_LINE.test(line)) throw new Error(`refusing to type a line with control characters: ${JSON.stringify(line)}`);
+    let state: "empty" | "typed" = "empty";
     for (;;) {
-      this.checkAborted();
-      const { screen, settled } = await this.settledScreen();
-
-      // Our own line from an earlier round, typed but not yet submitted: just submit it.
-      const ours = line !== null && settled && !screen.busy && inputHolds(screen, line);
-      if (!ours) {
-        const reason = notReadyReason(screen) ?? (settled ? null : "the screen is still changing");
-        if (reason) {
-          waiting(reason);
-          await this.sleep(this.opts.pollMs);
-          continue;
-        }
-        if (line === null) {
-          const rendered = render();
-          if (rendered === null) {
-            this.opts.onWaiting(null);
-            return null;
-          }
-          line = sanitizeLine(rendered).replace(/\s+/g, " ").trim();
-        }
+      if (state === "empty") {
         await this.tmux.leaveMode(this.pane);
         // From here on a stop request waits: a typed but unsubmitted line would be left in
         // Claude's input box for the person to find.
         await this.tmux.typeLiteral(this.pane, line);
-        const typed = line;
-        if (!(await this.watch((s) => inputHolds(s, typed), false))) {
-          waiting("typed the notice but it did not show in the input box; checking again");
+        if (!(await this.watch((s) => inputHolds(s, line), false))) {
+          this.report("typed the notice but it did not show in the input box; checking again");
+          state = await this.turn(line);
           continue;
         }
       }
-
-      const typed = line!;
       for (let attempt = 0; attempt <= this.opts.enterRetries; attempt++) {
         await this.sleep(this.opts.enterPauseMs * (attempt + 1), false);
         await this.tmux.pressEnter(this.pane);
-        if (await this.watch((s) => !inputHolds(s, typed), false)) {
-          this.opts.onWaiting(null);
-          return typed;
+        if (await this.watch((s) => !inputHolds(s, line), false)) {
+          this.report(null);
+          return;
         }
       }
-      waiting("the notice is typed but Enter did not submit it; retrying");
+      this.report("the notice is typed but Enter did not submit it; retrying");
+      state = await this.turn(line);
     }
+  }
+
+  /**
+   * Polls until the pane can take a line: "empty" when Claude is idle with an empty box, or
+   * "typed" when the box holds `ours`, a line typed earlier but not submitted, which only needs Enter.
+   */
+  private async turn(ours: string | null): Promise<"empty" | "typed"> {
+    for (;;) {
+      this.checkAborted();
+      const { screen, settled } = await this.settledScreen();
+      if (ours !== null && settled && !screen.busy && inputHolds(screen, ours)) return "typed";
+      const reason = notReadyReason(screen) ?? (settled ? null : "the screen is still changing");
+      if (!reason) return "empty";
+      this.report(reason);
+      await this.sleep(this.opts.pollMs);
+    }
+  }
+
+  private report(reason: string | null): void {
+    if (reason !== this.reported) this.opts.onWaiting(reason);
+    this.reported = reason;
   }
 
   /** Two captures `pollMs` apart; `settled` when they are identical. */

@@ -4,6 +4,8 @@
  * text, and every name or id is sanitised again here: whatever is typed into a Claude Code pane
  * becomes a prompt, so a peer must not be able to smuggle escape sequences, newlines or a wall of
  * text into another session through its own name.
+ *
+ * Also the one sanitiser for any other relay-supplied text the bridge prints (`sanitizeRelayText`).
  */
 import type { MessageKind, NoticeFrame } from "../contract/frames.ts";
 
@@ -31,6 +33,20 @@ export function sanitizeLine(text: string): string {
     .replace(/[\t\r\n\v\f]/g, " ")
     .replace(CONTROL_CHARS, "")
     .replace(/[\u2028\u2029]/g, " ");
+}
+
+/** Longest piece of relay-supplied text printed: an error message, a close reason, a refusal body. */
+export const MAX_RELAY_TEXT_CHARS = 300;
+
+/**
+ * Text from the relay that the bridge prints on its terminal (error frames, close reasons, the body
+ * of a refused upgrade): one line, no escapes, capped. A terminal obeys escapes on stderr as much
+ * as anywhere: an OSC 52 would write the person's clipboard, a CSI 2J clear their screen.
+ */
+export function sanitizeRelayText(text: string): string {
+  const line = sanitizeLine(text).replace(/\s+/g, " ").trim();
+  const chars = Array.from(line);
+  return chars.length > MAX_RELAY_TEXT_CHARS ? `${chars.slice(0, MAX_RELAY_TEXT_CHARS).join("")}…` : line;
 }
 
 function sanitizeToken(value: string, allowed: RegExp, maxChars: number, fallback: string): string {

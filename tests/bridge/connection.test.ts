@@ -14,7 +14,9 @@ import { Bridge, type NoticeSink } from "../../local-bridge/bridge.ts";
 import { resolveTarget } from "../../local-bridge/config.ts";
 import { backoffDelay, RelayConnection, type ConnectionState } from "../../local-bridge/connection.ts";
 import { BridgeError } from "../../local-bridge/errors.ts";
+import { StatusLine } from "../../local-bridge/status.ts";
 import { ProtocolPeer } from "../helpers/protocol-peer.ts";
+import { ScriptedRelay, type ScriptedSocket } from "./scripted-relay.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -35,6 +37,11 @@ function token(group = "core", name = "alice"): Promise<string> {
   return signToken(TEST_SECRET, { g: group, p: name, iat: Date.now() });
 }
 
+/** A notice from bob, for the scripted relay to send. */
+function notice(seq: number): NoticeFrame {
+  return { type: "notice", seq, id: `m_${seq}`, from: "bob", kind: "group", urgent: false };
+}
+
 /** A sink that records batches; `gate` can hold deliveries back. */
 class RecordingSink implements NoticeSink {
   readonly maxBatch: number;
@@ -43,30 +50,35 @@ class RecordingSink implements NoticeSink {
   constructor(maxBatch = Number.POSITIVE_INFINITY) {
     this.maxBatch = maxBatch;
   }
-  async deliver(take: () => NoticeFrame[]): Promise<NoticeFrame[]> {
-    await this.gate;
-    const batch = take();
-    this.batches.push(batch.map((n) => n.seq));
-    return batch;
+  ready(): Promise<void> {
+    return this.gate;
+  }
+  render(batch: readonly NoticeFrame[]): string {
+    return JSON.stringify(batch.map((n) => n.seq));
+  }
+  async write(text: string): Promise<void> {
+    this.batches.push(JSON.parse(text) as number[]);
   }
   seqs(): number[] {
     return this.batches.flat();
   }
 }
 
-async function bridge(relay: ProtocolPeer, opts: { stateDir?: string; sink?: RecordingSink; group?: string } = {}) {
+async function bridge(relay: { url: string }, opts: { stateDir?: string; sink?: RecordingSink; group?: string } = {}) {
   const target = resolveTarget(relay.url, await token(opts.group ?? "core"));
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), "bridge-state-"));
   const sink = opts.sink ?? new RecordingSink();
   const acks = new AckStore({ url: target.baseUrl, group: target.group, peer: target.peer }, stateDir);
-  const b = new Bridge({ ...target, sink, acks, status: null, connection: FAST });
+  const notes: string[] = [];
+  const status = new StatusLine("test", { write: (text: string) => notes.push(text) });
+  const b = new Bridge({ ...target, sink, acks, status, connection: FAST });
   const running = b.run();
   running.catch(() => {});
   cleanups.push(async () => {
     b.stop();
     await running.catch(() => {});
   });
-  return { bridge: b, sink, acks, running, stateDir };
+  return { bridge: b, sink, acks, running, stateDir, notes };
 }
 
 /** A bare RelayConnection (no bridge, no sink) that records its states. */
@@ -262,5 +274,80 @@ describe("Bridge over a socket", () => {
     expect(second.acks.load()).toBeNull();
     fresh.post({ from: "bob" });
     await waitFor(() => second.sink.seqs().includes(1), { what: "the new relay's seq 1" });
+  });
+
+  it("delivers and acks a batch of 200,000 notices that piled up while the sink was busy", { timeout: 60_000 }, async () => {
+    const count = 200_000;
+    const relay = await ScriptedRelay.start(() => ({
+      accept: async (socket) => {
+        await socket.greet();
+        for (let seq = 1; seq <= count; seq++) socket.send(notice(seq));
+        // Frames arrive in order: once this is printed, every notice is in the bridge.
+        socket.send({ type: "error", code: "marker", message: "all sent" });
+      },
+    }));
+    cleanups.push(() => relay.stop());
+    let open!: () => void;
+    const sink = new RecordingSink();
+    sink.gate = new Promise((resolve) => (open = resolve));
+    const { notes, running } = await bridge(relay, { sink });
+    let ended: unknown = null;
+    running.then(
+      () => (ended = "resolved"),
+      (error: unknown) => (ended = error),
+    );
+    await waitFor(() => notes.some((n) => n.includes("all sent")), { what: "every notice sent", timeoutMs: 30_000 });
+    open();
+    await waitFor(() => relay.acks.at(-1) === count || ended !== null, { what: `the ack for seq ${count}`, timeoutMs: 30_000 });
+    expect(ended).toBeNull();
+    expect(relay.acks.at(-1)).toBe(count);
+    expect(sink.seqs()).toHaveLength(count);
+  });
+
+  it("ignores a notice whose seq no relay could have issued: it neither hides later mail nor poisons the ack file", async () => {
+    const relay = await ScriptedRelay.start((attempt) => ({
+      accept: async (socket) => {
+        await socket.greet(attempt === 1 ? 0 : 2);
+        if (attempt === 1) for (const seq of [1, Number.MAX_SAFE_INTEGER, 2]) socket.send(notice(seq));
+        else socket.send(notice(3));
+      },
+    }));
+    cleanups.push(() => relay.stop());
+    const first = await bridge(relay);
+    await waitFor(() => relay.acks.at(-1) === 2, { what: "the ack for seq 2" });
+    expect(first.sink.seqs()).toEqual([1, 2]);
+    expect(relay.acks.every((seq) => seq <= 2)).toBe(true);
+    expect(first.acks.load()).toBe(2);
+    first.bridge.stop();
+    await first.running;
+
+    // Restarted on the same record: it resumes from 2 (no "relay was reset") and hears seq 3.
+    const second = await bridge(relay, { stateDir: first.stateDir });
+    await waitFor(() => second.sink.seqs().includes(3), { what: "seq 3 after restart" });
+    expect(relay.hellos).toEqual([null, 2]);
+  });
+
+  it("drops notices read while the sink was not ready, acks them, and writes nothing for them", async () => {
+    let live!: ScriptedSocket;
+    const relay = await ScriptedRelay.start(() => ({
+      accept: async (socket) => {
+        await socket.greet();
+        live = socket;
+      },
+    }));
+    cleanups.push(() => relay.stop());
+    let open!: () => void;
+    const sink = new RecordingSink();
+    sink.gate = new Promise((resolve) => (open = resolve));
+    await bridge(relay, { sink });
+    await waitFor(() => live !== undefined, { what: "hello" });
+    live.send(notice(1));
+    live.send(notice(2));
+    live.send({ type: "read", through_seq: 2 });
+    await waitFor(() => relay.acks.includes(2), { what: "the read notices acked unsent" });
+    open();
+    live.send(notice(3));
+    await waitFor(() => relay.acks.includes(3), { what: "the ack for seq 3" });
+    expect(sink.batches).toEqual([[3]]);
   });
 });

@@ -3,7 +3,9 @@
  * Code-like screen and recording every byte it receives and every line it submits.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { NoticeFrame } from "../../contract/frames.ts";
 import { PaneInjector } from "../../local-bridge/injector.ts";
+import { renderLine } from "../../local-bridge/notices.ts";
 import { PaneGoneError } from "../../local-bridge/tmux.ts";
 import { TmuxLab, type Standin, type StandinEvent } from "../helpers/tmux-lab.ts";
 import { hold, waitFor } from "../helpers/wait.ts";
@@ -25,6 +27,12 @@ function injector(standin: Standin) {
   return { inj, reasons };
 }
 
+/** What the bridge's pump does with a line: wait for the pane, then type it. */
+async function inject(inj: PaneInjector, line: string): Promise<void> {
+  await inj.whenReady();
+  await inj.type(line);
+}
+
 function dataEvents(standin: Standin) {
   return standin.events().filter((e): e is Extract<StandinEvent, { event: "data" }> => e.event === "data");
 }
@@ -35,7 +43,7 @@ describe("PaneInjector", { timeout: 20_000 }, () => {
     const standin = await lab.standin();
     const { inj } = injector(standin);
     const line = "[relay] 1 new message in core (DM from bob). Call read_new_messages.";
-    await expect(inj.inject(() => line)).resolves.toBe(line);
+    await inject(inj, line);
     expect(standin.submissions()).toEqual([line]);
     const data = dataEvents(standin).map((e) => e.data);
     // The text arrived without an Enter in it, and the Enter arrived alone.
@@ -46,15 +54,15 @@ describe("PaneInjector", { timeout: 20_000 }, () => {
   it("waits while Claude is busy, types nothing, and lands once it is idle", async () => {
     const standin = await lab.standin({ busy: true });
     const { inj, reasons } = injector(standin);
-    let rendered = 0;
-    const landed = inj.inject(() => {
-      rendered++;
-      return "[relay] 1 new message in core (1 from carol). Call read_new_messages.";
+    let ready = false;
+    const landed = inj.whenReady().then(() => {
+      ready = true;
+      return inj.type("[relay] 1 new message in core (1 from carol). Call read_new_messages.");
     });
     await waitFor(() => reasons.includes("Claude is busy"), { what: "the injector to notice Claude is busy" });
     await hold(800); // several poll rounds
     expect(dataEvents(standin)).toEqual([]);
-    expect(rendered).toBe(0); // the line is rendered only when it can be typed: later notices merge in
+    expect(ready).toBe(false); // the line is rendered only once it can be typed: later notices merge in
     await standin.set({ busy: false });
     await landed;
     expect(standin.submissions()).toHaveLength(1);
@@ -64,7 +72,7 @@ describe("PaneInjector", { timeout: 20_000 }, () => {
   it("waits while a dialog is open: no key reaches it", async () => {
     const standin = await lab.standin({ dialog: true });
     const { inj, reasons } = injector(standin);
-    const landed = inj.inject(() => "[relay] 1 new message in core (DM from bob). Call read_new_messages.");
+    const landed = inject(inj, "[relay] 1 new message in core (DM from bob). Call read_new_messages.");
     await waitFor(() => reasons.includes("a dialog or menu is open"), { what: "the injector to notice the dialog" });
     await hold(800);
     expect(dataEvents(standin)).toEqual([]);
@@ -80,7 +88,7 @@ describe("PaneInjector", { timeout: 20_000 }, () => {
     await waitFor(() => standin.screen().includes("half a thought"), { what: "the person's text on screen" });
     const { inj, reasons } = injector(standin);
     const line = "[relay] 1 new message in core (DM from bob). Call read_new_messages.";
-    const landed = inj.inject(() => line);
+    const landed = inject(inj, line);
     await waitFor(() => reasons.includes("someone is typing in the input box"), { what: "the injector to see the typing" });
     await hold(800);
     // Only the person's own keystrokes so far.
@@ -94,7 +102,7 @@ describe("PaneInjector", { timeout: 20_000 }, () => {
   it("treats a grey placeholder as an empty box", async () => {
     const standin = await lab.standin({ placeholder: true });
     const { inj } = injector(standin);
-    await inj.inject(() => "[relay] 1 new message in core (1 from carol). Call read_new_messages.");
+    await inject(inj, "[relay] 1 new message in core (1 from carol). Call read_new_messages.");
     expect(standin.submissions()).toHaveLength(1);
   });
 
@@ -104,15 +112,25 @@ describe("PaneInjector", { timeout: 20_000 }, () => {
     expect(lab.tmuxSync(["display-message", "-p", "-t", standin.pane, "#{pane_in_mode}"]).trim()).toBe("1");
     const { inj } = injector(standin);
     const line = "[relay] 1 new message in core (1 from carol). Call read_new_messages.";
-    await inj.inject(() => line);
+    await inject(inj, line);
     expect(standin.submissions()).toEqual([line]);
   });
 
-  it("strips control characters from whatever it is given", async () => {
+  it("refuses a line that is not one clean line, typing nothing", async () => {
     const standin = await lab.standin();
     const { inj } = injector(standin);
-    await inj.inject(() => "[relay] hi\x1b[31m from\nbob\r\x07 $(x)");
-    expect(standin.submissions()).toEqual(["[relay] hi from bob $(x)"]);
+    await expect(inj.type("[relay] hi\x1b[31m from\nbob\r\x07 $(x)")).rejects.toThrow(/control characters/);
+    await hold(300);
+    expect(dataEvents(standin)).toEqual([]);
+  });
+
+  it("types a rendered notice for a hostile name as the clean line it is", async () => {
+    const standin = await lab.standin();
+    const { inj } = injector(standin);
+    const hostile: NoticeFrame = { type: "notice", seq: 1, id: "m_1", from: "bob\x1b[31m\nIgnore\r\x07 $(x)", kind: "dm", urgent: false };
+    const line = renderLine("core", [hostile]);
+    await inject(inj, line);
+    expect(standin.submissions()).toEqual([line]);
     expect(dataEvents(standin).some((e) => /[\x00-\x0c\x0e-\x1f\x7f]/.test(e.data))).toBe(false);
   });
 
@@ -120,24 +138,14 @@ describe("PaneInjector", { timeout: 20_000 }, () => {
     const standin = await lab.standin();
     const { inj } = injector(standin);
     const line = `[relay] ${"lorem ipsum ".repeat(100)}end`;
-    await inj.inject(() => line);
+    await inject(inj, line);
     expect(standin.submissions()).toEqual([line.trim()]);
-  });
-
-  it("runs one injection at a time per pane", async () => {
-    const standin = await lab.standin({ busy: true });
-    const a = new PaneInjector(lab.tmux, standin.pane);
-    const b = new PaneInjector(lab.tmux, standin.pane);
-    const both = Promise.all([a.inject(() => "[relay] first"), b.inject(() => "[relay] second")]);
-    await standin.set({ busy: false });
-    await both;
-    expect(standin.submissions()).toEqual(["[relay] first", "[relay] second"]);
   });
 
   it("fails with a clear error when the pane is gone", async () => {
     const standin = await lab.standin({ busy: true });
     const { inj } = injector(standin);
-    const landed = inj.inject(() => "[relay] never");
+    const landed = inject(inj, "[relay] never");
     lab.tmuxSync(["kill-pane", "-t", standin.pane]);
     await expect(landed).rejects.toBeInstanceOf(PaneGoneError);
     await expect(landed).rejects.toThrow(/pane %\d+ is gone/);

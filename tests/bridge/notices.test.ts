@@ -1,7 +1,15 @@
 /** The notice line and JSON record: what they say, and that peer-controlled text cannot escape. */
 import { describe, expect, it } from "vitest";
 import type { NoticeFrame } from "../../contract/frames.ts";
-import { MAX_LINE_CHARS, noticeRecord, renderLine, sanitizeLine, sanitizeName } from "../../local-bridge/notices.ts";
+import {
+  MAX_LINE_CHARS,
+  MAX_RELAY_TEXT_CHARS,
+  noticeRecord,
+  renderLine,
+  sanitizeLine,
+  sanitizeName,
+  sanitizeRelayText,
+} from "../../local-bridge/notices.ts";
 
 let seq = 0;
 function n(from: string, kind: NoticeFrame["kind"] = "group", extra: Partial<NoticeFrame> = {}): NoticeFrame {
@@ -91,6 +99,12 @@ describe("hostile names", () => {
 
   it("sanitizeLine strips escapes and controls and flattens line breaks", () => {
     expect(sanitizeLine("a\x1b[2Jb\tc\nd\re\x07f")).toBe("ab c d ef");
+  });
+
+  it("sanitizeRelayText makes relay text one short line without escapes", () => {
+    expect(sanitizeRelayText(" token \x1b]52;c;aGVsbG8=\x07refused\r\n\x1b[2J  ask ")).toBe("token refused ask");
+    const long = sanitizeRelayText("é".repeat(5_000));
+    expect(long).toBe(`${"é".repeat(MAX_RELAY_TEXT_CHARS)}…`);
   });
 });
 
