@@ -21,6 +21,7 @@ import {
 } from "../contract/frames.ts";
 import { MAX_CLIENT_FRAME_BYTES } from "../contract/limits.ts";
 import { migrate } from "./schema.ts";
+import { unreadSummary, type UnreadSummary } from "./unread-summary.ts";
 
 export interface Caller {
   group: string;
@@ -894,5 +895,17 @@ export class GroupObject extends DurableObject<Env> {
     if (sockets.length > 0) await this.ctx.storage.setAlarm(now + SWEEP_INTERVAL_MS);
     else if (anyMessages) await this.ctx.storage.setAlarm(now + RETENTION_INTERVAL_MS);
     else this.alarmScheduled = false;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Unread summary for Claude Code hooks (GET /groups/:group/unread): reads only, touches nothing,
+  // so a hook running on every prompt neither marks mail read nor counts as the peer being active.
+  // -------------------------------------------------------------------------------------------
+
+  async unreadSummary(caller: Caller): Promise<Outcome<UnreadSummary>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const row = this.sql.exec<{ read_cursor: number }>(`SELECT read_cursor FROM peers WHERE name = ?`, caller.peer).toArray()[0];
+    return ok(unreadSummary(this.sql, caller.peer, row?.read_cursor ?? null));
   }
 }
