@@ -14,6 +14,8 @@
  * its time bound, so a relay problem never stands between a person and their session.
  */
 import { createHash } from "node:crypto";
+import { get as httpGet } from "node:http";
+import { get as httpsGet } from "node:https";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -82,19 +84,41 @@ export function unreadLine(summary: UnreadSummary): string {
   return `[relay] ${describeUnread(summary)}. Call read_new_messages.`;
 }
 
-/** Asks the relay; null on any failure or after `timeoutMs` (fail open). */
-export async function fetchUnread(target: RelayTarget, timeoutMs: number): Promise<UnreadSummary | null> {
-  try {
-    const response = await fetch(`${target.baseUrl}/groups/${encodeURIComponent(target.group)}/unread`, {
-      headers: { Authorization: `Bearer ${target.token}` },
-      signal: AbortSignal.timeout(timeoutMs),
+/**
+ * Asks the relay; null on any failure or after `timeoutMs` (fail open). Plain node:http(s) rather
+ * than fetch: loading fetch's implementation costs a fresh process tens of milliseconds, and this
+ * runs as a fresh process at every prompt and stop.
+ */
+export function fetchUnread(target: RelayTarget, timeoutMs: number): Promise<UnreadSummary | null> {
+  return new Promise((resolve) => {
+    const url = new URL(`${target.baseUrl}/groups/${encodeURIComponent(target.group)}/unread`);
+    const get = url.protocol === "https:" ? httpsGet : httpGet;
+    let settled = false;
+    const finish = (value: UnreadSummary | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      request.destroy();
+      resolve(value);
+    };
+    const timer = setTimeout(() => finish(null), timeoutMs);
+    const request = get(url, { headers: { Authorization: `Bearer ${target.token}` }, agent: false }, (response) => {
+      if (response.statusCode !== 200) return finish(null);
+      let text = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (text += chunk));
+      response.on("end", () => {
+        try {
+          const body = JSON.parse(text) as UnreadSummary;
+          finish(typeof body.total === "number" && typeof body.attention_seq === "number" ? body : null);
+        } catch {
+          finish(null);
+        }
+      });
+      response.on("error", () => finish(null));
     });
-    if (!response.ok) return null;
-    const body = (await response.json()) as UnreadSummary;
-    return typeof body.total === "number" && typeof body.attention_seq === "number" ? body : null;
-  } catch {
-    return null;
-  }
+    request.on("error", () => finish(null));
+  });
 }
 
 /** Per Claude session (and profile): the highest attention seq a Stop hook already raised. */

@@ -7,6 +7,7 @@
  * files get shown, shared and pasted into bug reports.
  */
 import { existsSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { RelayTarget } from "./config.ts";
 import { configFilePath, readConfigFile, saveProfile } from "./config-file.ts";
 import { addHook, findHooks, readSettings, removeHooks, settingsPath, writeSettings, type SettingsScope } from "./claude-settings.ts";
@@ -21,8 +22,18 @@ export function isRelayHook(command: string): boolean {
   return /(relay-bridge|local-bridge)/.test(command) && /\shook (session-start|prompt|stop) --profile \S+$/.test(command);
 }
 
+/** The small hook-only bundle built next to the relay-bridge bundle (see hook-main.ts). */
+export const HOOK_BUNDLE = "relay-hook.mjs";
+
+/**
+ * The command line Claude Code runs: the small hook bundle when it sits next to the relay-bridge
+ * bundle running now (it starts faster), else this same CLI's `hook` subcommand.
+ */
 export function hookCommand(bridgeCommand: string[], hook: HookName, profile: string): string {
-  return shellLine([...bridgeCommand, "hook", hook, "--profile", profile]);
+  const [node, script = ""] = bridgeCommand;
+  const small = join(dirname(script), HOOK_BUNDLE);
+  const runner = basename(script) === "relay-bridge.mjs" && existsSync(small) ? [node!, small] : bridgeCommand;
+  return shellLine([...runner, "hook", hook, "--profile", profile]);
 }
 
 export interface HooksResult {
