@@ -16,8 +16,8 @@ import { parseArgs } from "node:util";
 import { AckStore } from "./ack-store.ts";
 import { Bridge, PaneSink, StdoutSink, type NoticeSink } from "./bridge.ts";
 import type { SettingsScope } from "./claude-settings.ts";
-import { resolveTarget, type RelayTarget } from "./config.ts";
-import { loadProfile } from "./config-file.ts";
+import type { RelayTarget } from "./config.ts";
+import { targetFromOptions } from "./config-file.ts";
 import { BridgeError, UsageError } from "./errors.ts";
 import { hooksStatus, installHooks, uninstallHooks } from "./hooks.ts";
 import { acquirePaneLock } from "./pane-lock.ts";
@@ -88,14 +88,7 @@ const HOOKS_OPTIONS = {
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
-const CHANNEL_OPTIONS = {
-  url: { type: "string" },
-  token: { type: "string" },
-  profile: { type: "string" },
-  help: { type: "boolean", short: "h", default: false },
-} as const;
-
-type Options = typeof CONNECT_OPTIONS | typeof SETUP_OPTIONS | typeof HOOKS_OPTIONS | typeof CHANNEL_OPTIONS;
+type Options = typeof CONNECT_OPTIONS | typeof SETUP_OPTIONS | typeof HOOKS_OPTIONS;
 
 function parse<T extends Options>(options: T, args: string[], allowPositionals = false) {
   try {
@@ -107,7 +100,7 @@ function parse<T extends Options>(options: T, args: string[], allowPositionals =
 
 /** --url/--token, else RELAY_URL/RELAY_TOKEN. */
 function targetFrom(values: { url?: string; token?: string }): RelayTarget {
-  return resolveTarget(values.url ?? process.env.RELAY_URL, values.token ?? process.env.RELAY_TOKEN);
+  return targetFromOptions({ url: values.url, token: values.token });
 }
 
 /** How to run this CLI again (node binary and script), for split panes, hooks and the channel. */
@@ -244,16 +237,21 @@ async function hooksCommand(args: string[]): Promise<number> {
   }
 }
 
+/**
+ * The channel server lives in its own bundle (see channel-main.ts); from the TypeScript sources it
+ * is the module next to this one. The specifier is computed, so esbuild leaves it out of this bundle.
+ */
 async function channelCommand(args: string[]): Promise<number> {
-  const { values } = parse(CHANNEL_OPTIONS, args);
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
+  const fromSource = import.meta.url.endsWith(".ts");
+  const entry = new URL(fromSource ? "./channel-main.ts" : "./relay-channel.mjs", import.meta.url);
+  let channel: { channelMain(args: string[]): Promise<number> };
+  try {
+    channel = (await import(entry.href)) as typeof channel;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
+    throw new BridgeError(`the channel server's bundle ${fileURLToPath(entry)} is missing: run \`npm run build:bridge\``);
   }
-  const target = values.profile ? loadProfile(values.profile) : targetFrom(values);
-  const { runChannel } = await import("./channel.ts");
-  await runChannel(target);
-  return 0;
+  return channel.channelMain(args);
 }
 
 export async function main(argv: string[]): Promise<number> {

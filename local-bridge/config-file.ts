@@ -64,3 +64,9 @@ export function loadProfile(name: string, path = configFilePath()): RelayTarget 
   if (!profile) throw new UsageError(`no profile ${JSON.stringify(name)} in ${path}: run \`relay-bridge hooks install --url … --token …\` again`);
   return resolveTarget(profile.url, profile.token);
 }
+
+/** `--profile NAME`, else `--url`/`--token`, else RELAY_URL/RELAY_TOKEN. */
+export function targetFromOptions(values: { url?: string; token?: string; profile?: string }): RelayTarget {
+  if (values.profile) return loadProfile(values.profile);
+  return resolveTarget(values.url ?? process.env.RELAY_URL, values.token ?? process.env.RELAY_TOKEN);
+}

@@ -14,8 +14,6 @@
  * its time bound, so a relay problem never stands between a person and their session.
  */
 import { createHash } from "node:crypto";
-import { get as httpGet } from "node:http";
-import { get as httpsGet } from "node:https";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -23,10 +21,9 @@ import { defaultStateDir } from "./ack-store.ts";
 import type { RelayTarget } from "./config.ts";
 import { loadProfile } from "./config-file.ts";
 import { UsageError } from "./errors.ts";
+import { HOOK_EVENTS, type HookName } from "./hook-events.ts";
 import { sanitizeId, sanitizeName } from "./notices.ts";
 
-export const HOOK_EVENTS = { "session-start": "SessionStart", prompt: "UserPromptSubmit", stop: "Stop" } as const;
-export type HookName = keyof typeof HOOK_EVENTS;
 
 /** Whole budget for the relay call: beyond it the hook gives up and prints nothing. */
 export const DEFAULT_HOOK_TIMEOUT_MS = 1_500;
@@ -89,10 +86,12 @@ export function unreadLine(summary: UnreadSummary): string {
  * than fetch: loading fetch's implementation costs a fresh process tens of milliseconds, and this
  * runs as a fresh process at every prompt and stop.
  */
-export function fetchUnread(target: RelayTarget, timeoutMs: number): Promise<UnreadSummary | null> {
+export async function fetchUnread(target: RelayTarget, timeoutMs: number): Promise<UnreadSummary | null> {
+  const url = new URL(`${target.baseUrl}/groups/${encodeURIComponent(target.group)}/unread`);
+  // Imported here, not at the top: bundled into relay-bridge, a top-level import would load the
+  // HTTP stack into every idle `connect` bridge too.
+  const { get } = url.protocol === "https:" ? await import("node:https") : await import("node:http");
   return new Promise((resolve) => {
-    const url = new URL(`${target.baseUrl}/groups/${encodeURIComponent(target.group)}/unread`);
-    const get = url.protocol === "https:" ? httpsGet : httpGet;
     let settled = false;
     const finish = (value: UnreadSummary | null) => {
       if (settled) return;

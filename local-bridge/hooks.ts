@@ -11,7 +11,7 @@ import { basename, dirname, join } from "node:path";
 import type { RelayTarget } from "./config.ts";
 import { configFilePath, readConfigFile, saveProfile } from "./config-file.ts";
 import { addHook, findHooks, readSettings, removeHooks, settingsPath, writeSettings, type SettingsScope } from "./claude-settings.ts";
-import { HOOK_EVENTS, type HookName } from "./hook-command.ts";
+import { HOOK_EVENTS, type HookName } from "./hook-events.ts";
 import { shellLine } from "./setup.ts";
 
 /** Claude Code's own limit per hook command, in seconds; the hook gives up well before it. */
