@@ -18,6 +18,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wri
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { defaultStateDir } from "./ack-store.ts";
+import type { UnreadSummary } from "../contract/unread.ts";
 import type { RelayTarget } from "./config.ts";
 import { loadProfile } from "./config-file.ts";
 import { UsageError } from "./errors.ts";
@@ -29,18 +30,6 @@ import { sanitizeId, sanitizeName } from "./notices.ts";
 export const DEFAULT_HOOK_TIMEOUT_MS = 1_500;
 /** Stop-hook state files older than this are pruned (a session that old is long over). */
 const STATE_MAX_AGE_MS = 14 * 86_400_000;
-
-/** The relay's answer to GET /groups/:group/unread. */
-export interface UnreadSummary {
-  total: number;
-  dms: number;
-  questions: { id: string; from: string; seq: number }[];
-  question_count: number;
-  dm_from: string[];
-  urgent: number;
-  highest_seq: number;
-  attention_seq: number;
-}
 
 /** What Claude Code gives a hook on stdin (only the fields used here). */
 interface HookInput {

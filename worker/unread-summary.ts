@@ -3,27 +3,9 @@
  * run on every prompt and every stop, so they can say "2 unread (question from alice)" without
  * taking the mail out of read_new_messages' hands.
  */
+import { MAX_SUMMARY_NAMES, type UnreadSummary } from "../contract/unread.ts";
 
-/** Shown at most: a hook's line names a few askers, never a list. */
-export const MAX_SUMMARY_NAMES = 5;
-
-export interface UnreadSummary {
-  /** Unread messages of every kind (broadcasts included). */
-  total: number;
-  /** Unread direct messages to this peer (not questions). */
-  dms: number;
-  /** Unread questions to this peer, oldest first (at most MAX_SUMMARY_NAMES). */
-  questions: { id: string; from: string; seq: number }[];
-  /** Unread questions in all (may exceed `questions.length`). */
-  question_count: number;
-  /** Senders of the unread DMs, in order of their first unread DM (at most MAX_SUMMARY_NAMES). */
-  dm_from: string[];
-  urgent: number;
-  /** Highest unread seq, 0 when nothing is unread. */
-  highest_seq: number;
-  /** Highest unread seq among DMs, questions and urgent mail (what deserves interrupting), or 0. */
-  attention_seq: number;
-}
+export type { UnreadSummary };
 
 // The same predicates the group object uses for unread mail: others' broadcasts and anything
 // addressed to the peer, minus what it consumed out of order. ?1 is the peer, ?2 its read cursor.

@@ -4,8 +4,7 @@
  * per piece of mail and never for nothing, and failing open (nothing printed, exit 0, within its
  * bound) when the relay is down or hangs.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
@@ -15,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveTarget } from "../../local-bridge/config.ts";
 import { saveProfile } from "../../local-bridge/config-file.ts";
 import { CLI } from "../helpers/bridge-process.ts";
+import { callTool as call, relayClient } from "../helpers/relay-client.ts";
 import { freePort, startRelay, type RelayServer } from "../helpers/relay-server.ts";
 
 let relay: RelayServer;
@@ -34,16 +34,9 @@ afterAll(async () => {
 });
 
 async function mcp(token: string): Promise<Client> {
-  const client = new Client({ name: "hook-test", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${relay.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  const client = await relayClient(relay.url, token);
   clients.push(client);
   return client;
-}
-
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Record<string, any>> {
-  const result = (await client.callTool({ name, arguments: args })) as { isError?: boolean; structuredContent?: Record<string, any>; content: { text: string }[] };
-  if (result.isError) throw new Error(`${name}: ${result.content.map((c) => c.text).join(" ")}`);
-  return result.structuredContent ?? {};
 }
 
 /** A profile for `peer` in `group` pointing at `url`; returns its name. */

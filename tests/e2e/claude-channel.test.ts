@@ -13,7 +13,7 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,7 +21,7 @@ import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { signToken } from "../../contract/token.ts";
 import { CLI } from "../helpers/bridge-process.ts";
-import { claudeEnv, startModelStandin } from "../helpers/model-standin.ts";
+import { claudeEnv, claudeVersion, startModelStandin } from "../helpers/model-standin.ts";
 import { ProtocolPeer } from "../helpers/protocol-peer.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { TEST_SECRET } from "../test-secret.ts";
@@ -106,16 +106,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function claudeVersion(): string | null {
-  try {
-    return execFileSync("claude", ["--version"], { encoding: "utf8", timeout: 20_000 }).trim();
-  } catch {
-    return null;
-  }
-}
-
-const version = claudeVersion();
-if (!version) console.warn("claude-channel.test.ts: `claude` is not on PATH; the real-Claude check is skipped.");
+const version = claudeVersion("claude-channel.test.ts");
 
 describe.skipIf(!version)(`relay-bridge channel under the real Claude Code (${version}), offline`, () => {
   it("is started by Claude Code, completes the MCP handshake and holds the relay socket", async () => {

@@ -11,45 +11,30 @@
  *
  * Needs `claude` on PATH (.ci/run installs it); skipped, saying so, where it is absent.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { execFile, execFileSync } from "node:child_process";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI } from "../helpers/bridge-process.ts";
-import { allText, claudeEnv, lastUserText, startModelStandin, type ModelStandin, type Script } from "../helpers/model-standin.ts";
+import { allText, claudeEnv, claudeVersion, lastUserText, startModelStandin, type ModelStandin, type Script } from "../helpers/model-standin.ts";
+import { callTool as call, relayClient } from "../helpers/relay-client.ts";
 import { freePort, startRelay, type RelayServer } from "../helpers/relay-server.ts";
 
 const run = promisify(execFile);
 
-function claudeVersion(): string | null {
-  try {
-    return execFileSync("claude", ["--version"], { encoding: "utf8", timeout: 20_000 }).trim();
-  } catch {
-    return null;
-  }
-}
-
-const version = claudeVersion();
-if (!version) console.warn("claude-hooks.test.ts: `claude` is not on PATH; install @anthropic-ai/claude-code to run it.");
+const version = claudeVersion("claude-hooks.test.ts");
 
 let relay: RelayServer;
 let model: ModelStandin;
 const clients: Client[] = [];
 
 async function mcp(token: string): Promise<Client> {
-  const client = new Client({ name: "claude-hooks-test", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${relay.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  const client = await relayClient(relay.url, token);
   clients.push(client);
   return client;
-}
-
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<void> {
-  const result = (await client.callTool({ name, arguments: args })) as { isError?: boolean; content: { text: string }[] };
-  if (result.isError) throw new Error(`${name}: ${result.content.map((c) => c.text).join(" ")}`);
 }
 
 /** A private HOME and project where Claude Code has the relay's tools and hooks for `peer`. */

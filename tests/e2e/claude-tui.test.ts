@@ -6,29 +6,19 @@
  *
  * Needs `claude` on PATH (.ci/run installs it); skipped, saying so, where it is absent.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { execFileSync } from "node:child_process";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBridge, stopBridge, type BridgeProcess } from "../helpers/bridge-process.ts";
-import { claudeEnv, lastUserText, startModelStandin, type ModelStandin } from "../helpers/model-standin.ts";
+import { claudeEnv, claudeVersion, lastUserText, startModelStandin, type ModelStandin } from "../helpers/model-standin.ts";
+import { callTool, relayClient } from "../helpers/relay-client.ts";
 import { startRelay, type RelayServer } from "../helpers/relay-server.ts";
 import { TmuxLab } from "../helpers/tmux-lab.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-function claudeVersion(): string | null {
-  try {
-    return execFileSync("claude", ["--version"], { encoding: "utf8", timeout: 20_000 }).trim();
-  } catch {
-    return null;
-  }
-}
-
-const version = claudeVersion();
-if (!version) console.warn("claude-tui.test.ts: `claude` is not on PATH; install @anthropic-ai/claude-code to run it.");
+const version = claudeVersion("claude-tui.test.ts");
 
 /** What Claude Code needs from its environment; passed through env(1), since tmux resets a new pane's. */
 const CLAUDE_VARS = ["HOME", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "DISABLE_AUTOUPDATER", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "ENABLE_TOOL_SEARCH", "PATH"];
@@ -70,11 +60,9 @@ describe.skipIf(!version)(`the tmux bridge with the real Claude Code TUI (${vers
     expect(await second.exited).toBe(1);
     expect(second.stderr()).toContain(`already served by another relay-bridge (pid ${bridge.child.pid})`);
 
-    alice = new Client({ name: "tui-test", version: "1.0.0" });
-    await alice.connect(new StreamableHTTPClientTransport(new URL(`${relay.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${await relay.mint("tui", "alice")}` } } }));
+    alice = await relayClient(relay.url, await relay.mint("tui", "alice"));
     const sentAt = Date.now();
-    const sent = (await alice.callTool({ name: "send_dm", arguments: { to: "bob", text: "the deploy is green" } })) as { isError?: boolean };
-    expect(sent.isError).toBeFalsy();
+    await callTool(alice, "send_dm", { to: "bob", text: "the deploy is green" });
 
     const heard = await waitFor(
       () => model.requests.find((r) => lastUserText(r).includes("[relay] 1 new message in tui (DM from alice)")),

@@ -7,6 +7,7 @@
  * Claude Code also sends side requests (titles, summaries, token counts): those carry none of the
  * session's tools, and the default script answers them with plain text.
  */
+import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { join } from "node:path";
@@ -141,6 +142,16 @@ export interface ModelStandin {
   turns(): RecordedRequest[];
   setScript(script: Script): void;
   stop(): Promise<void>;
+}
+
+/** `claude --version`, or null when Claude Code is not on PATH (tests then skip, saying so). */
+export function claudeVersion(testFile: string): string | null {
+  try {
+    return execFileSync("claude", ["--version"], { encoding: "utf8", timeout: 20_000 }).trim();
+  } catch {
+    console.warn(`${testFile}: \`claude\` is not on PATH; install @anthropic-ai/claude-code to run it.`);
+    return null;
+  }
 }
 
 /**
