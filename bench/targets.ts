@@ -124,5 +124,15 @@ export function judge(done: Done): TargetResult[] {
         : missing(`idle bridge CPU (${label})`, "~0 (<= 0.5% of one core)", 0.5, "not measured"),
     );
   }
+  // The form `hooks install` writes: the small hook bundle when it is built, else the relay-bridge bundle.
+  const hookP95 = (form: string) =>
+    Math.max(...["prompt", "stop"].map((hook) => (figure(done, "hooks", `${form}_${hook}`) as { p95?: number } | undefined)?.p95 ?? Number.NaN));
+  const [hookForm, hookLabel] = Number.isFinite(hookP95("hook_bundle")) ? ["hook_bundle", "relay-hook bundle"] : ["bundle", "relay-bridge bundle"];
+  const hookMs = hookP95(hookForm);
+  results.push(
+    Number.isFinite(hookMs)
+      ? { target: `hook command p95 (${hookLabel})`, goal: "< 150 ms", measured: `${hookMs} ms (slower of prompt/stop)`, met: hookMs < 150, value: hookMs, limit: 150 }
+      : missing("hook command p95", "< 150 ms", 150, "not measured"),
+  );
   return results;
 }

@@ -1,8 +1,11 @@
 /**
  * relay-bridge: the local side of claude-relay.
  *
- *   relay-bridge setup   --url URL --token TOKEN [--pane %N] [--print-only]
- *   relay-bridge connect --url URL --token TOKEN (--pane %N | --stdout) [--quiet]
+ *   relay-bridge setup   --url URL --token TOKEN [--pane %N] [--print-only] [--hooks|--no-hooks] [--no-permissions] [--channel]
+ *   relay-bridge connect --url URL --token TOKEN (--pane %N | --stdout) [--quiet] [--takeover]
+ *   relay-bridge hooks   install|uninstall|status [--project DIR | --user]
+ *   relay-bridge hook    session-start|prompt|stop --profile NAME   (run by Claude Code)
+ *   relay-bridge channel (--profile NAME | --url URL --token TOKEN) (run by Claude Code)
  *
  * RELAY_URL and RELAY_TOKEN stand in for --url and --token. Runs as TypeScript on Node 22
  * (`npm run bridge -- …`) and as the bundled dist/relay-bridge.mjs on Node 20 (the package bin).
@@ -12,8 +15,12 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { AckStore } from "./ack-store.ts";
 import { Bridge, PaneSink, StdoutSink, type NoticeSink } from "./bridge.ts";
-import { resolveTarget } from "./config.ts";
+import type { SettingsScope } from "./claude-settings.ts";
+import type { RelayTarget } from "./config.ts";
+import { targetFromOptions } from "./config-file.ts";
 import { BridgeError, UsageError } from "./errors.ts";
+import { hooksStatus, installHooks, uninstallHooks } from "./hooks.ts";
+import { acquirePaneLock } from "./pane-lock.ts";
 import { setup } from "./setup.ts";
 import { StatusLine } from "./status.ts";
 import { claudePanes, listProcesses, Tmux } from "./tmux.ts";
@@ -22,14 +29,31 @@ const USAGE = `relay-bridge: live relay notices for Claude Code sessions in tmux
 
 Usage:
   relay-bridge setup   --url URL --token TOKEN [--pane %N] [--print-only]
+                       [--hooks | --no-hooks] [--no-permissions] [--channel]
       Find the tmux pane running Claude Code (or use --pane), register the relay's tools there
-      with \`claude mcp add\`, and start \`connect\` for it in a small split below.
+      with \`claude mcp add\`, allow them in the project's .claude/settings.local.json
+      (--no-permissions skips that), offer the hooks (--hooks installs them, --no-hooks does
+      not ask), and start \`connect\` for it in a small split below.
+      --channel registers the channel server instead of starting a split (no tmux needed).
       --print-only prints the commands instead of running them.
 
-  relay-bridge connect --url URL --token TOKEN (--pane %N | --stdout) [--quiet]
+  relay-bridge connect --url URL --token TOKEN (--pane %N | --stdout) [--quiet] [--takeover]
       Hold the group's socket and announce new mail: one line typed into the Claude Code pane
       (when Claude is idle), or one JSON object per line on stdout.
+      One bridge per pane: a second one refuses; --takeover replaces the running one.
       --quiet hides the status line on stderr.
+
+  relay-bridge hooks install [--project DIR | --user] [--url URL --token TOKEN]
+  relay-bridge hooks uninstall|status [--project DIR | --user]
+      Claude Code hooks that tell the session about unread mail at its start, with each prompt,
+      and (once per piece of mail) when it is about to stop. Project: DIR/.claude/settings.local.json
+      (default: this directory); --user: ~/.claude/settings.json. The token is kept in a profile
+      (~/.config/claude-relay/config.json, mode 0600), never in the settings.
+
+  relay-bridge channel (--profile NAME | --url URL --token TOKEN)
+      A stdio MCP server for Claude Code that pushes notices into the session as channel events.
+      Registered by \`setup --channel\`; launch Claude with
+      --dangerously-load-development-channels server:relay-channel
 
 RELAY_URL and RELAY_TOKEN may stand in for --url and --token.
 `;
@@ -40,6 +64,7 @@ const CONNECT_OPTIONS = {
   pane: { type: "string" },
   stdout: { type: "boolean", default: false },
   quiet: { type: "boolean", default: false },
+  takeover: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -48,24 +73,48 @@ const SETUP_OPTIONS = {
   token: { type: "string" },
   pane: { type: "string" },
   "print-only": { type: "boolean", default: false },
+  hooks: { type: "boolean" },
+  "no-hooks": { type: "boolean", default: false },
+  "no-permissions": { type: "boolean", default: false },
+  channel: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
-function parse<T extends typeof CONNECT_OPTIONS | typeof SETUP_OPTIONS>(options: T, args: string[]) {
+const HOOKS_OPTIONS = {
+  url: { type: "string" },
+  token: { type: "string" },
+  project: { type: "string" },
+  user: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+type Options = typeof CONNECT_OPTIONS | typeof SETUP_OPTIONS | typeof HOOKS_OPTIONS;
+
+function parse<T extends Options>(options: T, args: string[], allowPositionals = false) {
   try {
-    return parseArgs({ options, args, allowPositionals: false, strict: true }).values;
+    return parseArgs({ options, args, allowPositionals, strict: true });
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n\n${USAGE}`);
   }
 }
 
+/** --url/--token, else RELAY_URL/RELAY_TOKEN. */
+function targetFrom(values: { url?: string; token?: string }): RelayTarget {
+  return targetFromOptions({ url: values.url, token: values.token });
+}
+
+/** How to run this CLI again (node binary and script), for split panes, hooks and the channel. */
+function selfCommand(): string[] {
+  return [process.execPath, realpathSync(fileURLToPath(import.meta.url))];
+}
+
 async function connect(args: string[]): Promise<number> {
-  const values = parse(CONNECT_OPTIONS, args);
+  const { values } = parse(CONNECT_OPTIONS, args);
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
   }
-  const target = resolveTarget(values.url ?? process.env.RELAY_URL, values.token ?? process.env.RELAY_TOKEN);
+  const target = targetFrom(values);
   if (Boolean(values.pane) === values.stdout) {
     throw new UsageError("say where notices go: --pane %N (a tmux pane running Claude Code) or --stdout (JSON lines)");
   }
@@ -77,9 +126,22 @@ async function connect(args: string[]): Promise<number> {
   let sink: NoticeSink;
   let tmux: Tmux | null = null;
   let pane = "";
+  let release = () => {};
+  let shutdown = () => {};
   if (values.pane) {
     tmux = new Tmux();
     pane = await tmux.resolvePane(values.pane);
+    // Before anything is typed: a second bridge on one pane garbles the input box.
+    const lock = await acquirePaneLock({
+      tmuxServer: (await tmux.run(["display-message", "-p", "#{socket_path}"])).trim(),
+      pane,
+      takeover: values.takeover,
+      onTakeover: (pid) => {
+        status?.note(`pane ${pane} taken over by another relay-bridge (pid ${pid}); stopping`);
+        shutdown();
+      },
+    });
+    release = () => lock.release();
     const info = await tmux.pane(pane);
     // A hint only: without `ps` (minimal containers) the bridge works all the same.
     const processes = await listProcesses().catch(() => null);
@@ -96,7 +158,7 @@ async function connect(args: string[]): Promise<number> {
 
   const bridge = new Bridge({ socketUrl: target.socketUrl, token: target.token, group: target.group, peer: target.peer, sink, acks, status });
 
-  const shutdown = () => {
+  shutdown = () => {
     stop.abort(new Error("stopped"));
     bridge.stop();
   };
@@ -116,26 +178,80 @@ async function connect(args: string[]): Promise<number> {
     return 0;
   } finally {
     if (watchdog) clearInterval(watchdog);
+    release();
     status?.finish();
   }
 }
 
 async function setupCommand(args: string[]): Promise<number> {
-  const values = parse(SETUP_OPTIONS, args);
+  const { values } = parse(SETUP_OPTIONS, args);
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
   }
-  const target = resolveTarget(values.url ?? process.env.RELAY_URL, values.token ?? process.env.RELAY_TOKEN);
+  if (values.hooks && values["no-hooks"]) throw new UsageError("--hooks and --no-hooks contradict each other: pick one");
   await setup({
-    target,
+    target: targetFrom(values),
     tmux: new Tmux(),
     pane: values.pane,
     printOnly: values["print-only"],
-    bridgeCommand: [process.execPath, realpathSync(fileURLToPath(import.meta.url))],
+    permissions: !values["no-permissions"],
+    hooks: values.hooks ? "install" : values["no-hooks"] ? "skip" : "ask",
+    channel: values.channel,
+    bridgeCommand: selfCommand(),
     print: (line) => process.stdout.write(`${line}\n`),
   });
   return 0;
+}
+
+async function hooksCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(HOOKS_OPTIONS, args, true);
+  const [action, ...extra] = positionals;
+  if (values.help || !action) {
+    process.stdout.write(USAGE);
+    return values.help ? 0 : 2;
+  }
+  if (extra.length > 0) throw new UsageError(`unexpected ${JSON.stringify(extra.join(" "))}: relay-bridge hooks install|uninstall|status [--project DIR | --user]`);
+  if (values.user && values.project) throw new UsageError("--user and --project name different settings files: pick one");
+  const scope: SettingsScope = values.user ? { user: true } : { project: values.project ?? process.cwd() };
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  switch (action) {
+    case "install": {
+      const result = installHooks(targetFrom(values), scope, selfCommand());
+      say(`${result.replaced > 0 ? "replaced" : "added"} the relay's SessionStart, UserPromptSubmit and Stop hooks in ${result.path} (profile ${result.profile})`);
+      say("they take effect in Claude Code sessions started from now on (restart a running one: `claude --continue`)");
+      return 0;
+    }
+    case "uninstall": {
+      const result = uninstallHooks(scope);
+      say(result.removed > 0 ? `removed ${result.removed} relay hooks from ${result.path}` : `no relay hooks in ${result.path}; nothing changed`);
+      return 0;
+    }
+    case "status": {
+      const scopes: SettingsScope[] = values.user ? [{ user: true }] : values.project ? [scope] : [scope, { user: true }];
+      for (const line of hooksStatus(scopes)) say(line);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown hooks action ${JSON.stringify(action)}: install, uninstall or status`);
+  }
+}
+
+/**
+ * The channel server lives in its own bundle (see channel-main.ts); from the TypeScript sources it
+ * is the module next to this one. The specifier is computed, so esbuild leaves it out of this bundle.
+ */
+async function channelCommand(args: string[]): Promise<number> {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const entry = new URL(fromSource ? "./channel-main.ts" : "./relay-channel.mjs", import.meta.url);
+  let channel: { channelMain(args: string[]): Promise<number> };
+  try {
+    channel = (await import(entry.href)) as typeof channel;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
+    throw new BridgeError(`the channel server's bundle ${fileURLToPath(entry)} is missing: run \`npm run build:bridge\``);
+  }
+  return channel.channelMain(args);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -146,6 +262,13 @@ export async function main(argv: string[]): Promise<number> {
         return await connect(rest);
       case "setup":
         return await setupCommand(rest);
+      case "hooks":
+        return await hooksCommand(rest);
+      case "hook":
+        // Loaded on demand: Claude Code waits for this command at every prompt and stop.
+        return await (await import("./hook-command.ts")).runHook(rest);
+      case "channel":
+        return await channelCommand(rest);
       case undefined:
       case "help":
       case "--help":

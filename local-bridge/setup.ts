@@ -1,12 +1,17 @@
 /**
  * `setup`: from nothing to a connected session in one command. Find the tmux panes running Claude
  * Code, pick one, register the relay's MCP endpoint in that pane's project with `claude mcp add`,
- * and start `connect` for that pane in a small split beside it.
+ * allow its tools there, offer the hooks, and start `connect` for that pane in a small split
+ * beside it. With `--channel`, register the channel server instead of starting a split.
  */
 import { execFile } from "node:child_process";
-import { select } from "@inquirer/prompts";
+import { confirm, select } from "@inquirer/prompts";
+import { allowRule, readSettings, settingsPath, writeSettings } from "./claude-settings.ts";
 import type { RelayTarget } from "./config.ts";
+import { saveProfile } from "./config-file.ts";
 import { BridgeError } from "./errors.ts";
+import { installHooks } from "./hooks.ts";
+import { paneHolder } from "./pane-lock.ts";
 import { bridgePaneFor, claudePanes, listProcesses, type ClaudePane, type PaneInfo, type Tmux } from "./tmux.ts";
 
 export interface SetupOptions {
@@ -16,12 +21,36 @@ export interface SetupOptions {
   pane?: string;
   /** Print the commands instead of running them. */
   printOnly: boolean;
-  /** How to run this CLI again for `connect` (node binary and script). */
+  /** Allow `mcp__relay` in the project's .claude/settings.local.json, so tool calls do not prompt. */
+  permissions: boolean;
+  /** Install the hooks, skip them, or ask (a yes/no question when stdin is a terminal). */
+  hooks: "install" | "skip" | "ask";
+  /** Register the channel server (`relay-bridge channel`) instead of starting a split. */
+  channel: boolean;
+  /** How to run this CLI again for `connect`, hooks and the channel (node binary and script). */
   bridgeCommand: string[];
   /** Ask the person to pick among several panes (defaults to an @inquirer/prompts list when stdin is a terminal). */
   choose?: (panes: ClaudePane[]) => Promise<string>;
+  /** Ask a yes/no question (defaults to an @inquirer/prompts confirm when stdin is a terminal, else no). */
+  confirm?: (message: string) => Promise<boolean>;
   print: (line: string) => void;
 }
+
+/** The name the channel server is registered under (`server:<name>` in Claude Code's launch flag). */
+export const CHANNEL_SERVER_NAME = "relay-channel";
+
+/** The permission rule that lets every relay tool run without a prompt. */
+export const RELAY_ALLOW_RULE = "mcp__relay";
+
+/** `claude mcp add` of the channel server, which finds the relay through a stored profile. */
+export function channelAddArgs(bridgeCommand: string[], profile: string): string[] {
+  return ["claude", "mcp", "add", CHANNEL_SERVER_NAME, "--", ...bridgeCommand, "channel", "--profile", profile];
+}
+
+export const CHANNEL_LAUNCH = ["claude", "--dangerously-load-development-channels", `server:${CHANNEL_SERVER_NAME}`];
+
+const RESTART_ADVICE =
+  "restart Claude Code there so it loads the relay's tools: quit it and run `claude --continue` (`/mcp` does not load a newly added server)";
 
 /** `claude mcp add …` as argv. */
 export function mcpAddArgs(target: RelayTarget): string[] {
@@ -57,6 +86,7 @@ export function splitArgs(target: RelayTarget, pane: PaneInfo, bridgeCommand: st
 }
 
 export async function setup(options: SetupOptions): Promise<void> {
+  if (options.channel) return setupChannel(options);
   const { tmux, target, print } = options;
   const panes = await tmux.listPanes();
   const processes = await listProcesses();
@@ -89,32 +119,106 @@ export async function setup(options: SetupOptions): Promise<void> {
   if (options.printOnly) {
     print(`# 1. register the relay's tools with Claude Code, in the pane's project:`);
     print(`cd ${shellQuote(pane.cwd)} && ${shellLine(mcp)}`);
-    print(`# 2. start the bridge for pane ${pane.id} in a small split beside it:`);
+    printProjectSteps(pane.cwd, options, 2);
+    print(`# 4. start the bridge for pane ${pane.id} in a small split beside it:`);
     print(shellLine([...tmuxPrefix, ...split]));
     return;
   }
 
-  const result = await runIn(pane.cwd, mcp);
-  if (result.ok) {
-    print(`registered the relay's tools for ${pane.cwd} (claude mcp add … relay ${target.mcpUrl})`);
-    print("restart Claude Code in that pane (or run /mcp there) so it loads the relay's tools");
-  } else if (/already exists/i.test(result.output)) {
-    print(`the relay is already registered for ${pane.cwd}; to change its URL or token, run \`claude mcp remove relay\` there and run setup again`);
-  } else {
-    throw new BridgeError(
-      `\`claude mcp add\` failed in ${pane.cwd}: ${result.output.trim() || "no output"}\n` +
-        `run it yourself there:\n  ${shellLine(mcp)}`,
-    );
-  }
+  await registerTools(pane.cwd, options);
+  await finishProject(pane.cwd, options);
+  print(RESTART_ADVICE);
 
   // Running setup twice must not start a second bridge: two bridges would type every notice twice.
+  const holder = await paneHolder((await tmux.run(["display-message", "-p", "#{socket_path}"])).trim(), pane.id);
   const running = bridgePaneFor(pane.id, panes, processes);
-  if (running) {
-    print(`a bridge for ${pane.id} already runs in pane ${running.id}; not starting another (close that pane first to replace it)`);
+  if (holder !== null || running) {
+    const where = running ? ` in pane ${running.id}` : "";
+    print(`a bridge for ${pane.id} already runs${where}${holder ? ` (pid ${holder})` : ""}; not starting another (\`relay-bridge connect --pane ${pane.id} --takeover\` replaces it)`);
     return;
   }
   const newPane = (await tmux.run([...split.slice(0, 1), "-P", "-F", "#{pane_id}", ...split.slice(1)], pane.id)).trim();
   print(`bridge started in pane ${newPane} below ${pane.id}, connected as ${target.peer} in group ${target.group}; its status line shows there`);
+}
+
+/** `claude mcp add` for the relay's tools in `cwd`; an existing registration is left alone. */
+async function registerTools(cwd: string, options: SetupOptions): Promise<void> {
+  const { target, print } = options;
+  const mcp = mcpAddArgs(target);
+  const result = await runIn(cwd, mcp);
+  if (result.ok) {
+    print(`registered the relay's tools for ${cwd} (claude mcp add … relay ${target.mcpUrl})`);
+  } else if (/already exists/i.test(result.output)) {
+    print(`the relay is already registered for ${cwd}; to change its URL or token, run \`claude mcp remove relay\` there and run setup again`);
+  } else {
+    throw new BridgeError(
+      `\`claude mcp add\` failed in ${cwd}: ${result.output.trim() || "no output"}\n` + `run it yourself there:\n  ${shellLine(mcp)}`,
+    );
+  }
+}
+
+/** The permission rule and the hooks, for the project in `cwd`. */
+async function finishProject(cwd: string, options: SetupOptions): Promise<void> {
+  const { print } = options;
+  if (options.permissions) {
+    const path = settingsPath({ project: cwd });
+    const settings = readSettings(path);
+    if (allowRule(settings, RELAY_ALLOW_RULE)) {
+      writeSettings(path, settings);
+      print(`allowed the relay's tools without a prompt: added "${RELAY_ALLOW_RULE}" to permissions.allow in ${path} (--no-permissions skips this)`);
+    } else {
+      print(`the relay's tools are already allowed in ${path}`);
+    }
+  }
+  const hooks =
+    options.hooks === "ask"
+      ? await (options.confirm ?? defaultConfirm)(
+          "Also install Claude Code hooks (unread mail at session start, with prompts, and before Claude stops)?",
+        )
+      : options.hooks === "install";
+  if (hooks) {
+    const result = installHooks(options.target, { project: cwd }, options.bridgeCommand);
+    print(`installed the relay's SessionStart, UserPromptSubmit and Stop hooks in ${result.path} (profile ${result.profile})`);
+  } else if (options.hooks === "ask") {
+    print(`hooks not installed; to add them later: ${shellLine([...options.bridgeCommand, "hooks", "install", "--project", cwd])}`);
+  }
+}
+
+function printProjectSteps(cwd: string, options: SetupOptions, step: number): void {
+  const { print } = options;
+  if (options.permissions) {
+    print(`# ${step}. allow the relay's tools without a prompt: add "${RELAY_ALLOW_RULE}" to permissions.allow in ${settingsPath({ project: cwd })}`);
+  }
+  if (options.hooks !== "skip") {
+    print(`# ${step + 1}. (optional) Claude Code hooks for unread mail:`);
+    print(shellLine([...options.bridgeCommand, "hooks", "install", "--project", cwd]));
+  }
+}
+
+/** `--channel`: no pane, no split; the session in this directory gets notices as channel events. */
+async function setupChannel(options: SetupOptions): Promise<void> {
+  const { print } = options;
+  const cwd = process.cwd();
+  if (options.printOnly) {
+    print(`# 1. register the relay's tools with Claude Code, in this project:`);
+    print(shellLine(mcpAddArgs(options.target)));
+    printProjectSteps(cwd, options, 2);
+    print(`# 4. register the channel server (after \`relay-bridge hooks install\` or setup stored the profile):`);
+    print(shellLine(channelAddArgs(options.bridgeCommand, `${options.target.peer}@${options.target.group}`)));
+    print(`# 5. start Claude Code with the channel:`);
+    print(shellLine(CHANNEL_LAUNCH));
+    return;
+  }
+  await registerTools(cwd, options);
+  await finishProject(cwd, options);
+  const profile = saveProfile(options.target);
+  const add = channelAddArgs(options.bridgeCommand, profile);
+  const result = await runIn(cwd, add);
+  if (result.ok) print(`registered the channel server for ${cwd} (claude mcp add ${CHANNEL_SERVER_NAME} … channel --profile ${profile})`);
+  else if (/already exists/i.test(result.output)) print(`the channel server is already registered for ${cwd}`);
+  else throw new BridgeError(`\`claude mcp add\` failed in ${cwd}: ${result.output.trim() || "no output"}\nrun it yourself there:\n  ${shellLine(add)}`);
+  print(`start Claude Code with the channel (it asks once per launch whether to load a development channel; answer yes):`);
+  print(`  ${shellLine(CHANNEL_LAUNCH)}`);
 }
 
 function runIn(cwd: string, argv: string[]): Promise<{ ok: boolean; output: string }> {
@@ -128,6 +232,11 @@ function runIn(cwd: string, argv: string[]): Promise<{ ok: boolean; output: stri
       resolve({ ok: !error, output: `${stdout}${stderr}` });
     });
   });
+}
+
+async function defaultConfirm(message: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  return confirm({ message, default: true });
 }
 
 async function defaultChooser(panes: ClaudePane[]): Promise<string> {

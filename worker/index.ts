@@ -66,6 +66,15 @@ const requireToken = createMiddleware<{ Bindings: Env; Variables: Vars }>(async 
   await next();
 });
 
+/** A group route's name must be valid and the caller's own group. */
+function refuseOtherGroup(caller: Caller, group: string): Response | null {
+  if (!isValidName(group)) return refuse(400, "invalid_group", `Group name must be ${NAME_RULE}.`);
+  if (group !== caller.group) {
+    return refuse(403, "wrong_group", `Your token is for group '${caller.group}', not '${group}': ask for a token for '${group}'.`);
+  }
+  return null;
+}
+
 function groupStub(env: Env, group: string) {
   return env.GROUPS.get(env.GROUPS.idFromName(group));
 }
@@ -137,10 +146,8 @@ app.all("/mcp", requireToken, async (c) => {
 app.get("/groups/:group/ws", requireToken, async (c) => {
   const caller = c.get("caller");
   const group = c.req.param("group");
-  if (!isValidName(group)) return refuse(400, "invalid_group", `Group name must be ${NAME_RULE}.`);
-  if (group !== caller.group) {
-    return refuse(403, "wrong_group", `Your token is for group '${caller.group}', not '${group}': ask for a token for '${group}'.`);
-  }
+  const refused = refuseOtherGroup(caller, group);
+  if (refused) return refused;
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
     return c.json({ error: "upgrade_required", message: "This endpoint speaks WebSocket only." }, 426);
   }
@@ -152,6 +159,20 @@ app.get("/groups/:group/ws", requireToken, async (c) => {
   else headers.delete("X-Relay-Exp");
   headers.delete("Authorization");
   return groupStub(c.env, group).fetch(new Request(c.req.url, { headers }));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Unread summary: counts only, marks nothing read (Claude Code hooks ask it on every prompt/stop)
+// ---------------------------------------------------------------------------------------------
+
+app.get("/groups/:group/unread", requireToken, async (c) => {
+  const caller = c.get("caller");
+  const group = c.req.param("group");
+  const refused = refuseOtherGroup(caller, group);
+  if (refused) return refused;
+  const outcome = await groupStub(c.env, group).unreadSummary(caller);
+  if (!outcome.ok) return refuse(401, "token_revoked", outcome.problem.message);
+  return c.json({ group, peer: caller.peer, ...outcome.value });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,17 @@
+/**
+ * Entry point of the small hook bundle (`dist/relay-hook.mjs`): `relay-hook.mjs hook <name> …`
+ * runs exactly what `relay-bridge hook <name> …` runs, without loading the rest of the bridge.
+ * Claude Code starts it at every prompt and every stop, so start-up is most of its cost.
+ */
+import { runHook } from "./hook-command.ts";
+import { BridgeError } from "./errors.ts";
+
+const [command, ...rest] = process.argv.slice(2);
+try {
+  if (command !== "hook") throw new BridgeError(`relay-hook runs hooks only: relay-hook hook session-start|prompt|stop --profile NAME`, 2);
+  process.exitCode = await runHook(rest);
+} catch (error) {
+  process.stderr.write(`relay-bridge hook: ${(error as Error).message}\n`);
+  // A hook must never fail a person's session over its own problem.
+  process.exitCode = error instanceof BridgeError && error.exitCode === 2 ? 2 : 0;
+}
