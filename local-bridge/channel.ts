@@ -39,18 +39,20 @@ export class ChannelSink implements NoticeSink {
     this.send = send;
   }
 
-  async deliver(take: () => NoticeFrame[]): Promise<NoticeFrame[]> {
-    const batch = take();
-    if (batch.length === 0) return batch;
+  async ready(): Promise<void> {}
+
+  /** The event's params, as JSON text: the pane's one line as content, facts as attributes. */
+  render(batch: readonly NoticeFrame[]): string {
     const record = noticeRecord(this.group, batch);
-    await this.send({
-      method: "notifications/claude/channel",
-      params: {
-        content: record.line,
-        meta: { group: record.group, count: String(record.count), from: record.from.join(","), urgent: String(record.urgent) },
-      },
-    });
-    return batch;
+    const params: ChannelEvent["params"] = {
+      content: record.line,
+      meta: { group: record.group, count: String(record.count), from: record.from.join(","), urgent: String(record.urgent) },
+    };
+    return JSON.stringify(params);
+  }
+
+  async write(params: string): Promise<void> {
+    await this.send({ method: "notifications/claude/channel", params: JSON.parse(params) as ChannelEvent["params"] });
   }
 }
 

@@ -53,10 +53,11 @@ describe("unread summary", () => {
 
   it("leaves out mail read out of order", async () => {
     const { group, alice, bob } = await trio("unread-marks");
-    const sent = await stubFor(group).send({ group, peer: "alice", iat: Date.now() }, { to: "bob", text: "x", kind: "dm" });
+    await alice.call("send_dm", { to: "bob", text: "x" });
+    const sent = await stubFor(group).send({ group, peer: "alice", iat: Date.now() }, { to: "bob", text: "y", kind: "dm" });
     if (!sent.ok) throw new Error(sent.problem.message);
-    await alice.call("send_dm", { to: "bob", text: "y" });
-    await stubFor(group).markRead({ group, peer: "bob", iat: Date.now() }, sent.value.seq);
+    // y is read ahead of x (as an ask_peer reply is): x stays unread.
+    await stubFor(group).confirmRead({ group, peer: "bob", iat: Date.now() }, [sent.value.seq]);
     expect((await unread(group, bob.token)).body).toMatchObject({ total: 1, dms: 1 });
   });
 

@@ -17,6 +17,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { ReadFrame } from "../../contract/frames.ts";
 import { KEEPALIVE_PING, KEEPALIVE_PONG } from "../../contract/frames.ts";
 import { MAX_STATE_KEYS } from "../../contract/limits.ts";
+import type { UnreadSummary } from "../../contract/unread.ts";
 import { settingsFrom, type RelayVars, type Settings } from "../settings.ts";
 import {
   type Answer,
@@ -298,6 +299,19 @@ export class GroupObject extends DurableObject<RelayVars> {
     this.touch(caller, Date.now());
     const { messages, more } = this.store.history(caller.peer, query);
     return ok({ messages, next_before: more && messages[0] ? messages[0].seq : null });
+  }
+
+  /**
+   * What the caller has waiting, for Claude Code hooks (GET /groups/:group/unread). Reads only and
+   * touches nothing: a hook running on every prompt neither marks mail read nor counts as the
+   * peer being active. A peer the group has never seen has nothing unread.
+   */
+  async unreadSummary(caller: Caller): Promise<Outcome<UnreadSummary>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const row = this.store.peer(caller.peer);
+    if (!row) return ok({ total: 0, dms: 0, questions: [], question_count: 0, dm_from: [], urgent: 0, highest_seq: 0, attention_seq: 0 });
+    return ok(this.store.unreadSummary(this.listener(caller.peer), row.read_cursor));
   }
 
   // Peers and the shared board ---------------------------------------------------------------------

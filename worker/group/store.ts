@@ -5,6 +5,7 @@
  * (the Durable Object's input/output gates).
  */
 import type { MessageKind } from "../../contract/frames.ts";
+import { MAX_SUMMARY_NAMES, type UnreadSummary } from "../../contract/unread.ts";
 import type { HistoryQuery, Message, PeerInfo, Profile, StateEntry } from "../types.ts";
 import { heardBySql, type Listener } from "./audience.ts";
 import { migrate } from "./schema.ts";
@@ -254,6 +255,56 @@ export class GroupStore {
     const cursor = oldestUnread === null ? this.latestSeq() : oldestUnread - 1;
     this.advanceCursor(listener.name, cursor);
     return Math.max(cursor, peer.read_cursor);
+  }
+
+  /**
+   * What the listener has waiting, counted without marking anything read, for Claude Code hooks
+   * that run on every prompt and stop. "Attention" mail is what may interrupt: DMs, questions and
+   * anything urgent.
+   */
+  unreadSummary(listener: Listener, after: number): UnreadSummary {
+    const unread = `seq > ?2 AND ${heardBySql(listener.left)} AND ${NOT_READ_OUT_OF_ORDER}`;
+    const counts = this.sql
+      .exec<{ total: number; dms: number | null; question_count: number | null; urgent: number | null; highest_seq: number | null; attention_seq: number | null }>(
+        `SELECT COUNT(*) AS total,
+                SUM(recipient = ?1 AND kind = 'dm') AS dms,
+                SUM(recipient = ?1 AND kind = 'question') AS question_count,
+                SUM(urgent) AS urgent,
+                MAX(seq) AS highest_seq,
+                MAX(CASE WHEN recipient = ?1 OR urgent = 1 THEN seq END) AS attention_seq
+         FROM messages WHERE ${unread}`,
+        listener.name,
+        after,
+      )
+      .one();
+    const questions = this.sql
+      .exec<{ id: string; sender: string; seq: number }>(
+        `SELECT id, sender, seq FROM messages WHERE ${unread} AND recipient = ?1 AND kind = 'question' ORDER BY seq LIMIT ?3`,
+        listener.name,
+        after,
+        MAX_SUMMARY_NAMES,
+      )
+      .toArray()
+      .map((row) => ({ id: row.id, from: row.sender, seq: row.seq }));
+    const dmFrom = this.sql
+      .exec<{ sender: string }>(
+        `SELECT sender FROM messages WHERE ${unread} AND recipient = ?1 AND kind = 'dm' GROUP BY sender ORDER BY MIN(seq) LIMIT ?3`,
+        listener.name,
+        after,
+        MAX_SUMMARY_NAMES,
+      )
+      .toArray()
+      .map((row) => row.sender);
+    return {
+      total: counts.total,
+      dms: counts.dms ?? 0,
+      questions,
+      question_count: counts.question_count ?? 0,
+      dm_from: dmFrom,
+      urgent: counts.urgent ?? 0,
+      highest_seq: counts.highest_seq ?? 0,
+      attention_seq: counts.attention_seq ?? 0,
+    };
   }
 
   /** One page of notices for a replay: the facts of unread mail after `after`, no text. */
