@@ -21,6 +21,11 @@ import {
 } from "../contract/frames.ts";
 import { MAX_CLIENT_FRAME_BYTES } from "../contract/limits.ts";
 import { migrate } from "./schema.ts";
+import type { Role } from "../contract/token.ts";
+import { boardEntries, feed, type FeedPage, type FeedQuery, latestSeq, openQuestions, roomPeers } from "./web/feed.ts";
+import type { PauseInfo, RoomSnapshot } from "./web/frames.ts";
+import { clearPause, noteRole, observerNames, pauseState, setPause, writeRefusal } from "./web/people.ts";
+import { acceptWebSocket, closeWebSockets, FORWARDED_ROLE_HEADER, isWebAttachment, isWebUpgrade, pushMessage, pushToAll } from "./web/room-sockets.ts";
 
 export interface Caller {
   group: string;
@@ -29,6 +34,8 @@ export interface Caller {
   iat: number;
   /** When the caller's token expires (epoch ms), if it does. */
   exp?: number;
+  /** The token's role; absent for a plain peer. */
+  role?: Role;
 }
 
 export type ProblemCode =
@@ -41,7 +48,10 @@ export type ProblemCode =
   | "invalid_input"
   | "not_found"
   | "too_many_waits"
-  | "too_many_keys";
+  | "too_many_keys"
+  | "read_only"
+  | "paused"
+  | "forbidden";
 
 export interface Problem {
   code: ProblemCode;
@@ -78,6 +88,8 @@ export interface PeerInfo {
   online: boolean;
   first_seen: string;
   last_seen: string;
+  /** Present (true) when this peer is an observer: it reads every message, DMs included. */
+  observer?: true;
 }
 
 export interface SendInput {
@@ -137,7 +149,7 @@ interface SocketAttachment {
   badFrames: number;
 }
 
-interface MessageRow extends Record<string, SqlStorageValue> {
+export interface MessageRow extends Record<string, SqlStorageValue> {
   seq: number;
   id: string;
   sender: string;
@@ -196,7 +208,7 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-function toMessage(row: MessageRow): Message {
+export function toMessage(row: MessageRow): Message {
   return {
     id: row.id,
     seq: row.seq,
@@ -221,6 +233,12 @@ function newMessageId(): string {
 }
 
 const utf8 = new TextEncoder();
+
+/** The role the Worker verified from the token, forwarded with a page's socket upgrade. */
+function roleFrom(request: Request): { role?: Role } {
+  const role = request.headers.get(FORWARDED_ROLE_HEADER);
+  return role === "observer" || role === "lead" ? { role } : {};
+}
 
 export class GroupObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -279,6 +297,7 @@ export class GroupObject extends DurableObject<Env> {
       rejoin ? 1 : 0,
     );
     if (rejoin) this.leftPeers.delete(caller.peer);
+    noteRole(this.sql, caller);
     return this.sql.exec<PeerRow>(`SELECT * FROM peers WHERE name = ?`, caller.peer).one();
   }
 
@@ -310,6 +329,7 @@ export class GroupObject extends DurableObject<Env> {
         closed++;
       }
     }
+    closed += closeWebSockets(this.ctx, peer, before);
     return { closed };
   }
 
@@ -351,6 +371,8 @@ export class GroupObject extends DurableObject<Env> {
   async send(caller: Caller, input: SendInput): Promise<Outcome<Sent>> {
     const revoked = this.revokedProblem(caller);
     if (revoked) return { ok: false, problem: revoked };
+    const refused = writeRefusal(this.sql, caller);
+    if (refused) return { ok: false, problem: refused };
     const now = Date.now();
 
     const bytes = utf8.encode(input.text).length;
@@ -435,6 +457,7 @@ export class GroupObject extends DurableObject<Env> {
       if (message.to === null && (attachment.peer === message.from || this.leftPeers.has(attachment.peer))) continue;
       this.sendRaw(ws, frame);
     }
+    pushMessage(this.ctx, message);
   }
 
   /** Closes a socket whose token was revoked or has expired since it connected. */
@@ -671,7 +694,8 @@ export class GroupObject extends DurableObject<Env> {
     const now = Date.now();
     this.touch(caller, now);
     const rows = this.sql.exec<PeerRow>(`SELECT * FROM peers WHERE left_group = 0 ORDER BY name`).toArray();
-    return ok(rows.map((row) => this.peerInfo(row, now)));
+    const observers = observerNames(this.sql);
+    return ok(rows.map((row) => ({ ...this.peerInfo(row, now), ...(observers.has(row.name) && { observer: true as const }) })));
   }
 
   async leave(caller: Caller): Promise<Outcome<null>> {
@@ -687,6 +711,8 @@ export class GroupObject extends DurableObject<Env> {
   async setState(caller: Caller, key: string, valueJson: string): Promise<Outcome<StateEntry>> {
     const revoked = this.revokedProblem(caller);
     if (revoked) return { ok: false, problem: revoked };
+    const refused = writeRefusal(this.sql, caller);
+    if (refused) return { ok: false, problem: refused };
     const now = Date.now();
     if (valueJson !== "null" && this.sql.exec(`SELECT 1 FROM state WHERE key = ?`, key).toArray().length === 0) {
       const keys = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM state`).one().n;
@@ -709,6 +735,7 @@ export class GroupObject extends DurableObject<Env> {
         now,
       );
     }
+    pushToAll(this.ctx, { type: "board", entry: { key, value_json: valueJson === "null" ? null : valueJson, updated_by: caller.peer, updated_at: iso(now) } });
     return ok({ key, value_json: valueJson, updated_by: caller.peer, updated_at: iso(now) });
   }
 
@@ -753,6 +780,10 @@ export class GroupObject extends DurableObject<Env> {
     if (revoked) return Response.json({ error: "token_revoked", message: revoked.message }, { status: 401 });
     const now = Date.now();
     this.touch(caller, now);
+    if (isWebUpgrade(request)) {
+      this.ensureAlarm();
+      return acceptWebSocket(this.ctx, { ...caller, ...roleFrom(request) }, now);
+    }
 
     const { 0: client, 1: server } = new WebSocketPair();
     const attachment: SocketAttachment = { peer: caller.peer, iat: caller.iat, connectedAt: now, lastFrameAt: now, ready: false, badFrames: 0 };
@@ -767,6 +798,8 @@ export class GroupObject extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    // A page sends only the keep-alive, answered by the runtime; anything else from it is ignored.
+    if (isWebAttachment(ws.deserializeAttachment())) return;
     const attachment = ws.deserializeAttachment() as SocketAttachment;
     attachment.lastFrameAt = Date.now();
     if (this.closeIfInvalid(ws, attachment, attachment.lastFrameAt)) return;
@@ -894,5 +927,53 @@ export class GroupObject extends DurableObject<Env> {
     if (sockets.length > 0) await this.ctx.storage.setAlarm(now + SWEEP_INTERVAL_MS);
     else if (anyMessages) await this.ctx.storage.setAlarm(now + RETENTION_INTERVAL_MS);
     else this.alarmScheduled = false;
+  }
+
+  // --- people: feed, observers, pause (the web room; logic in worker/web/*) ---
+
+  /** What the caller may see, text included; marks nothing read. Observers see every message. */
+  async webFeed(caller: Caller, query: FeedQuery): Promise<Outcome<FeedPage>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    return ok(feed(this.sql, { peer: caller.peer, observer: caller.role === "observer" }, query));
+  }
+
+  /** Everything the page draws at sign-in: newest messages, open questions, peers, board, pause. */
+  async webRoom(caller: Caller, limit: number): Promise<Outcome<RoomSnapshot>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const now = Date.now();
+    this.touch(caller, now);
+    const page = feed(this.sql, { peer: caller.peer, observer: caller.role === "observer" }, { limit });
+    return ok({
+      group: caller.group,
+      me: caller.peer,
+      role: caller.role ?? null,
+      latest_seq: latestSeq(this.sql),
+      ...page,
+      open_questions: openQuestions(this.sql, caller.peer),
+      peers: roomPeers(this.sql, observerNames(this.sql), (name) => this.isOnline(name, now)),
+      board: boardEntries(this.sql),
+      pause: pauseState(this.sql),
+    });
+  }
+
+  async groupPause(caller: Caller): Promise<Outcome<PauseInfo | null>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    return ok(pauseState(this.sql));
+  }
+
+  /** Pauses (a reason given) or resumes (null) the group; leads only. Every page hears it. */
+  async setGroupPause(caller: Caller, reason: string | null): Promise<Outcome<PauseInfo | null>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    if (caller.role !== "lead") {
+      return fail("forbidden", `Only a lead may pause or resume group '${caller.group}'. Ask the team for a token minted with --lead.`);
+    }
+    this.touch(caller, Date.now());
+    const pause = reason === null ? (clearPause(this.sql), null) : setPause(this.sql, caller.peer, reason, Date.now());
+    pushToAll(this.ctx, { type: "pause", pause });
+    return ok(pause);
   }
 }

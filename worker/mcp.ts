@@ -153,7 +153,7 @@ const RegisterInput = z.object({
   cwd: profileField,
   branch: profileField,
 });
-const SendMessageInput = z.object({
+export const SendMessageInput = z.object({
   text: messageText,
   reply_to: messageId.optional().describe("id of the message this answers"),
   urgent: z.boolean().optional(),
@@ -162,7 +162,7 @@ const SendMessageInput = z.object({
     .max(MAX_TAGS, `at most ${MAX_TAGS} tags`)
     .optional(),
 });
-const SendDmInput = z.object({
+export const SendDmInput = z.object({
   to: nameSchema("to"),
   text: messageText,
   reply_to: messageId.optional(),
@@ -247,18 +247,22 @@ export function buildRelayServer(env: Env, caller: Caller): McpServer {
   server.registerTool(
     "list_peers",
     {
-      description: `${RELAY} List the peers in your group: name, profile, online (bridge connected), last seen.`,
+      description: `${RELAY} List the peers in your group: name, profile, online (bridge connected), last seen, observers; and whether the group is paused.`,
       inputSchema: ListPeersInput,
     },
-    async () =>
-      settle(await group().listPeers(caller), (peers) => {
+    async () => {
+      const [listed, paused] = await Promise.all([group().listPeers(caller), group().groupPause(caller)]);
+      const pause = paused.ok ? paused.value : null;
+      return settle(listed, (peers) => {
         const lines = peers.map(
           (p) =>
-            `${p.name}${p.name === caller.peer ? " (you)" : ""}: ${p.online ? "online" : "offline"}, last seen ${p.last_seen}` +
+            `${p.name}${p.name === caller.peer ? " (you)" : ""}${p.observer ? " (observer: reads every message, DMs included)" : ""}: ${p.online ? "online" : "offline"}, last seen ${p.last_seen}` +
             (p.profile.summary ? ` - ${p.profile.summary}` : ""),
         );
-        return result(`${peers.length} peer${peers.length === 1 ? "" : "s"} in ${caller.group}:\n${lines.join("\n")}`, { peers });
-      }),
+        const head = pause ? `The group is paused by ${pause.by}: ${pause.reason}. Sending is refused until a lead resumes it.\n` : "";
+        return result(`${head}${peers.length} peer${peers.length === 1 ? "" : "s"} in ${caller.group}:\n${lines.join("\n")}`, { peers, ...(pause && { paused: pause }) });
+      });
+    },
   );
 
   server.registerTool(
