@@ -21,6 +21,7 @@ import {
 } from "../contract/frames.ts";
 import { MAX_CLIENT_FRAME_BYTES } from "../contract/limits.ts";
 import { migrate } from "./schema.ts";
+import type { Message } from "../contract/message.ts";
 import type { Role } from "../contract/token.ts";
 import { boardEntries, feed, type FeedPage, type FeedQuery, latestSeq, openQuestions, roomPeers } from "./web/feed.ts";
 import type { PauseInfo, RoomSnapshot } from "./web/frames.ts";
@@ -61,19 +62,7 @@ export interface Problem {
 /** RPC results carry expected failures as values; thrown errors are reserved for the unexpected. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; problem: Problem };
 
-export interface Message {
-  id: string;
-  seq: number;
-  from: string;
-  /** The recipient for a DM or question; null for a broadcast. */
-  to: string | null;
-  kind: MessageKind;
-  text: string;
-  reply_to: string | null;
-  urgent: boolean;
-  tags: string[];
-  time: string;
-}
+export type { Message } from "../contract/message.ts";
 
 export interface Profile {
   summary?: string;

@@ -3,22 +3,11 @@
  * answers. Types only: the browser script (client/room.ts) imports them too, and esbuild strips
  * them, so nothing Workers-only ever reaches the browser bundle.
  */
-import type { MessageKind } from "../../contract/frames.ts";
+import type { Message } from "../../contract/message.ts";
 import type { Role } from "../../contract/token.ts";
 
 /** A message as the page shows it: the full text (the page renders it as text, never HTML). */
-export interface RoomMessage {
-  id: string;
-  seq: number;
-  from: string;
-  to: string | null;
-  kind: MessageKind;
-  text: string;
-  reply_to: string | null;
-  urgent: boolean;
-  tags: string[];
-  time: string;
-}
+export type RoomMessage = Message;
 
 export interface PauseInfo {
   by: string;

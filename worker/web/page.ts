@@ -67,6 +67,10 @@ export function roomPage(group: string) {
 <p id="connection" class="muted" role="status"></p>
 <main id="room" hidden>
 <div class="conversation">
+<section aria-labelledby="questions-title" class="card">
+<h2 id="questions-title">Questions for you</h2>
+<ol id="questions" class="messages"></ol>
+</section>
 <section aria-labelledby="channel-title" class="card">
 <h2 id="channel-title">Group channel</h2>
 <form id="search-form" role="search"><label for="search">Search messages</label><input id="search" type="search" maxlength="200"><button type="submit">Search</button><button id="search-clear" type="button" hidden>Clear search</button></form>
@@ -87,10 +91,6 @@ export function roomPage(group: string) {
 <button type="submit">Send</button>
 <p id="composer-status" role="status"></p>
 </form>
-</section>
-<section aria-labelledby="questions-title" class="card">
-<h2 id="questions-title">Questions for you</h2>
-<ol id="questions" class="messages"></ol>
 </section>
 <section aria-labelledby="threads-title" class="card">
 <h2 id="threads-title">Direct messages</h2>
