@@ -202,6 +202,18 @@ describe("the room in a real browser", () => {
     await ada.close();
   });
 
+  it("the token CLI says what is wrong with a link or role request", async () => {
+    const [noUrl, both] = await Promise.all([
+      tokenCli(["--group", "core", "--peer", "dana", "--link"]),
+      tokenCli(["--group", "core", "--peer", "dana", "--observer", "--lead"]),
+    ]);
+    expect(noUrl.code).not.toBe(0);
+    expect(noUrl.stderr).toContain("--link needs --url");
+    expect(noUrl.stdout).toBe("");
+    expect(both.code).not.toBe(0);
+    expect(both.stderr).toContain("--observer and --lead exclude each other");
+  });
+
   it("refuses a foreign Origin on the socket and on sign-in", async () => {
     const token = await mintAs("core", "eve");
     const foreign = await fetch(`${relay.url}/session`, { method: "POST", headers: { Origin: "http://localhost:1", "Content-Type": "application/json" }, body: JSON.stringify({ token }) });
