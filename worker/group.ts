@@ -783,6 +783,7 @@ export class GroupObject extends DurableObject<Env> {
     const latest = this.sql.exec<{ s: number | null }>(`SELECT MAX(seq) AS s FROM messages`).one().s ?? 0;
     this.sendFrame(server, { type: "welcome", group: caller.group, peer: caller.peer, latest_seq: latest });
     this.ensureAlarm();
+    pushToAll(this.ctx, { type: "presence" });
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -853,6 +854,7 @@ export class GroupObject extends DurableObject<Env> {
     } catch {
       // Already closed.
     }
+    if (!isWebAttachment(ws.deserializeAttachment())) pushToAll(this.ctx, { type: "presence" });
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {

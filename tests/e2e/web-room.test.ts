@@ -80,6 +80,11 @@ describe("the room in a real browser", () => {
     expect(cookie.value).not.toContain(token.split(".")[2]);
     await expect.poll(() => page.locator("#peers").textContent()).toContain("ada");
     expect(await page.locator("#peers").textContent()).toContain("refactoring the parser");
+    // ada's bridge connects: the page shows her online at once, not at the next poll.
+    const adaBridge = new WebSocket(`${relay.url.replace("http", "ws")}/groups/${group}/ws`, { headers: { Authorization: `Bearer ${await mintAs(group, "ada")}` } });
+    await page.locator("#peers li", { hasText: "ada" }).filter({ hasText: "online" }).waitFor({ timeout: 3_000 });
+    adaBridge.close();
+    await page.locator("#peers li", { hasText: "ada" }).filter({ hasText: "offline" }).waitFor({ timeout: 3_000 });
 
     // A broadcast and a DM from the agent appear within a second each.
     let start = Date.now();

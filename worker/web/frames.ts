@@ -53,5 +53,7 @@ export type RoomFrame =
   | { type: "message"; message: RoomMessage }
   | { type: "board"; entry: BoardEntry }
   | { type: "pause"; pause: PauseInfo | null }
+  /** A bridge connected or went away: the peer list's online flags changed. */
+  | { type: "presence" }
   /** The session ended (token revoked or expired); the socket closes right after. */
   | { type: "signed_out"; message: string };

@@ -69,12 +69,12 @@ export function roomPage(group: string) {
 <div class="conversation">
 <section aria-labelledby="questions-title" class="card">
 <h2 id="questions-title">Questions for you</h2>
-<ol id="questions" class="messages"></ol>
+<ol id="questions" class="messages" aria-live="polite"></ol>
 </section>
 <section aria-labelledby="channel-title" class="card">
 <h2 id="channel-title">Group channel</h2>
 <form id="search-form" role="search"><label for="search">Search messages</label><input id="search" type="search" maxlength="200"><button type="submit">Search</button><button id="search-clear" type="button" hidden>Clear search</button></form>
-<div id="channel-scroll" class="scroll" tabindex="0" aria-label="Group channel messages">
+<div id="channel-scroll" class="scroll" tabindex="0" role="log" aria-label="Group channel messages">
 <button id="older" type="button">Load older messages</button>
 <ol id="channel" class="messages"></ol>
 </div>

@@ -81,6 +81,9 @@ webApp.get("/g/:group", (c) => {
   return c.html(roomPage(group), 200, SECURITY_HEADERS);
 });
 
+// Browsers ask for it on their own; an empty answer keeps a 404 out of every page's console.
+webApp.get("/favicon.ico", (c) => c.body(null, 204, { "Cache-Control": "public, max-age=86400" }));
+
 webApp.get(`/assets/:file`, (c) => {
   const asset = ASSETS.files[c.req.param("file")];
   if (!asset) return refuse(404, "not_found", "No such asset; reload the page.");

@@ -182,7 +182,11 @@ function drawQuestions(): void {
   $("questions").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "No open questions.")]));
 }
 
+const knownPeers = new Set<string>();
+
 function drawPeers(peers: RoomPeer[]): void {
+  knownPeers.clear();
+  for (const p of peers) knownPeers.add(p.name);
   $("peers").replaceChildren(
     ...peers.map((p) => {
       const facts = [p.profile.summary, p.profile.hostname, p.profile.cwd, p.profile.branch && `branch ${p.profile.branch}`].filter(Boolean).join(" · ");
@@ -320,6 +324,7 @@ $("search-clear").addEventListener("click", clearSearch);
 // ---------------------------------------------------------------------------------------------
 
 let retry = 0;
+let presenceTimer: number | undefined;
 function connect(): void {
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/g/${group}/ws`);
   socket = ws;
@@ -340,10 +345,16 @@ function connect(): void {
       else if (!searching) drawChannel();
       if (frame.message.kind === "question" || frame.message.reply_to) drawQuestions();
       if (frame.message.from !== me) markReadSoon();
+      // A newcomer's first message: show them in the peer list now rather than at the next poll.
+      if (!knownPeers.has(frame.message.from)) void refreshPeers();
     } else if (frame.type === "board") {
       if (frame.entry.value_json === null) board.delete(frame.entry.key);
       else board.set(frame.entry.key, frame.entry);
       drawBoard();
+    } else if (frame.type === "presence") {
+      // Several bridges may come and go at once (a relay restart): one refresh for the burst.
+      clearTimeout(presenceTimer);
+      presenceTimer = window.setTimeout(() => void refreshPeers(), 250);
     } else if (frame.type === "pause") {
       drawPause(frame.pause);
     } else if (frame.type === "signed_out") {
