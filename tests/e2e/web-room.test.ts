@@ -232,6 +232,14 @@ describe("the room in a real browser", () => {
     expect(status).toBe(403);
   });
 
+  it("a page whose token expires signs itself out when it does", async () => {
+    const group = "expiring";
+    const { page } = await person(linkFor(relay.url, group, await mintAs(group, "dana", undefined, { exp: Date.now() + 3_000 })));
+    await page.locator("#signin-error").filter({ hasText: /session has ended/ }).waitFor({ timeout: 5_000 });
+    expect(await page.locator("#room").isHidden()).toBe(true);
+    expect(await page.evaluate(`fetch("/g/${group}/api/room").then((r) => r.status)`)).toBe(401);
+  });
+
   it("a revoked token's page is signed out and its socket closed", async () => {
     const group = "revoked";
     const { page } = await person(linkFor(relay.url, group, await mintAs(group, "dana")));

@@ -47,6 +47,8 @@ export interface RoomSnapshot {
   peers: RoomPeer[];
   board: BoardEntry[];
   pause: PauseInfo | null;
+  /** When the page's session ends (token expiry or the session's own limit); absent for a script. */
+  session_ends?: string;
 }
 
 export type RoomFrame =

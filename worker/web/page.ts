@@ -85,7 +85,7 @@ export function roomPage(group: string) {
 <form id="composer">
 <div class="row"><label for="to">To</label><select id="to"><option value="">Everyone (group channel)</option></select></div>
 <label for="message">Message</label>
-<textarea id="message" rows="3" required></textarea>
+<textarea id="message" rows="3" required aria-keyshortcuts="Control+Enter"></textarea>
 <div class="row"><label class="inline"><input id="urgent" type="checkbox"> Urgent</label>
 <label for="tags">Tags</label><input id="tags" placeholder="comma,separated" maxlength="300"></div>
 <button type="submit">Send</button>

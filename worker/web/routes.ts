@@ -22,7 +22,7 @@ import { FORWARDED_ROLE_HEADER, WEB_SOCKET_HEADER } from "./room-sockets.ts";
 import { openSession, sealSession, SESSION_COOKIE, sessionCookie } from "./session.ts";
 import { roomPage, SECURITY_HEADERS, signInPage } from "./page.ts";
 
-type Vars = { caller: Caller; viaCookie: boolean };
+type Vars = { caller: Caller; viaCookie: boolean; sessionEnds?: number };
 export const webApp = new Hono<{ Bindings: Env; Variables: Vars }>();
 
 /** Messages the room shows at first; older ones load on scroll. */
@@ -139,6 +139,7 @@ const requirePerson = createMiddleware<{ Bindings: Env; Variables: Vars }>(async
     const { g, p, iat, exp, r } = opened.session;
     c.set("caller", { group: g, peer: p, iat, ...(exp !== undefined && { exp }), ...(r && { role: r }) });
     c.set("viaCookie", true);
+    c.set("sessionEnds", opened.session.sx);
   }
   if (c.get("caller").group !== group) {
     return refuse(403, "wrong_group", `You are signed in to group '${c.get("caller").group}', not '${group}'.`);
@@ -163,7 +164,11 @@ const optionalInt = (text: string | undefined) => (text === undefined || text ==
 
 webApp.get("/g/:group/api/room", async (c) => {
   const limit = optionalInt(c.req.query("limit")) ?? ROOM_FIRST_PAGE;
-  return answer(await groupStub(c.env, c.req.param("group")).webRoom(c.get("caller"), Math.min(limit, ROOM_FIRST_PAGE)));
+  const ends = c.get("sessionEnds");
+  // The page signs itself out when the session ends, rather than at its next request.
+  return answer(await groupStub(c.env, c.req.param("group")).webRoom(c.get("caller"), Math.min(limit, ROOM_FIRST_PAGE)), (room) =>
+    ends === undefined ? room : { ...room, session_ends: new Date(ends).toISOString() },
+  );
 });
 
 webApp.get("/g/:group/api/feed", async (c) => {

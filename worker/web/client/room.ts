@@ -164,10 +164,13 @@ function drawQuestions(): void {
       "form",
       { class: "answer" },
       el("label", { for: id }, "Answer"),
-      el("textarea", { id, rows: "2", required: "" }),
+      el("textarea", { id, rows: "2", required: "", "aria-keyshortcuts": "Control+Enter" }),
       el("button", { type: "submit" }, `Send answer to ${q.from}`),
       el("p", { class: "status", role: "status" }),
     );
+    form.querySelector("textarea")!.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
+    });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const box = form.querySelector("textarea")!;
@@ -420,6 +423,9 @@ async function openRoom(): Promise<void> {
   markReadSoon();
   connect();
   window.setInterval(() => void refreshPeers(), 20_000);
+  const left = r.session_ends ? Date.parse(r.session_ends) - Date.now() : Number.POSITIVE_INFINITY;
+  // setTimeout holds at most ~24.8 days; a session is far shorter (12 h at most).
+  if (left < 2 ** 31 - 1) window.setTimeout(() => showSignIn("Your session has ended (the token expired, or 12 hours passed). Sign in again with your link."), Math.max(0, left));
 }
 
 // The token may arrive in the fragment, which browsers never send to a server. Take it, and wipe
