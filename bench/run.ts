@@ -32,6 +32,7 @@ import { hooks } from "./scenarios/hooks.ts";
 import { throughput } from "./scenarios/throughput.ts";
 import { toolCall } from "./scenarios/tool-call.ts";
 import { wake } from "./scenarios/wake.ts";
+import { web } from "./scenarios/web.ts";
 import { judge, type TargetResult } from "./targets.ts";
 
 const RESULTS_PATH = fileURLToPath(new URL("./results.json", import.meta.url));
@@ -39,7 +40,7 @@ const RESULTS_PATH = fileURLToPath(new URL("./results.json", import.meta.url));
 /** The relay's per-peer send limit (30 per 10 s) would cap every load scenario; it is lifted here. */
 const RELAY_VARS = { RATE_LIMIT_COUNT: "1000000" };
 
-const SCENARIOS: Scenario[] = [floor, toolCall, delivery, fanout, throughput, wake, contextCost, bundle, bridge, hooks];
+const SCENARIOS: Scenario[] = [floor, toolCall, delivery, fanout, throughput, wake, contextCost, bundle, bridge, hooks, web];
 
 const started = performance.now();
 const ticksAtStart = machineTicks();

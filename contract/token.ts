@@ -19,7 +19,15 @@ export interface TokenClaims {
   iat: number;
   /** Expires at, epoch milliseconds; absent means no expiry. */
   exp?: number;
+  /**
+   * Role, absent for a plain peer: an observer reads everything and sends nothing; a lead may
+   * pause the group. Optional so every token minted before roles existed stays valid.
+   */
+  r?: Role;
 }
+
+export const ROLES = ["observer", "lead"] as const;
+export type Role = (typeof ROLES)[number];
 
 export type VerifyResult =
   | { ok: true; claims: TokenClaims }
@@ -27,13 +35,13 @@ export type VerifyResult =
 
 const encoder = new TextEncoder();
 
-function base64url(bytes: Uint8Array): string {
+export function base64url(bytes: Uint8Array): string {
   let binary = "";
   for (const byte of bytes) binary += String.fromCharCode(byte);
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-function fromBase64url(text: string): Uint8Array | null {
+export function fromBase64url(text: string): Uint8Array<ArrayBuffer> | null {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
   const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4);
   try {
@@ -48,7 +56,7 @@ function fromBase64url(text: string): Uint8Array | null {
 
 const keyCache = new Map<string, Promise<CryptoKey>>();
 
-function hmacKey(secret: string): Promise<CryptoKey> {
+export function hmacKey(secret: string): Promise<CryptoKey> {
   let key = keyCache.get(secret);
   if (!key) {
     key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
@@ -104,7 +112,8 @@ function isClaims(value: unknown): value is TokenClaims {
     isValidName(c.p) &&
     typeof c.iat === "number" &&
     Number.isFinite(c.iat) &&
-    (c.exp === undefined || (typeof c.exp === "number" && Number.isFinite(c.exp)))
+    (c.exp === undefined || (typeof c.exp === "number" && Number.isFinite(c.exp))) &&
+    (c.r === undefined || (ROLES as readonly unknown[]).includes(c.r))
   );
 }
 

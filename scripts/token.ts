@@ -2,6 +2,7 @@
  * Mint a peer token, or revoke a peer's tokens.
  *
  *   npm run -s token -- --group core --peer alice [--ttl 30d]
+ *   npm run -s token -- --group core --peer dana --link --url http://localhost:8787 [--observer | --lead]
  *   npm run -s token -- --revoke --group core --peer alice --url http://localhost:8787
  *
  * Minting prints exactly one token on stdout and nothing else, so `$(npm run -s token ...)`
@@ -13,8 +14,14 @@ import { isValidName, NAME_RULE } from "../contract/names.ts";
 import { findSecret } from "./secret.ts";
 
 const USAGE = `Usage:
-  npm run -s token -- --group <group> --peer <peer> [--ttl <30d|12h|90m|3600s>]
+  npm run -s token -- --group <group> --peer <peer> [--ttl <30d|12h|90m|3600s>] [--observer | --lead]
+  npm run -s token -- --group <group> --peer <peer> --link --url <relay url> [--ttl ...] [--observer | --lead]
   npm run -s token -- --revoke --group <group> --peer <peer> --url <relay url>
+
+--link prints a sign-in link for the browser instead of the bare token; the token rides in the
+link's #fragment, which browsers never send to the server.
+--observer: may read every message of the group, DMs between others included, and send nothing.
+--lead: may pause and resume the group.
 
 The team secret is read from RELAY_SECRET, else from .dev.vars.`;
 
@@ -39,6 +46,9 @@ try {
       ttl: { type: "string" },
       revoke: { type: "boolean", default: false },
       url: { type: "string" },
+      link: { type: "boolean", default: false },
+      observer: { type: "boolean", default: false },
+      lead: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -79,10 +89,22 @@ if (values.revoke) {
   process.exit(0);
 }
 
+if (values.observer && values.lead) die("--observer and --lead exclude each other: an observer sends nothing, so cannot lead.");
+if (values.link && !values.url) die("--link needs --url, the relay the link opens (e.g. http://localhost:8787).");
+let linkBase: URL | undefined;
+if (values.link) {
+  try {
+    linkBase = new URL("/", values.url);
+  } catch {
+    die(`--url '${values.url}' is not a URL like http://localhost:8787 or https://relay.example.workers.dev.`);
+  }
+}
 let exp: number | undefined;
 if (values.ttl !== undefined) {
   const ttl = parseTtl(values.ttl);
   if (ttl === null || ttl <= 0) die(`--ttl '${values.ttl}' is not a duration like 30d, 12h, 90m or 3600s.`);
   exp = Date.now() + ttl;
 }
-process.stdout.write(`${await signToken(secret!, { g: values.group, p: values.peer, iat: Date.now(), ...(exp ? { exp } : {}) })}\n`);
+const role = values.observer ? "observer" : values.lead ? "lead" : undefined;
+const token = await signToken(secret!, { g: values.group, p: values.peer, iat: Date.now(), ...(exp ? { exp } : {}), ...(role ? { r: role } : {}) });
+process.stdout.write(linkBase ? `${new URL(`/g/${values.group}#t=${token}`, linkBase).href}\n` : `${token}\n`);

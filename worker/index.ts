@@ -17,6 +17,8 @@ import { confirmWhenWritten, Handover } from "./mcp/handover.ts";
 import { buildRelayServer } from "./mcp/tools.ts";
 import { MAX_MCP_BODY_BYTES } from "../contract/limits.ts";
 import { isValidName, NAME_RULE } from "../contract/names.ts";
+import { webApp } from "./web/routes.ts";
+import { FORWARDED_ROLE_HEADER, WEB_SOCKET_HEADER } from "./web/room-sockets.ts";
 
 export { GroupObject } from "./group/object.ts";
 
@@ -61,8 +63,8 @@ const requireToken = createMiddleware<{ Bindings: Env; Variables: Vars }>(async 
   }
   const verdict = await verifyToken(c.env.RELAY_SECRET!, token);
   if (!verdict.ok) return refuse(401, "invalid_token", `Token refused: ${verdict.reason}. Ask your team for a new token.`);
-  const { g: group, p: peer, iat, exp } = verdict.claims;
-  c.set("caller", exp === undefined ? { group, peer, iat } : { group, peer, iat, exp });
+  const { g: group, p: peer, iat, exp, r: role } = verdict.claims;
+  c.set("caller", { group, peer, iat, ...(exp !== undefined && { exp }), ...(role !== undefined && { role }) });
   await next();
 });
 
@@ -158,6 +160,9 @@ app.get("/groups/:group/ws", requireToken, async (c) => {
   if (caller.exp !== undefined) headers.set("X-Relay-Exp", String(caller.exp));
   else headers.delete("X-Relay-Exp");
   headers.delete("Authorization");
+  // Only the page route may say "this is a page" and forward a role: never a client's own header.
+  headers.delete(WEB_SOCKET_HEADER);
+  headers.delete(FORWARDED_ROLE_HEADER);
   return groupStub(c.env, group).fetch(new Request(c.req.url, { headers }));
 });
 
@@ -204,6 +209,9 @@ app.post("/groups/:group/revoke", async (c) => {
   const { closed } = await groupStub(c.env, group).revoke(peer, before);
   return c.json({ revoked: true, group, peer, before: new Date(before).toISOString(), sockets_closed: closed });
 });
+
+// The people's room: sign-in page, room page, its API and its socket (worker/web/routes.ts).
+app.route("/", webApp);
 
 app.notFound((c) =>
   refuse(404, "not_found", `No route ${c.req.method} ${new URL(c.req.url).pathname}. The relay serves /mcp, /groups/<group>/ws and /health.`),

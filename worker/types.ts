@@ -4,6 +4,8 @@
  * Imports no Durable Object, so either side can use it without pulling in the other.
  */
 import type { MessageKind } from "../contract/frames.ts";
+import type { Message } from "../contract/message.ts";
+import type { Role } from "../contract/token.ts";
 import type { GetHistoryInput, RegisterInput, SendDmInput, SendMessageInput } from "./mcp/inputs.ts";
 import type { z } from "zod";
 
@@ -14,6 +16,8 @@ export interface Caller {
   iat: number;
   /** When the caller's token expires (epoch ms), if it does. */
   exp?: number;
+  /** The token's role; absent for a plain peer. */
+  role?: Role;
 }
 
 export type ProblemCode =
@@ -26,7 +30,10 @@ export type ProblemCode =
   | "invalid_input"
   | "not_found"
   | "too_many_waits"
-  | "too_many_keys";
+  | "too_many_keys"
+  | "read_only"
+  | "paused"
+  | "forbidden";
 
 export interface Problem {
   code: ProblemCode;
@@ -50,19 +57,7 @@ export function newMessageId(): string {
   return `m_${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
-export interface Message {
-  id: string;
-  seq: number;
-  from: string;
-  /** The recipient for a DM or question; null for a broadcast. */
-  to: string | null;
-  kind: MessageKind;
-  text: string;
-  reply_to: string | null;
-  urgent: boolean;
-  tags: string[];
-  time: string;
-}
+export type { Message };
 
 /** What a peer says about itself; the register tool's input. */
 export type Profile = z.output<typeof RegisterInput>;
@@ -73,6 +68,8 @@ export interface PeerInfo {
   online: boolean;
   first_seen: string;
   last_seen: string;
+  /** Present (true) when this peer is an observer: it reads every message, DMs included. */
+  observer?: true;
 }
 
 /** A send as the group object takes it: a broadcast (no `to`), a DM or a question. */

@@ -66,7 +66,7 @@ describe("unread summary", () => {
     const token = await mint(group, "newcomer");
     expect((await unread(group, token)).body).toMatchObject({ total: 0, peer: "newcomer" });
     const peers = await stubFor(group).listPeers({ group, peer: "carol", iat: Date.now() });
-    expect(peers.ok && peers.value.map((p) => p.name)).not.toContain("newcomer");
+    expect(peers.ok && peers.value.peers.map((p) => p.name)).not.toContain("newcomer");
   });
 
   it("refuses a missing token, another group's token and a revoked token", async () => {

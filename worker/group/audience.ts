@@ -30,3 +30,21 @@ export function hears(listener: Listener, message: Addressed): boolean {
 export function heardBySql(left: boolean): string {
   return left ? `(recipient = ?1)` : `(recipient = ?1 OR (recipient IS NULL AND sender != ?1))`;
 }
+
+/**
+ * Who may see a message (in history and the people's feed), which is wider than who hears about
+ * it: a peer sees broadcasts and the DMs it sent or received; an observer sees every message.
+ */
+export interface Viewer {
+  peer: string;
+  observer: boolean;
+}
+
+export function sees(viewer: Viewer, message: Addressed): boolean {
+  return viewer.observer || message.to === null || message.to === viewer.peer || message.from === viewer.peer;
+}
+
+/** The rule as a WHERE fragment over `messages`, for the viewer bound as `?1`. */
+export function seenBySql(observer: boolean): string {
+  return observer ? `(1 = 1)` : `(recipient IS NULL OR recipient = ?1 OR sender = ?1)`;
+}

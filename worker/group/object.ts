@@ -38,7 +38,11 @@ import {
   type Sent,
   type StateEntry,
 } from "../types.ts";
-import type { Listener } from "./audience.ts";
+import type { PauseInfo, RoomSnapshot } from "../web/frames.ts";
+import { boundedQuery, type FeedPage, type FeedQuery } from "../web/feed.ts";
+import { writeRefusal } from "../web/people.ts";
+import { acceptWebSocket, closeWebSockets, FORWARDED_ROLE_HEADER, isWebAttachment, isWebUpgrade, pushMessage, pushToAll, webSocketsOf } from "../web/room-sockets.ts";
+import type { Listener, Viewer } from "./audience.ts";
 import { Handovers } from "./handovers.ts";
 import { SocketHub } from "./sockets.ts";
 import { GroupStore, iso } from "./store.ts";
@@ -104,7 +108,14 @@ export class GroupObject extends DurableObject<RelayVars> {
   /** Records that the caller is alive (creating it on first sight); `rejoin` undoes leave_group. */
   private touch(caller: Caller, now: number, rejoin = false) {
     if (rejoin) this.leftPeers.delete(caller.peer);
-    return this.store.touch(caller.peer, now, rejoin);
+    const row = this.store.touch(caller.peer, now, rejoin);
+    this.store.noteRole(caller.peer, caller.role);
+    return row;
+  }
+
+  /** Why the caller may not write now (an observer, or the group is paused), or null. */
+  private writeProblem(caller: Caller): Problem | null {
+    return this.revokedProblem(caller) ?? writeRefusal(this.store.pause(), caller);
   }
 
   /** For MCP requests that touch no data (initialize, tools/list): is this token still good? */
@@ -120,14 +131,14 @@ export class GroupObject extends DurableObject<RelayVars> {
     this.revokedBefore.set(peer, Math.max(before, this.revokedBefore.get(peer) ?? 0));
     // Parked calls of a revoked token end now; they re-check revocation and return its error.
     this.waits.endFor(peer, before);
-    return { closed: this.sockets.closeRevoked(peer, before) };
+    return { closed: this.sockets.closeRevoked(peer, before) + closeWebSockets(this.ctx, peer, before) };
   }
 
   // Sending ----------------------------------------------------------------------------------------
 
   async send(caller: Caller, input: SendInput): Promise<Outcome<Sent>> {
-    const revoked = this.revokedProblem(caller);
-    if (revoked) return { ok: false, problem: revoked };
+    const refused = this.writeProblem(caller);
+    if (refused) return { ok: false, problem: refused };
     const posted = this.post(caller, input, newMessageId());
     if (!posted.ok) return posted;
     const { message, recipientLeft } = posted.value;
@@ -191,6 +202,7 @@ export class GroupObject extends DurableObject<RelayVars> {
     // Nothing is marked read here: mail is marked read only by a call that hands it over.
     this.waits.deliver(message, (peer) => this.listener(peer));
     this.sockets.notify(message);
+    pushMessage(this.ctx, message);
     this.ensureAlarm();
     return ok({ message, recipientLeft });
   }
@@ -261,8 +273,8 @@ export class GroupObject extends DurableObject<RelayVars> {
    * under that id is not sent again, and a reply already stored is returned at once.
    */
   async ask(caller: Caller, input: AskInput & { id: string }): Promise<Outcome<Answer>> {
-    const revoked = this.revokedProblem(caller);
-    if (revoked) return { ok: false, problem: revoked };
+    const refused = this.writeProblem(caller);
+    if (refused) return { ok: false, problem: refused };
     const full = this.waits.capacityProblem(caller.peer);
     if (full) return { ok: false, problem: full };
     let question = this.store.sentBy(caller.peer, input.id);
@@ -336,12 +348,18 @@ export class GroupObject extends DurableObject<RelayVars> {
     return ok(GroupStore.peerInfo(row, this.sockets.isOnline(caller.peer, now)));
   }
 
-  async listPeers(caller: Caller): Promise<Outcome<PeerInfo[]>> {
+  /** The peers who have not left, and whether a lead has paused the group. */
+  async listPeers(caller: Caller): Promise<Outcome<{ peers: PeerInfo[]; paused: PauseInfo | null }>> {
     const revoked = this.revokedProblem(caller);
     if (revoked) return { ok: false, problem: revoked };
     const now = Date.now();
     this.touch(caller, now);
-    return ok(this.store.presentPeers().map((row) => GroupStore.peerInfo(row, this.sockets.isOnline(row.name, now))));
+    const observers = this.store.observerNames();
+    const peers = this.store.presentPeers().map((row) => ({
+      ...GroupStore.peerInfo(row, this.sockets.isOnline(row.name, now)),
+      ...(observers.has(row.name) && { observer: true as const }),
+    }));
+    return ok({ peers, paused: this.store.pause() });
   }
 
   async leave(caller: Caller): Promise<Outcome<null>> {
@@ -355,8 +373,8 @@ export class GroupObject extends DurableObject<RelayVars> {
 
   /** `valueJson` is already-serialised JSON; `null` as a value removes the key. */
   async setState(caller: Caller, key: string, valueJson: string): Promise<Outcome<StateEntry>> {
-    const revoked = this.revokedProblem(caller);
-    if (revoked) return { ok: false, problem: revoked };
+    const refused = this.writeProblem(caller);
+    if (refused) return { ok: false, problem: refused };
     const now = Date.now();
     const removing = valueJson === "null";
     if (!removing && !this.store.hasKey(key)) {
@@ -370,6 +388,7 @@ export class GroupObject extends DurableObject<RelayVars> {
     this.touch(caller, now);
     if (removing) this.store.deleteKey(key);
     else this.store.setKey(key, valueJson, caller.peer, now);
+    pushToAll(this.ctx, { type: "board", entry: { key, value_json: removing ? null : valueJson, updated_by: caller.peer, updated_at: iso(now) } });
     return ok({ key, value_json: valueJson, updated_by: caller.peer, updated_at: iso(now) });
   }
 
@@ -404,20 +423,29 @@ export class GroupObject extends DurableObject<RelayVars> {
     const revoked = this.revokedProblem(caller);
     if (revoked) return Response.json({ error: "token_revoked", message: revoked.message }, { status: 401 });
     const now = Date.now();
-    const refusal = this.sockets.refusal(caller.peer, now);
+    const page = isWebUpgrade(request);
+    const refusal = this.sockets.refusal(caller.peer, page ? webSocketsOf(this.ctx, caller.peer) : this.ctx.getWebSockets(caller.peer), now);
     if (refusal) return Response.json({ error: "too_many_sockets", message: refusal }, { status: 429 });
     this.touch(caller, now);
-    const response = this.sockets.accept(caller, now);
     this.ensureAlarm();
+    if (page) {
+      const role = request.headers.get(FORWARDED_ROLE_HEADER);
+      return acceptWebSocket(this.ctx, { ...caller, ...((role === "observer" || role === "lead") && { role }) }, now);
+    }
+    const response = this.sockets.accept(caller, now);
+    pushToAll(this.ctx, { type: "presence" });
     return response;
   }
 
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    // A page sends only the keep-alive, answered by the runtime; anything else from it is ignored.
+    if (isWebAttachment(ws.deserializeAttachment())) return;
     await this.sockets.onMessage(ws, data);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     this.sockets.onClose(ws, code, reason);
+    if (!isWebAttachment(ws.deserializeAttachment())) pushToAll(this.ctx, { type: "presence" });
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
@@ -449,5 +477,61 @@ export class GroupObject extends DurableObject<RelayVars> {
     if (anySockets) await this.ctx.storage.setAlarm(now + SWEEP_INTERVAL_MS);
     else if (this.store.hasMessages()) await this.ctx.storage.setAlarm(now + RETENTION_INTERVAL_MS);
     else this.alarmScheduled = false;
+  }
+
+  // People: the feed, observers and pause (the web room, worker/web/) -------------------------------
+
+  private viewer(caller: Caller): Viewer {
+    return { peer: caller.peer, observer: caller.role === "observer" };
+  }
+
+  /** What the caller may see, text included; marks nothing read. Observers see every message. */
+  async webFeed(caller: Caller, query: FeedQuery): Promise<Outcome<FeedPage>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    const q = boundedQuery(query);
+    const { messages, more } = this.store.feed(this.viewer(caller), q);
+    return ok({ messages, next_before: q.after === undefined && more && messages[0] ? messages[0].seq : null });
+  }
+
+  /** Everything the page draws at sign-in: newest messages, open questions, peers, board, pause. */
+  async webRoom(caller: Caller, limit: number): Promise<Outcome<RoomSnapshot>> {
+    const page = await this.webFeed(caller, { limit });
+    if (!page.ok) return page;
+    const now = Date.now();
+    this.touch(caller, now);
+    return ok({
+      group: caller.group,
+      me: caller.peer,
+      role: caller.role ?? null,
+      latest_seq: this.store.latestSeq(),
+      ...page.value,
+      open_questions: this.store.openQuestions(caller.peer),
+      peers: this.store.roomPeers(this.store.observerNames(), (name) => this.sockets.isOnline(name, now)),
+      board: this.store.boardEntries(),
+      pause: this.store.pause(),
+    });
+  }
+
+  async groupPause(caller: Caller): Promise<Outcome<PauseInfo | null>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    return ok(this.store.pause());
+  }
+
+  /** Pauses (a reason given) or resumes (null) the group; leads only. Every page hears it. */
+  async setGroupPause(caller: Caller, reason: string | null): Promise<Outcome<PauseInfo | null>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    if (caller.role !== "lead") {
+      return fail("forbidden", `Only a lead may pause or resume group '${caller.group}'. Ask the team for a token minted with --lead.`);
+    }
+    const now = Date.now();
+    this.touch(caller, now);
+    let pause: PauseInfo | null = null;
+    if (reason === null) this.store.clearPause();
+    else pause = this.store.setPause(caller.peer, reason, now);
+    pushToAll(this.ctx, { type: "pause", pause });
+    return ok(pause);
   }
 }

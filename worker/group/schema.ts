@@ -53,6 +53,17 @@ const MIGRATIONS: readonly (readonly string[])[] = [
        before INTEGER NOT NULL
      )`,
   ],
+  [
+    // Peers whose latest token is an observer's: list_peers and the page say an observer is there.
+    `CREATE TABLE observers (name TEXT PRIMARY KEY)`,
+    // At most one row: while it exists, every send and board write by a non-lead is refused.
+    `CREATE TABLE pause (
+       only INTEGER PRIMARY KEY CHECK (only = 1),
+       paused_by TEXT NOT NULL,
+       reason TEXT NOT NULL,
+       paused_at INTEGER NOT NULL
+     )`,
+  ],
 ];
 
 export function migrate(storage: DurableObjectStorage): void {

@@ -117,11 +117,12 @@ export class SocketHub {
   }
 
   /**
-   * Why this peer may not open another socket now, or null. Checked before anything is stored, so
-   * a refused upgrade costs the group almost nothing.
+   * Why this peer may not open another socket now, or null, given the `sockets` of that kind it
+   * already holds (bridges, or pages). Checked before anything is stored, so a refused upgrade
+   * costs the group almost nothing.
    */
-  refusal(peer: string, now: number): string | null {
-    const open = this.ctx.getWebSockets(peer).filter((ws) => {
+  refusal(peer: string, sockets: WebSocket[], now: number): string | null {
+    const open = sockets.filter((ws) => {
       if (now - this.lastActivity(ws) < STALE_SOCKET_MS) return true;
       closeQuietly(ws, CLOSE_CODES.stale, "no keep-alive; reconnect");
       return false;

@@ -6,8 +6,10 @@
  */
 import type { MessageKind } from "../../contract/frames.ts";
 import { MAX_SUMMARY_NAMES, type UnreadSummary } from "../../contract/unread.ts";
+import type { Role } from "../../contract/token.ts";
 import type { HistoryQuery, Message, PeerInfo, Profile, StateEntry } from "../types.ts";
-import { heardBySql, type Listener } from "./audience.ts";
+import type { BoardEntry, PauseInfo, RoomPeer } from "../web/frames.ts";
+import { heardBySql, type Listener, seenBySql, type Viewer } from "./audience.ts";
 import { migrate } from "./schema.ts";
 
 interface MessageRow extends Record<string, SqlStorageValue> {
@@ -78,6 +80,11 @@ function toMessage(row: MessageRow): Message {
     tags: JSON.parse(row.tags) as string[],
     time: iso(row.created_at),
   };
+}
+
+/** A LIKE pattern matching `text` anywhere, with LIKE's own wildcards escaped. */
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 /** Mail the listener has not read out of order (an ask_peer reply handed straight to the asker). */
@@ -360,7 +367,7 @@ export class GroupStore {
     }
     if (query.query !== undefined && query.query !== "") {
       conditions.push(`text LIKE ? ESCAPE '\\'`);
-      binds.push(`%${query.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+      binds.push(likePattern(query.query));
     }
     const rows = this.sql
       .exec<MessageRow>(`SELECT * FROM messages WHERE ${conditions.join(" AND ")} ORDER BY seq DESC LIMIT ?`, ...binds, query.limit + 1)
@@ -404,6 +411,101 @@ export class GroupStore {
 
   deleteKey(key: string): void {
     this.sql.exec(`DELETE FROM state WHERE key = ?`, key);
+  }
+
+  // The people's feed ------------------------------------------------------------------------------
+
+  /**
+   * What the viewer may see, text included, marking nothing read: forwards from `after` (a live
+   * surface catching up), or the newest page before `before`, optionally searched.
+   */
+  feed(viewer: Viewer, q: { after?: number; before?: number; query?: string; limit: number }): { messages: Message[]; more: boolean } {
+    const conditions = [seenBySql(viewer.observer)];
+    const binds: SqlStorageValue[] = [viewer.peer];
+    if (q.after !== undefined) conditions.push(`seq > ?${binds.push(q.after)}`);
+    if (q.before !== undefined) conditions.push(`seq < ?${binds.push(q.before)}`);
+    if (q.query !== undefined && q.query !== "") {
+      conditions.push(`text LIKE ?${binds.push(likePattern(q.query))} ESCAPE '\\'`);
+    }
+    const order = q.after !== undefined ? "ASC" : "DESC";
+    const rows = this.sql
+      .exec<MessageRow>(`SELECT * FROM messages WHERE ${conditions.join(" AND ")} ORDER BY seq ${order} LIMIT ?${binds.push(q.limit + 1)}`, ...binds)
+      .toArray();
+    const page = rows.slice(0, q.limit);
+    if (order === "DESC") page.reverse();
+    return { messages: page.map(toMessage), more: rows.length > q.limit };
+  }
+
+  /** Questions to `peer` it has not answered (no message from it with reply_to the question). */
+  openQuestions(peer: string): Message[] {
+    return this.sql
+      .exec<MessageRow>(
+        `SELECT * FROM messages q WHERE q.kind = 'question' AND q.recipient = ?1
+           AND NOT EXISTS (SELECT 1 FROM messages a WHERE a.reply_to = q.id AND a.sender = ?1)
+         ORDER BY q.seq DESC LIMIT 50`,
+        peer,
+      )
+      .toArray()
+      .reverse()
+      .map(toMessage);
+  }
+
+  /** The most recently changed board entries, values included (up to 200 keys). */
+  boardEntries(): BoardEntry[] {
+    return this.sql
+      .exec<StateRow>(`SELECT key, value, updated_by, updated_at FROM state ORDER BY updated_at DESC, key LIMIT 200`)
+      .toArray()
+      .map((r) => ({ key: r.key, value_json: r.value, updated_by: r.updated_by, updated_at: iso(r.updated_at) }));
+  }
+
+  /** Every peer that ever used the group, left ones included, flagged. */
+  roomPeers(observers: Set<string>, online: (name: string) => boolean): RoomPeer[] {
+    return this.sql
+      .exec<PeerRow>(`SELECT * FROM peers ORDER BY left_group, name`)
+      .toArray()
+      .map((r) => ({
+        name: r.name,
+        profile: JSON.parse(r.profile) as RoomPeer["profile"],
+        online: online(r.name),
+        last_seen: iso(r.last_seen),
+        left: r.left_group === 1,
+        observer: observers.has(r.name),
+      }));
+  }
+
+  // Roles and pause -------------------------------------------------------------------------------
+
+  /**
+   * Keeps the observers table in step with the token the peer last used. A plain token after an
+   * observer one turns the name back into a plain peer; the DELETE of an absent row writes nothing.
+   */
+  noteRole(peer: string, role: Role | undefined): void {
+    if (role === "observer") this.sql.exec(`INSERT OR IGNORE INTO observers (name) VALUES (?)`, peer);
+    else this.sql.exec(`DELETE FROM observers WHERE name = ?`, peer);
+  }
+
+  observerNames(): Set<string> {
+    return new Set(this.sql.exec<{ name: string }>(`SELECT name FROM observers`).toArray().map((r) => r.name));
+  }
+
+  pause(): PauseInfo | null {
+    const row = this.sql.exec<{ paused_by: string; reason: string; paused_at: number }>(`SELECT paused_by, reason, paused_at FROM pause`).toArray()[0];
+    return row ? { by: row.paused_by, reason: row.reason, at: iso(row.paused_at) } : null;
+  }
+
+  setPause(by: string, reason: string, at: number): PauseInfo {
+    this.sql.exec(
+      `INSERT INTO pause (only, paused_by, reason, paused_at) VALUES (1, ?1, ?2, ?3)
+       ON CONFLICT (only) DO UPDATE SET paused_by = ?1, reason = ?2, paused_at = ?3`,
+      by,
+      reason,
+      at,
+    );
+    return { by, reason, at: iso(at) };
+  }
+
+  clearPause(): void {
+    this.sql.exec(`DELETE FROM pause`);
   }
 
   // Retention ------------------------------------------------------------------------------------

@@ -137,18 +137,19 @@ export function buildRelayServer(env: Env, caller: Caller, handover: Handover): 
   server.registerTool(
     "list_peers",
     {
-      description: `${RELAY} List the peers in your group: name, profile, online (bridge connected), last seen.`,
+      description: `${RELAY} List the peers in your group: name, profile, online (bridge connected), last seen, observers; and whether the group is paused.`,
       inputSchema: NoInput,
       annotations: READ_ONLY,
     },
     async () =>
-      settle(await group().listPeers(caller), (peers) => {
+      settle(await group().listPeers(caller), ({ peers, paused }) => {
         const lines = peers.map(
           (p) =>
-            `${p.name}${p.name === caller.peer ? " (you)" : ""}: ${p.online ? "online" : "offline"}, last seen ${p.last_seen}` +
+            `${p.name}${p.name === caller.peer ? " (you)" : ""}${p.observer ? " (observer: reads every message, DMs included)" : ""}: ${p.online ? "online" : "offline"}, last seen ${p.last_seen}` +
             (p.profile.summary ? ` - ${p.profile.summary}` : ""),
         );
-        return result(`${plural(peers.length, "peer")} in ${caller.group}:\n${lines.join("\n")}`, { peers });
+        const head = paused ? `The group is paused by ${paused.by}: ${paused.reason}. Sending is refused until a lead resumes it.\n` : "";
+        return result(`${head}${plural(peers.length, "peer")} in ${caller.group}:\n${lines.join("\n")}`, { peers, ...(paused && { paused }) });
       }),
   );
 

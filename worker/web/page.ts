@@ -1,0 +1,107 @@
+/**
+ * The two HTML shells. They hold no data: the script (client/room.ts) fetches the room and draws
+ * it with textContent only, so no message text is ever parsed as HTML. Interpolations here go
+ * through hono/html, which escapes them.
+ */
+import { html } from "hono/html";
+import { ASSETS } from "./assets.gen.ts";
+
+/**
+ * No inline script or style, no eval, nothing from elsewhere; the socket and API are same-origin.
+ * No Referer leaves the page, and no other site may frame it.
+ */
+export const SECURITY_HEADERS: Record<string, string> = {
+  "Content-Security-Policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  "Referrer-Policy": "no-referrer",
+  "X-Content-Type-Options": "nosniff",
+  "Cache-Control": "no-store",
+};
+
+function shell(title: string, group: string | null, body: ReturnType<typeof html>) {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title}</title>
+<link rel="stylesheet" href="/assets/${ASSETS.css}">
+<script type="module" src="/assets/${ASSETS.js}"></script>
+</head>
+<body data-group="${group ?? ""}">
+${body}
+</body>
+</html>`;
+}
+
+const signIn = html`<section id="signin" class="card" aria-labelledby="signin-title">
+<h2 id="signin-title">Sign in</h2>
+<p>Open the sign-in link your team gave you, or paste your peer token.</p>
+<p id="signin-error" class="error" role="alert"></p>
+<form id="signin-form">
+<label for="token">Peer token</label>
+<input id="token" name="token" type="password" autocomplete="off" spellcheck="false" required>
+<button type="submit">Sign in</button>
+</form>
+</section>`;
+
+export function signInPage() {
+  return shell("Sign in · claude-relay", null, html`<header class="top"><h1>claude-relay</h1></header><main class="signin-main">${signIn}</main>`);
+}
+
+export function roomPage(group: string) {
+  return shell(
+    `${group} · claude-relay`,
+    group,
+    html`<header class="top">
+<h1><span class="muted">group</span> ${group}</h1>
+<p id="whoami" class="muted"></p>
+<div class="top-actions">
+<form id="pause-form" hidden><label for="pause-reason">Pause reason</label><input id="pause-reason" maxlength="200" required><button type="submit">Pause the group</button></form>
+<button id="resume" type="button" hidden>Resume the group</button>
+<button id="signout" type="button" hidden>Sign out</button>
+</div>
+</header>
+<p id="pause-banner" class="banner" role="status" hidden></p>
+<p id="connection" class="muted" role="status"></p>
+<main id="room" hidden>
+<div class="conversation">
+<section aria-labelledby="questions-title" class="card">
+<h2 id="questions-title">Questions for you</h2>
+<ol id="questions" class="messages" aria-live="polite"></ol>
+</section>
+<section aria-labelledby="channel-title" class="card">
+<h2 id="channel-title">Group channel</h2>
+<form id="search-form" role="search"><label for="search">Search messages</label><input id="search" type="search" maxlength="200"><button type="submit">Search</button><button id="search-clear" type="button" hidden>Clear search</button></form>
+<div id="channel-scroll" class="scroll" tabindex="0" role="log" aria-label="Group channel messages">
+<button id="older" type="button">Load older messages</button>
+<ol id="channel" class="messages"></ol>
+</div>
+</section>
+<section aria-labelledby="composer-title" class="card" id="composer-card">
+<h2 id="composer-title">Send</h2>
+<p id="observer-note" hidden>You are an observer: you see every message, direct ones included, and cannot send.</p>
+<form id="composer">
+<div class="row"><label for="to">To</label><select id="to"><option value="">Everyone (group channel)</option></select></div>
+<label for="message">Message</label>
+<textarea id="message" rows="3" required aria-keyshortcuts="Control+Enter"></textarea>
+<div class="row"><label class="inline"><input id="urgent" type="checkbox"> Urgent</label>
+<label for="tags">Tags</label><input id="tags" placeholder="comma,separated" maxlength="300"></div>
+<button type="submit">Send</button>
+<p id="composer-status" role="status"></p>
+</form>
+</section>
+<section aria-labelledby="threads-title" class="card">
+<h2 id="threads-title">Direct messages</h2>
+<div id="threads"></div>
+</section>
+</div>
+<aside class="side">
+<section aria-labelledby="peers-title" class="card"><h2 id="peers-title">Peers</h2><ul id="peers" class="peers"></ul></section>
+<section aria-labelledby="board-title" class="card"><h2 id="board-title">Board</h2><dl id="board" class="board"></dl></section>
+</aside>
+</main>
+<div id="signin-slot" hidden>${signIn}</div>`,
+  );
+}

@@ -1,0 +1,254 @@
+/**
+ * The people's room, served by the relay itself: `/` signs in, `/g/<group>` is the room, with its
+ * JSON API under /g/<group>/api and its live socket at /g/<group>/ws.
+ *
+ * Who is calling: the page carries the session cookie (worker/web/session.ts); a script may send
+ * its peer token as a Bearer header instead (e.g. to pause from CI). A cookie rides along with any
+ * request the browser makes, so every cookie-authenticated write, and the socket, must come from
+ * this very origin; SameSite=Strict already keeps other sites' requests from carrying it.
+ */
+import { Hono } from "hono";
+import { getCookie } from "hono/cookie";
+import { createMiddleware } from "hono/factory";
+import { z } from "zod";
+import { bearerToken, verifyToken } from "../../contract/token.ts";
+import { isValidName, NAME_RULE } from "../../contract/names.ts";
+import { READ_MAX_LIMIT } from "../../contract/limits.ts";
+import type { Env } from "../env.ts";
+import type { Caller, Outcome, Problem } from "../types.ts";
+import { SendDmInput, SendMessageInput } from "../mcp/inputs.ts";
+import { ASSETS } from "./assets.gen.ts";
+import { FORWARDED_ROLE_HEADER, WEB_SOCKET_HEADER } from "./room-sockets.ts";
+import { openSession, sealSession, SESSION_COOKIE, sessionCookie } from "./session.ts";
+import { roomPage, SECURITY_HEADERS, signInPage } from "./page.ts";
+
+type Vars = { caller: Caller; viaCookie: boolean; sessionEnds?: number };
+export const webApp = new Hono<{ Bindings: Env; Variables: Vars }>();
+
+/** Messages the room shows at first; older ones load on scroll. */
+export const ROOM_FIRST_PAGE = 200;
+/** The longest pause reason accepted. */
+export const MAX_PAUSE_REASON = 200;
+
+function refuse(status: 400 | 401 | 403 | 404 | 429, error: string, message: string): Response {
+  return Response.json({ error, message }, { status, headers: { "Cache-Control": "no-store" } });
+}
+
+const STATUS: Partial<Record<Problem["code"], 401 | 403 | 404 | 429>> = {
+  revoked: 401,
+  read_only: 403,
+  paused: 403,
+  forbidden: 403,
+  rate_limited: 429,
+  unknown_peer: 404,
+  unknown_message: 404,
+};
+
+function answer<T>(outcome: Outcome<T>, render: (value: T) => unknown = (v) => v): Response {
+  if (outcome.ok) return Response.json(render(outcome.value), { headers: { "Cache-Control": "no-store" } });
+  return refuse(STATUS[outcome.problem.code] ?? 400, outcome.problem.code, outcome.problem.message);
+}
+
+/**
+ * Is the request from a page of this very origin? The Origin's host must be the Host the request
+ * was addressed to (what the browser's address bar showed), with the same scheme.
+ */
+function sameOrigin(c: { req: { url: string; header(name: string): string | undefined } }): boolean {
+  const origin = c.req.header("Origin");
+  if (!origin) return false;
+  try {
+    const from = new URL(origin);
+    const to = new URL(c.req.url);
+    return from.host === (c.req.header("Host") ?? to.host) && from.protocol === to.protocol;
+  } catch {
+    return false;
+  }
+}
+
+function groupStub(env: Env, group: string) {
+  return env.GROUPS.get(env.GROUPS.idFromName(group));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pages and assets
+// ---------------------------------------------------------------------------------------------
+
+webApp.get("/", (c) => c.html(signInPage(), 200, SECURITY_HEADERS));
+
+webApp.get("/g/:group", (c) => {
+  const group = c.req.param("group");
+  if (!isValidName(group)) return refuse(404, "invalid_group", `Group name must be ${NAME_RULE}.`);
+  return c.html(roomPage(group), 200, SECURITY_HEADERS);
+});
+
+// Browsers ask for it on their own; an empty answer keeps a 404 out of every page's console.
+webApp.get("/favicon.ico", (c) => c.body(null, 204, { "Cache-Control": "public, max-age=86400" }));
+
+webApp.get(`/assets/:file`, (c) => {
+  const asset = ASSETS.files[c.req.param("file")];
+  if (!asset) return refuse(404, "not_found", "No such asset; reload the page.");
+  // Names carry a hash of their content: a new deploy serves new names, so caching forever is safe.
+  return c.body(asset.body, 200, { "Content-Type": asset.type, "Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff" });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Sign in and out
+// ---------------------------------------------------------------------------------------------
+
+const SessionBody = z.object({ token: z.string().min(1).max(2048) });
+
+webApp.post("/session", async (c) => {
+  if (!sameOrigin(c)) return refuse(403, "origin_mismatch", "Sign in from the relay's own page.");
+  const parsed = SessionBody.safeParse(await c.req.json().catch(() => null));
+  if (!parsed.success) return refuse(400, "invalid_body", 'Send JSON: {"token": "<your peer token>"}.');
+  const verdict = await verifyToken(c.env.RELAY_SECRET!, parsed.data.token);
+  if (!verdict.ok) return refuse(401, "invalid_token", `Token refused: ${verdict.reason}. Ask your team for a new sign-in link.`);
+  const claims = verdict.claims;
+  const caller: Caller = { group: claims.g, peer: claims.p, iat: claims.iat, ...(claims.exp !== undefined && { exp: claims.exp }), ...(claims.r && { role: claims.r }) };
+  const allowed = await groupStub(c.env, claims.g).authorize(caller);
+  if (!allowed.ok) return refuse(401, "token_revoked", allowed.problem.message);
+  const { value, session } = await sealSession(c.env.RELAY_SECRET!, claims);
+  c.header("Set-Cookie", sessionCookie(claims.g, value, session.sx - Date.now(), new URL(c.req.url).protocol === "https:"));
+  c.header("Cache-Control", "no-store");
+  return c.json({ group: claims.g, peer: claims.p, role: claims.r ?? null, room: `/g/${claims.g}` });
+});
+
+webApp.post("/g/:group/session/end", (c) => {
+  if (!sameOrigin(c)) return refuse(403, "origin_mismatch", "Sign out from the relay's own page.");
+  c.header("Set-Cookie", sessionCookie(c.req.param("group"), "", 0, new URL(c.req.url).protocol === "https:"));
+  return c.json({ signed_out: true });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Who is calling: the session cookie, or a Bearer token (scripts)
+// ---------------------------------------------------------------------------------------------
+
+const requirePerson = createMiddleware<{ Bindings: Env; Variables: Vars }>(async (c, next) => {
+  const group = c.req.param("group") ?? "";
+  if (!isValidName(group)) return refuse(404, "invalid_group", `Group name must be ${NAME_RULE}.`);
+  const bearer = bearerToken(c.req.header("Authorization"));
+  if (bearer) {
+    const verdict = await verifyToken(c.env.RELAY_SECRET!, bearer);
+    if (!verdict.ok) return refuse(401, "invalid_token", `Token refused: ${verdict.reason}. Ask your team for a new token.`);
+    const { g, p, iat, exp, r } = verdict.claims;
+    c.set("caller", { group: g, peer: p, iat, ...(exp !== undefined && { exp }), ...(r && { role: r }) });
+    c.set("viaCookie", false);
+  } else {
+    const opened = await openSession(c.env.RELAY_SECRET!, getCookie(c, SESSION_COOKIE));
+    if (!opened.ok) return refuse(401, "signed_out", opened.reason);
+    const { g, p, iat, exp, r } = opened.session;
+    c.set("caller", { group: g, peer: p, iat, ...(exp !== undefined && { exp }), ...(r && { role: r }) });
+    c.set("viaCookie", true);
+    c.set("sessionEnds", opened.session.sx);
+  }
+  if (c.get("caller").group !== group) {
+    return refuse(403, "wrong_group", `You are signed in to group '${c.get("caller").group}', not '${group}'.`);
+  }
+  await next();
+});
+
+/** A write with the cookie must come from this origin (no other site can make the browser send it). */
+const requireSameOriginWrite = createMiddleware<{ Bindings: Env; Variables: Vars }>(async (c, next) => {
+  if (c.get("viaCookie") && !sameOrigin(c)) return refuse(403, "origin_mismatch", "Writes are accepted only from the relay's own page.");
+  await next();
+});
+
+webApp.use("/g/:group/api/*", requirePerson);
+webApp.post("/g/:group/api/*", requireSameOriginWrite);
+
+// ---------------------------------------------------------------------------------------------
+// The API
+// ---------------------------------------------------------------------------------------------
+
+const optionalInt = (text: string | undefined) => (text === undefined || text === "" || !/^\d{1,15}$/.test(text) ? undefined : Number(text));
+
+webApp.get("/g/:group/api/room", async (c) => {
+  const limit = optionalInt(c.req.query("limit")) ?? ROOM_FIRST_PAGE;
+  const ends = c.get("sessionEnds");
+  // The page signs itself out when the session ends, rather than at its next request.
+  return answer(await groupStub(c.env, c.req.param("group")).webRoom(c.get("caller"), Math.min(limit, ROOM_FIRST_PAGE)), (room) =>
+    ends === undefined ? room : { ...room, session_ends: new Date(ends).toISOString() },
+  );
+});
+
+webApp.get("/g/:group/api/feed", async (c) => {
+  const after = optionalInt(c.req.query("after"));
+  const before = optionalInt(c.req.query("before"));
+  const query = c.req.query("q");
+  const limit = optionalInt(c.req.query("limit")) ?? 100;
+  return answer(
+    await groupStub(c.env, c.req.param("group")).webFeed(c.get("caller"), {
+      limit,
+      ...(after !== undefined && { after }),
+      ...(before !== undefined && { before }),
+      ...(query && { query }),
+    }),
+  );
+});
+
+/** One body for both kinds of send; validated by the very schemas the tools use, for the same errors. */
+const PageSend = z.object({ to: z.string().optional() }).passthrough();
+
+webApp.post("/g/:group/api/send", async (c) => {
+  const body = PageSend.safeParse(await c.req.json().catch(() => null));
+  if (!body.success) return refuse(400, "invalid_body", 'Send JSON: {"text": "...", "to"?: "<peer>", "urgent"?: true, "tags"?: [...], "reply_to"?: "<id>"}.');
+  const { to, ...rest } = body.data;
+  const caller = c.get("caller");
+  const parsed = to ? SendDmInput.safeParse({ ...rest, to }) : SendMessageInput.safeParse(rest);
+  if (!parsed.success) return refuse(400, "invalid_input", parsed.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; "));
+  return answer(await groupStub(c.env, caller.group).send(caller, { ...parsed.data, kind: to ? "dm" : "group" }));
+});
+
+/** Marks the person's mail read, as read_new_messages does, because they have seen it on the page. */
+webApp.post("/g/:group/api/read", async (c) => {
+  const caller = c.get("caller");
+  const stub = groupStub(c.env, caller.group);
+  let read = 0;
+  // A handful of rounds covers any backlog the page can have shown; the rest stays unread.
+  for (let round = 0; round < 5; round++) {
+    const inbox = await stub.readNew(caller, READ_MAX_LIMIT);
+    if (!inbox.ok) return answer(inbox);
+    // The page has shown this mail already: this request is its confirmation.
+    await stub.confirmRead(caller, inbox.value.messages.map((m) => m.seq));
+    read += inbox.value.messages.length;
+    if (inbox.value.remaining === 0) break;
+  }
+  return c.json({ read });
+});
+
+const PauseBody = z.object({
+  reason: z.string().trim().min(1, "reason must not be empty: say why the group is paused").max(MAX_PAUSE_REASON, `reason is at most ${MAX_PAUSE_REASON} characters`),
+});
+
+webApp.post("/g/:group/api/pause", async (c) => {
+  const parsed = PauseBody.safeParse(await c.req.json().catch(() => null));
+  if (!parsed.success) return refuse(400, "invalid_input", parsed.error.issues.map((i) => i.message).join("; ") || 'Send JSON: {"reason": "..."}.');
+  const caller = c.get("caller");
+  return answer(await groupStub(c.env, caller.group).setGroupPause(caller, parsed.data.reason), (pause) => ({ pause }));
+});
+
+webApp.post("/g/:group/api/resume", async (c) => {
+  const caller = c.get("caller");
+  return answer(await groupStub(c.env, caller.group).setGroupPause(caller, null), (pause) => ({ pause }));
+});
+
+// ---------------------------------------------------------------------------------------------
+// The live socket
+// ---------------------------------------------------------------------------------------------
+
+webApp.get("/g/:group/ws", async (c) => {
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") return refuse(400, "upgrade_required", "This endpoint speaks WebSocket only.");
+  // Browsers always send Origin on a WebSocket; a missing or foreign one is not our page.
+  if (!sameOrigin(c)) return refuse(403, "origin_mismatch", "The room's socket accepts only the relay's own page.");
+  const group = c.req.param("group");
+  if (!isValidName(group)) return refuse(404, "invalid_group", `Group name must be ${NAME_RULE}.`);
+  const opened = await openSession(c.env.RELAY_SECRET!, getCookie(c, SESSION_COOKIE));
+  if (!opened.ok) return refuse(401, "signed_out", opened.reason);
+  const s = opened.session;
+  if (s.g !== group) return refuse(403, "wrong_group", `You are signed in to group '${s.g}', not '${group}'.`);
+  const headers = new Headers({ Upgrade: "websocket", [WEB_SOCKET_HEADER]: "1", "X-Relay-Group": s.g, "X-Relay-Peer": s.p, "X-Relay-Iat": String(s.iat) });
+  // The socket ends when the session does (the token's expiry caps the session's).
+  headers.set("X-Relay-Exp", String(s.sx));
+  if (s.r) headers.set(FORWARDED_ROLE_HEADER, s.r);
+  return groupStub(c.env, group).fetch(new Request(c.req.url, { headers }));
+});
