@@ -153,8 +153,8 @@ describe("revocation with the real token CLI against npm start", () => {
     await expect.poll(() => newSocket.frames.filter((f) => f.type === "notice").map((f) => f.seq)).toEqual([hello.data.seq]);
     const inbox = await tool(bobAgain, "read_new_messages");
     expect(inbox.data.messages.map((m: { text: string }) => m.text)).toEqual(["welcome back"]);
-    const peers = (await tool(bobAgain, "list_peers")).data.peers as { name: string; profile: { summary?: string } }[];
-    expect(peers.find((p) => p.name === "bob")!.profile.summary).toBe("bob, about to be revoked");
+    const peers = (await tool(bobAgain, "list_peers")).data.peers as { name: string; summary?: string }[];
+    expect(peers.find((p) => p.name === "bob")!.summary).toBe("bob, about to be revoked");
     expect((await tool(otherBob, "list_peers")).isError).toBe(false);
     // Revocation survives a restart of the relay.
     await relay.restart();

@@ -56,7 +56,7 @@ describe("retention", () => {
     expect((await bob.call("get_history")).data.messages.map((m: { text: string }) => m.text)).toEqual(["d29"]);
     expect((await bob.call("get_history", { peer: "alice" })).data.messages.map((m: { text: string }) => m.text)).toEqual(["now"]);
     expect((await bob.call("get_state", { key: "plan" })).data.value).toEqual({ step: 1 });
-    expect((await alice.call("list_peers")).data.peers).toMatchObject([{ name: "alice" }, { name: "bob", profile: { summary: "kept" } }]);
+    expect((await alice.call("list_peers")).data.peers).toMatchObject([{ name: "alice" }, { name: "bob", summary: "kept" }]);
 
     // Messages remain, so the alarm is set again; running it again deletes nothing more.
     expect(await alarmTime(group)).not.toBeNull();

@@ -38,20 +38,17 @@ describe("MCP tools, through a real MCP client", () => {
     const registered = await alice.call("register", { summary: "fixing the parser", hostname: "box-1", cwd: "/src/app", branch: "fix/parser" });
     expect(registered.isError).toBe(false);
     expect(registered.text).toContain("alice");
-    expect(registered.data.peer).toMatchObject({
-      name: "alice",
-      profile: { summary: "fixing the parser", hostname: "box-1", cwd: "/src/app", branch: "fix/parser" },
-      online: false,
-    });
+    expect(registered.data.peer).toMatchObject({ name: "alice", summary: "fixing the parser", hostname: "box-1", cwd: "/src/app", branch: "fix/parser", online: false });
 
     const listed = await bob.call("list_peers");
     expect(listed.isError).toBe(false);
     expect(listed.data.peers.map((p: { name: string }) => p.name)).toEqual(["alice", "bob"]);
-    expect(listed.data.peers[0]).toMatchObject({ name: "alice", profile: { summary: "fixing the parser", branch: "fix/parser" } });
-    expect(listed.data.peers[1]).toMatchObject({ name: "bob", profile: {} });
+    expect(listed.data.peers[0]).toMatchObject({ name: "alice", summary: "fixing the parser", branch: "fix/parser" });
+    expect(listed.data.you).toBe("bob");
+    expect(listed.data.peers[1]).toMatchObject({ name: "bob" });
     for (const p of listed.data.peers) {
       expect(Date.parse(p.last_seen)).not.toBeNaN();
-      expect(Date.parse(p.first_seen)).not.toBeNaN();
+      expect(p.first_seen).toBeUndefined();
     }
     expect(listed.text).toContain("fixing the parser");
     expect(listed.text).toContain("bob (you)");
@@ -59,7 +56,7 @@ describe("MCP tools, through a real MCP client", () => {
     // Registering again replaces the profile.
     await alice.call("register", { summary: "reviewing" });
     const again = await bob.call("list_peers");
-    expect(again.data.peers[0].profile).toEqual({ summary: "reviewing" });
+    expect(again.data.peers[0]).toEqual({ name: "alice", online: false, last_seen: again.data.peers[0].last_seen, summary: "reviewing" });
   });
 
   it("send_message broadcasts to others, not the sender, with reply_to, urgent and tags", async () => {
@@ -84,11 +81,8 @@ describe("MCP tools, through a real MCP client", () => {
         id: first.data.id,
         seq: first.data.seq,
         from: "alice",
-        to: null,
         kind: "group",
         text: "hello team",
-        reply_to: null,
-        urgent: false,
         tags: ["intro"],
         time: first.data.time,
       },
@@ -96,12 +90,10 @@ describe("MCP tools, through a real MCP client", () => {
         id: second.data.id,
         seq: second.data.seq,
         from: "bob",
-        to: null,
         kind: "group",
         text: "hi alice",
         reply_to: first.data.id,
         urgent: true,
-        tags: [],
         time: second.data.time,
       },
     ]);
@@ -252,7 +244,7 @@ describe("MCP tools, through a real MCP client", () => {
     const channel = await alice.call("get_history");
     expect(channel.isError).toBe(false);
     expect(channel.data.messages.map((m: { text: string }) => m.text)).toEqual(["g1", "g2"]);
-    expect(channel.data.next_before).toBeNull();
+    expect(channel.data.next_before).toBeUndefined();
     expect(channel.text).toMatch(/2 messages in group/);
 
     const withBob = await alice.call("get_history", { peer: "bob" });
@@ -283,12 +275,12 @@ describe("MCP tools, through a real MCP client", () => {
 
     const page3 = await alice.call("get_history", { limit: 3, before: page2.data.next_before });
     expect(page3.data.messages.map((m: { text: string }) => m.text)).toEqual(["m1"]);
-    expect(page3.data.next_before).toBeNull();
+    expect(page3.data.next_before).toBeUndefined();
 
     // An exact fit does not promise a page that is not there.
     const all = await alice.call("get_history", { limit: 7 });
     expect(all.data.messages).toHaveLength(7);
-    expect(all.data.next_before).toBeNull();
+    expect(all.data.next_before).toBeUndefined();
     // Default limit covers them all.
     expect((await alice.call("get_history")).data.messages).toHaveLength(7);
   });

@@ -17,6 +17,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { ReadFrame } from "../../contract/frames.ts";
 import { KEEPALIVE_PING, KEEPALIVE_PONG } from "../../contract/frames.ts";
 import { MAX_STATE_KEYS } from "../../contract/limits.ts";
+import { singleLine } from "../../contract/names.ts";
 import type { UnreadSummary } from "../../contract/unread.ts";
 import { settingsFrom, type RelayVars, type Settings } from "../settings.ts";
 import {
@@ -54,6 +55,16 @@ const RETENTION_INTERVAL_MS = 60 * 60_000;
 const DAY_MS = 86_400_000;
 
 const utf8 = new TextEncoder();
+
+/** A profile as it is stored and shown to every peer: each field on one line, empty ones dropped. */
+function oneLineProfile(profile: Profile): Profile {
+  const clean: Profile = {};
+  for (const field of ["summary", "hostname", "cwd", "branch"] as const) {
+    const value = profile[field] === undefined ? "" : singleLine(profile[field]);
+    if (value !== "") clean[field] = value;
+  }
+  return clean;
+}
 
 export class GroupObject extends DurableObject<RelayVars> {
   private readonly settings: Settings;
@@ -344,7 +355,7 @@ export class GroupObject extends DurableObject<RelayVars> {
     const throttled = this.writeThrottled(caller.peer, now);
     if (throttled) return { ok: false, problem: throttled };
     this.touch(caller, now, true);
-    const row = this.store.setProfile(caller.peer, profile);
+    const row = this.store.setProfile(caller.peer, oneLineProfile(profile));
     return ok(GroupStore.peerInfo(row, this.sockets.isOnline(caller.peer, now)));
   }
 

@@ -20,7 +20,7 @@ import {
   READ_MAX_LIMIT,
   WAIT_DEFAULT_TIMEOUT_S,
 } from "../../contract/limits.ts";
-import { NAME_PATTERN, NAME_RULE } from "../../contract/names.ts";
+import { NAME_PATTERN, NAME_RULE, TAG_PATTERN, TAG_RULE } from "../../contract/names.ts";
 
 /** The naming rule as a schema, with an error message that quotes it. */
 export function nameSchema(what: string) {
@@ -75,7 +75,13 @@ export const SendMessageInput = z.object({
   reply_to: messageId.optional().describe("id of the message this answers"),
   urgent: z.boolean().optional(),
   tags: z
-    .array(z.string().min(1, "tags must not be empty").max(MAX_TAG_LENGTH, `each tag is at most ${MAX_TAG_LENGTH} characters`))
+    .array(
+      z
+        .string()
+        .min(1, "tags must not be empty")
+        .max(MAX_TAG_LENGTH, `each tag is at most ${MAX_TAG_LENGTH} characters`)
+        .regex(TAG_PATTERN, `each tag must be ${TAG_RULE}`),
+    )
     .max(MAX_TAGS, `at most ${MAX_TAGS} tags`)
     .optional(),
 });

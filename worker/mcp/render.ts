@@ -1,9 +1,12 @@
 /**
  * How tool results read: a short text for clients that show text, and structured content for
- * clients (Claude Code among them) that hand the model the JSON. Message text from peers is
- * always quoted line by line, under a header of facts the relay vouches for.
+ * clients (Claude Code among them) that hand the model the JSON instead. The JSON is what the
+ * model reads, so it is compact: no nulls, no empty lists, no false flags. Peer-written strings
+ * are JSON values there, and in the text message bodies are quoted line by line under a header of
+ * facts the relay vouches for, and profile text is a JSON string: nothing a peer writes can pass
+ * for structure.
  */
-import type { Inbox, Message, Outcome } from "../types.ts";
+import type { HistoryPage, Inbox, Message, Outcome, PeerInfo } from "../types.ts";
 
 export type ToolResult = {
   content: { type: "text"; text: string }[];
@@ -46,6 +49,30 @@ export function renderMessage(m: Message): string {
   return `[${facts.join(" | ")}]\n${m.text.replace(/\r\n?|[\u2028\u2029]/g, "\n").replace(/^/gm, "> ")}`;
 }
 
+/** A message as the model reads it: only the fields that say something. */
+export function compactMessage(m: Message): Record<string, unknown> {
+  return {
+    seq: m.seq,
+    id: m.id,
+    from: m.from,
+    ...(m.to !== null && { to: m.to }),
+    kind: m.kind,
+    text: m.text,
+    ...(m.reply_to !== null && { reply_to: m.reply_to }),
+    ...(m.urgent && { urgent: true }),
+    ...(m.tags.length > 0 && { tags: m.tags }),
+    time: m.time,
+  };
+}
+
+export function compactPeer(p: PeerInfo): Record<string, unknown> {
+  return { name: p.name, online: p.online, last_seen: p.last_seen, ...p.profile, ...(p.observer && { observer: true }) };
+}
+
+export function compactPage(page: HistoryPage): Record<string, unknown> {
+  return { messages: page.messages.map(compactMessage), ...(page.next_before !== null && { next_before: page.next_before }) };
+}
+
 export function renderInbox(inbox: Inbox, waited = false): ToolResult {
   const head =
     inbox.messages.length === 0
@@ -56,5 +83,8 @@ export function renderInbox(inbox: Inbox, waited = false): ToolResult {
   const hint = inbox.messages.some((m) => m.kind === "question")
     ? "\nAnswer a question with send_dm to its sender, reply_to set to the question's id."
     : "";
-  return result([head + hint, ...inbox.messages.map(renderMessage)].join("\n\n"), { ...inbox });
+  return result([head + hint, ...inbox.messages.map(renderMessage)].join("\n\n"), {
+    messages: inbox.messages.map(compactMessage),
+    remaining: inbox.remaining,
+  });
 }

@@ -21,7 +21,7 @@ import {
   WaitForMessagesInput,
 } from "./inputs.ts";
 import type { Handover } from "./handover.ts";
-import { plural, problem, renderInbox, renderMessage, result, settle } from "./render.ts";
+import { compactMessage, compactPage, compactPeer, plural, problem, renderInbox, renderMessage, result, settle } from "./render.ts";
 
 export const SERVER_INFO = { name: "claude-relay", version: "0.1.0" };
 
@@ -88,7 +88,7 @@ export function buildRelayServer(env: Env, caller: Caller, handover: Handover): 
       annotations: { ...WRITES, idempotentHint: true },
     },
     async (profile) =>
-      settle(await group().register(caller, profile), (peer) => result(`Registered as ${peer.name} in group ${caller.group}.`, { peer })),
+      settle(await group().register(caller, profile), (peer) => result(`Registered as ${peer.name} in group ${caller.group}.`, { peer: compactPeer(peer) })),
   );
 
   server.registerTool(
@@ -146,10 +146,10 @@ export function buildRelayServer(env: Env, caller: Caller, handover: Handover): 
         const lines = peers.map(
           (p) =>
             `${p.name}${p.name === caller.peer ? " (you)" : ""}${p.observer ? " (observer: reads every message, DMs included)" : ""}: ${p.online ? "online" : "offline"}, last seen ${p.last_seen}` +
-            (p.profile.summary ? ` - ${p.profile.summary}` : ""),
+            (p.profile.summary ? ` - ${JSON.stringify(p.profile.summary)}` : ""),
         );
         const head = paused ? `The group is paused by ${paused.by}: ${paused.reason}. Sending is refused until a lead resumes it.\n` : "";
-        return result(`${head}${plural(peers.length, "peer")} in ${caller.group}:\n${lines.join("\n")}`, { peers, ...(paused && { paused }) });
+        return result(`${head}${plural(peers.length, "peer")} in ${caller.group}:\n${lines.join("\n")}`, { you: caller.peer, peers: peers.map(compactPeer), ...(paused && { paused }) });
       }),
   );
 
@@ -165,7 +165,7 @@ export function buildRelayServer(env: Env, caller: Caller, handover: Handover): 
         const where = input.peer ? `DMs with ${input.peer}` : `group ${caller.group}`;
         const more = page.next_before !== null ? ` Older: before=${page.next_before}.` : "";
         const text = [`${plural(page.messages.length, "message")} in ${where}.${more}`, ...page.messages.map(renderMessage)];
-        return result(text.join("\n\n"), { ...page });
+        return result(text.join("\n\n"), compactPage(page));
       }),
   );
 
@@ -185,10 +185,10 @@ export function buildRelayServer(env: Env, caller: Caller, handover: Handover): 
       if (answer.ok && answer.value.reply) handover.add([answer.value.reply.seq]);
       return settle(answer, ({ question: asked, reply }) =>
         reply
-          ? result(`${to} replied:\n\n${renderMessage(reply)}`, { question: asked, reply })
+          ? result(`${to} replied:\n\n${renderMessage(reply)}`, { question: asked, reply: compactMessage(reply) })
           : result(
               `No reply from ${to} within ${timeout_seconds} s. Your question is id ${asked.id}; their reply will arrive as unread mail (read_new_messages or wait_for_messages).`,
-              { question: asked, reply: null, timed_out: true },
+              { question: asked, timed_out: true },
             ),
       );
     },
