@@ -13,7 +13,7 @@ import type { Env } from "./env.ts";
 import type { Caller } from "./types.ts";
 import { hostGuard } from "./host-guard.ts";
 import { nameSchema } from "./mcp/inputs.ts";
-import { confirmWhenWritten, Handover } from "./mcp/handover.ts";
+import { confirmWhenWritten, Handover, handsOverMail } from "./mcp/handover.ts";
 import { buildRelayServer } from "./mcp/tools.ts";
 import { MAX_MCP_BODY_BYTES } from "../contract/limits.ts";
 import { isValidName, NAME_RULE } from "../contract/names.ts";
@@ -138,6 +138,8 @@ app.all("/mcp", requireToken, async (c) => {
     authInfo: { token: "verified", clientId: caller.peer, scopes: [], extra: { caller, handover } },
     ...(parsedBody !== undefined && { parsedBody }),
   });
+  // Only the tools that hand over mail need their response watched; the rest go out untouched.
+  if (parsedBody !== undefined && !handsOverMail(parsedBody)) return response;
   return confirmWhenWritten(response, handover, caller, () => groupStub(c.env, caller.group), (p) => c.executionCtx.waitUntil(p));
 });
 

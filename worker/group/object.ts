@@ -76,6 +76,9 @@ export class GroupObject extends DurableObject<RelayVars> {
   /** Loaded once per wake-up: revocations are rare and checked on every call. */
   private readonly revokedBefore: Map<string, number>;
   private readonly leftPeers: Set<string>;
+  /** Observers and the pause, read on every call and changed rarely: kept in memory, written through. */
+  private readonly observers: Set<string>;
+  private paused: PauseInfo | null;
   /** register/set_state calls per peer: a flood of board writes is throttled like sends. */
   private readonly writes: SlidingWindow;
   /** Whether an alarm is known to be scheduled, so a hot send path skips asking storage. */
@@ -89,6 +92,8 @@ export class GroupObject extends DurableObject<RelayVars> {
     this.store = new GroupStore(ctx.storage);
     this.revokedBefore = this.store.revocations();
     this.leftPeers = new Set(this.store.leftPeerNames());
+    this.observers = this.store.observerNames();
+    this.paused = this.store.pause();
     this.writes = new SlidingWindow(this.settings.rateLimitCount, this.settings.rateLimitWindowMs);
     this.sockets = new SocketHub(ctx, this.store, {
       invalidReason: (socket, now) => {
@@ -120,13 +125,20 @@ export class GroupObject extends DurableObject<RelayVars> {
   private touch(caller: Caller, now: number, rejoin = false) {
     if (rejoin) this.leftPeers.delete(caller.peer);
     const row = this.store.touch(caller.peer, now, rejoin);
-    this.store.noteRole(caller.peer, caller.role);
+    // The table follows the token the peer last used: a plain token after an observer one makes
+    // the name a plain peer again. Written only when that changes.
+    const observer = caller.role === "observer";
+    if (observer !== this.observers.has(caller.peer)) {
+      this.store.setObserver(caller.peer, observer);
+      if (observer) this.observers.add(caller.peer);
+      else this.observers.delete(caller.peer);
+    }
     return row;
   }
 
   /** Why the caller may not write now (an observer, or the group is paused), or null. */
   private writeProblem(caller: Caller): Problem | null {
-    return this.revokedProblem(caller) ?? writeRefusal(this.store.pause(), caller);
+    return this.revokedProblem(caller) ?? writeRefusal(this.paused, caller);
   }
 
   /** For MCP requests that touch no data (initialize, tools/list): is this token still good? */
@@ -365,12 +377,11 @@ export class GroupObject extends DurableObject<RelayVars> {
     if (revoked) return { ok: false, problem: revoked };
     const now = Date.now();
     this.touch(caller, now);
-    const observers = this.store.observerNames();
     const peers = this.store.presentPeers().map((row) => ({
       ...GroupStore.peerInfo(row, this.sockets.isOnline(row.name, now)),
-      ...(observers.has(row.name) && { observer: true as const }),
+      ...(this.observers.has(row.name) && { observer: true as const }),
     }));
-    return ok({ peers, paused: this.store.pause() });
+    return ok({ peers, paused: this.paused });
   }
 
   async leave(caller: Caller): Promise<Outcome<null>> {
@@ -518,16 +529,16 @@ export class GroupObject extends DurableObject<RelayVars> {
       latest_seq: this.store.latestSeq(),
       ...page.value,
       open_questions: this.store.openQuestions(caller.peer),
-      peers: this.store.roomPeers(this.store.observerNames(), (name) => this.sockets.isOnline(name, now)),
+      peers: this.store.roomPeers(this.observers, (name) => this.sockets.isOnline(name, now)),
       board: this.store.boardEntries(),
-      pause: this.store.pause(),
+      pause: this.paused,
     });
   }
 
   async groupPause(caller: Caller): Promise<Outcome<PauseInfo | null>> {
     const revoked = this.revokedProblem(caller);
     if (revoked) return { ok: false, problem: revoked };
-    return ok(this.store.pause());
+    return ok(this.paused);
   }
 
   /** Pauses (a reason given) or resumes (null) the group; leads only. Every page hears it. */
@@ -539,10 +550,9 @@ export class GroupObject extends DurableObject<RelayVars> {
     }
     const now = Date.now();
     this.touch(caller, now);
-    let pause: PauseInfo | null = null;
     if (reason === null) this.store.clearPause();
-    else pause = this.store.setPause(caller.peer, reason, now);
-    pushToAll(this.ctx, { type: "pause", pause });
-    return ok(pause);
+    this.paused = reason === null ? null : this.store.setPause(caller.peer, reason, now);
+    pushToAll(this.ctx, { type: "pause", pause: this.paused });
+    return ok(this.paused);
   }
 }

@@ -6,7 +6,6 @@
  */
 import type { MessageKind } from "../../contract/frames.ts";
 import { MAX_SUMMARY_NAMES, type UnreadSummary } from "../../contract/unread.ts";
-import type { Role } from "../../contract/token.ts";
 import type { HistoryQuery, Message, PeerInfo, Profile, StateEntry } from "../types.ts";
 import type { BoardEntry, PauseInfo, RoomPeer } from "../web/frames.ts";
 import { heardBySql, type Listener, seenBySql, type Viewer } from "./audience.ts";
@@ -475,12 +474,8 @@ export class GroupStore {
 
   // Roles and pause -------------------------------------------------------------------------------
 
-  /**
-   * Keeps the observers table in step with the token the peer last used. A plain token after an
-   * observer one turns the name back into a plain peer; the DELETE of an absent row writes nothing.
-   */
-  noteRole(peer: string, role: Role | undefined): void {
-    if (role === "observer") this.sql.exec(`INSERT OR IGNORE INTO observers (name) VALUES (?)`, peer);
+  setObserver(peer: string, observer: boolean): void {
+    if (observer) this.sql.exec(`INSERT OR IGNORE INTO observers (name) VALUES (?)`, peer);
     else this.sql.exec(`DELETE FROM observers WHERE name = ?`, peer);
   }
 

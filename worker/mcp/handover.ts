@@ -14,6 +14,18 @@ export interface ReadReceipts {
   releaseRead(caller: Caller, seqs: number[]): Promise<void>;
 }
 
+/** The tools whose results carry mail (read_new_messages, wait_for_messages, an ask_peer reply). */
+const MAIL_TOOLS = new Set(["read_new_messages", "wait_for_messages", "ask_peer"]);
+
+/** Whether a parsed JSON-RPC body (one message or a batch) calls a tool that hands over mail. */
+export function handsOverMail(body: unknown): boolean {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.some((m) => {
+    const call = m as { method?: unknown; params?: { name?: unknown } } | null;
+    return call?.method === "tools/call" && typeof call.params?.name === "string" && MAIL_TOOLS.has(call.params.name);
+  });
+}
+
 /** The seqs of mail one request handed to its client. */
 export class Handover {
   private seqs: number[] = [];
