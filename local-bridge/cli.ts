@@ -138,23 +138,25 @@ async function setupCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * Every command, by name: adding one is one line here (and its usage text above). A command takes
+ * the arguments after its name and resolves with the process's exit code.
+ */
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  connect,
+  setup: setupCommand,
+};
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    switch (command) {
-      case "connect":
-        return await connect(rest);
-      case "setup":
-        return await setupCommand(rest);
-      case undefined:
-      case "help":
-      case "--help":
-      case "-h":
-        process.stdout.write(USAGE);
-        return command === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
     }
+    const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (!run) throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    return await run(rest);
   } catch (error) {
     if (error instanceof BridgeError) {
       process.stderr.write(`relay-bridge: ${error.message}\n`);
