@@ -19,6 +19,8 @@ export interface TokenClaims {
   iat: number;
   /** Expires at, epoch milliseconds; absent means no expiry. */
   exp?: number;
+  /** "observer": the peer may read but not write (send, ask, set the board). Absent: a full peer. */
+  r?: "observer";
 }
 
 export type VerifyResult =
@@ -27,13 +29,13 @@ export type VerifyResult =
 
 const encoder = new TextEncoder();
 
-function base64url(bytes: Uint8Array): string {
+export function base64url(bytes: Uint8Array): string {
   let binary = "";
   for (const byte of bytes) binary += String.fromCharCode(byte);
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-function fromBase64url(text: string): Uint8Array | null {
+export function fromBase64url(text: string): Uint8Array | null {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
   const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4);
   try {
@@ -48,7 +50,7 @@ function fromBase64url(text: string): Uint8Array | null {
 
 const keyCache = new Map<string, Promise<CryptoKey>>();
 
-function hmacKey(secret: string): Promise<CryptoKey> {
+export function hmacKey(secret: string): Promise<CryptoKey> {
   let key = keyCache.get(secret);
   if (!key) {
     key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
@@ -104,7 +106,8 @@ function isClaims(value: unknown): value is TokenClaims {
     isValidName(c.p) &&
     typeof c.iat === "number" &&
     Number.isFinite(c.iat) &&
-    (c.exp === undefined || (typeof c.exp === "number" && Number.isFinite(c.exp)))
+    (c.exp === undefined || (typeof c.exp === "number" && Number.isFinite(c.exp))) &&
+    (c.r === undefined || c.r === "observer")
   );
 }
 

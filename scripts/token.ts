@@ -8,9 +8,9 @@
  * works. The secret comes from RELAY_SECRET, else from .dev.vars (what `npm start` uses).
  */
 import { parseArgs } from "node:util";
-import { secretProblem, signAdminProof, signToken } from "../contract/token.ts";
+import { signAdminProof, signToken } from "../contract/token.ts";
 import { isValidName, NAME_RULE } from "../contract/names.ts";
-import { findSecret } from "./secret.ts";
+import { adminPost, parseTtl, requireSecret } from "./admin.ts";
 
 const USAGE = `Usage:
   npm run -s token -- --group <group> --peer <peer> [--ttl <30d|12h|90m|3600s>]
@@ -21,13 +21,6 @@ The team secret is read from RELAY_SECRET, else from .dev.vars.`;
 function die(message: string): never {
   console.error(`token: ${message}\n\n${USAGE}`);
   process.exit(2);
-}
-
-const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-export function parseTtl(text: string): number | null {
-  const match = /^(\d+)([smhd])$/.exec(text);
-  return match ? Number(match[1]) * UNITS[match[2]!]! : null;
 }
 
 let parsed;
@@ -54,27 +47,20 @@ if (values.help) {
 if (!values.group || !values.peer) die("--group and --peer are required.");
 if (!isValidName(values.group)) die(`group '${values.group}' is not a valid name: ${NAME_RULE}.`);
 if (!isValidName(values.peer)) die(`peer '${values.peer}' is not a valid name: ${NAME_RULE}.`);
-const secret = findSecret();
-const problem = secretProblem(secret);
-if (problem) die(`${problem}. Run \`npm start\` once (it creates .dev.vars), or export RELAY_SECRET (the production one for a deployed relay).`);
+const found = requireSecret();
+if ("problem" in found) die(found.problem);
+const { secret } = found;
 
 if (values.revoke) {
   if (!values.url) die("--revoke needs --url, the relay to revoke on.");
   const target = `${values.group}/${values.peer}`;
-  const proof = await signAdminProof(secret!, "revoke", target, Date.now());
-  const url = new URL(`/groups/${values.group}/revoke`, values.url);
-  let response: Response;
+  const proof = await signAdminProof(secret, "revoke", target, Date.now());
+  let body: { sockets_closed?: number };
   try {
-    response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ peer: values.peer, proof }),
-    });
+    body = await adminPost(values.url, `/groups/${values.group}/revoke`, { peer: values.peer, proof });
   } catch (error) {
-    die(`could not reach ${url.origin}: ${error instanceof Error ? error.message : error}. Is the relay running?`);
+    die((error as Error).message);
   }
-  const body = (await response.json().catch(() => ({}))) as { message?: string; sockets_closed?: number };
-  if (!response.ok) die(`the relay refused: ${body.message ?? response.status}`);
   console.error(`Revoked every token issued to ${values.peer} in ${values.group} until now (${body.sockets_closed ?? 0} socket(s) closed).`);
   process.exit(0);
 }
@@ -85,4 +71,4 @@ if (values.ttl !== undefined) {
   if (ttl === null || ttl <= 0) die(`--ttl '${values.ttl}' is not a duration like 30d, 12h, 90m or 3600s.`);
   exp = Date.now() + ttl;
 }
-process.stdout.write(`${await signToken(secret!, { g: values.group, p: values.peer, iat: Date.now(), ...(exp ? { exp } : {}) })}\n`);
+process.stdout.write(`${await signToken(secret, { g: values.group, p: values.peer, iat: Date.now(), ...(exp ? { exp } : {}) })}\n`);

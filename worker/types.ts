@@ -14,6 +14,8 @@ export interface Caller {
   iat: number;
   /** When the caller's token expires (epoch ms), if it does. */
   exp?: number;
+  /** An observer token (from an observer invite): the write tools are not offered to it. */
+  observer?: true;
 }
 
 export type ProblemCode =
@@ -26,7 +28,9 @@ export type ProblemCode =
   | "invalid_input"
   | "not_found"
   | "too_many_waits"
-  | "too_many_keys";
+  | "too_many_keys"
+  | "invite_refused"
+  | "name_taken";
 
 export interface Problem {
   code: ProblemCode;
@@ -118,4 +122,23 @@ export interface StateEntry {
   value_json?: string;
   updated_by: string;
   updated_at: string;
+}
+
+/** An invite as the group object keeps it (the signed code itself is never stored). */
+export interface InviteRecord {
+  id: string;
+  max_uses: number;
+  observer: boolean;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  /** The peers who joined with it, oldest first. */
+  used_by: string[];
+}
+
+/** What a peer may see after a seq (broadcasts, and DMs to or from them), text included; reading it marks nothing read. */
+export interface FeedPage {
+  messages: Message[];
+  /** The highest seq the group has issued: poll again with after=latest_seq. */
+  latest_seq: number;
 }
