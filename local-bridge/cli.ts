@@ -1,10 +1,13 @@
 /**
  * relay-bridge: the local side of claude-relay.
  *
- *   relay-bridge setup   --url URL --token TOKEN [--pane %N] [--print-only]
- *   relay-bridge connect --url URL --token TOKEN (--pane %N | --stdout) [--quiet]
+ *   relay-bridge join    INVITE_URL [--name NAME]
+ *   relay-bridge setup   [--url URL --token TOKEN] [--pane %N] [--print-only] [--compact]
+ *   relay-bridge connect [--url URL --token TOKEN] (--pane %N | --stdout) [--quiet]
+ *   relay-bridge send|dm|read|peers|history|ask|board|tail …   (chat.ts)
  *
- * RELAY_URL and RELAY_TOKEN stand in for --url and --token. Runs as TypeScript on Node 22
+ * RELAY_URL and RELAY_TOKEN stand in for --url and --token, and the config file (config-file.ts)
+ * for both. Runs as TypeScript on Node 22
  * (`npm run bridge -- …`) and as the bundled dist/relay-bridge.mjs on Node 20 (the package bin).
  */
 import { realpathSync } from "node:fs";
@@ -12,31 +15,46 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { AckStore } from "./ack-store.ts";
 import { Bridge, PaneSink, StdoutSink, type NoticeSink } from "./bridge.ts";
-import { resolveTarget } from "./config.ts";
+import { CHAT_COMMANDS, CHAT_USAGE } from "./chat.ts";
+import { saveProfile } from "./config-file.ts";
+import { targetFrom, type RelayTarget } from "./config.ts";
 import { BridgeError, UsageError } from "./errors.ts";
+import { join, JOIN_USAGE } from "./join.ts";
 import { setup } from "./setup.ts";
 import { StatusLine } from "./status.ts";
 import { claudePanes, listProcesses, Tmux } from "./tmux.ts";
 
-const USAGE = `relay-bridge: live relay notices for Claude Code sessions in tmux
+declare const __RELAY_BRIDGE_VERSION__: string | undefined;
+/** Set by scripts/build-bridge.ts in the bundle; running from source, there is no build to name. */
+const VERSION = typeof __RELAY_BRIDGE_VERSION__ === "string" ? __RELAY_BRIDGE_VERSION__ : "dev (from source)";
+
+const USAGE = `relay-bridge: live relay notices for Claude Code sessions in tmux, and the relay from a terminal
 
 Usage:
-  relay-bridge setup   --url URL --token TOKEN [--pane %N] [--print-only]
+${JOIN_USAGE}
+  relay-bridge setup   [--url URL --token TOKEN] [--pane %N] [--print-only] [--compact]
       Find the tmux pane running Claude Code (or use --pane), register the relay's tools there
-      with \`claude mcp add\`, and start \`connect\` for it in a small split below.
-      --print-only prints the commands instead of running them.
+      with \`claude mcp add\`, and open a sidebar beside it: the conversation (\`tail\`) under
+      the bridge's status line. --compact: only the status, in a 3-line split below.
+      --print-only prints the commands instead of running them. Given --url and --token, saves
+      them in the config file first.
 
-  relay-bridge connect --url URL --token TOKEN (--pane %N | --stdout) [--quiet]
+  relay-bridge connect [--url URL --token TOKEN] (--pane %N | --stdout) [--quiet]
       Hold the group's socket and announce new mail: one line typed into the Claude Code pane
       (when Claude is idle), or one JSON object per line on stdout.
       --quiet hides the status line on stderr.
 
-RELAY_URL and RELAY_TOKEN may stand in for --url and --token.
+${CHAT_USAGE}
+Every command reads the relay, group, peer and token from the config file
+($XDG_CONFIG_HOME/claude-relay/config.json, written by join and setup); --profile NAME picks one
+of several. --url/--token and RELAY_URL/RELAY_TOKEN override it.
+relay-bridge --version prints the version.
 `;
 
 const CONNECT_OPTIONS = {
   url: { type: "string" },
   token: { type: "string" },
+  profile: { type: "string" },
   pane: { type: "string" },
   stdout: { type: "boolean", default: false },
   quiet: { type: "boolean", default: false },
@@ -46,8 +64,10 @@ const CONNECT_OPTIONS = {
 const SETUP_OPTIONS = {
   url: { type: "string" },
   token: { type: "string" },
+  profile: { type: "string" },
   pane: { type: "string" },
   "print-only": { type: "boolean", default: false },
+  compact: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -65,11 +85,14 @@ async function connect(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const target = resolveTarget(values.url ?? process.env.RELAY_URL, values.token ?? process.env.RELAY_TOKEN);
+  const target = targetFrom(values);
   if (Boolean(values.pane) === values.stdout) {
     throw new UsageError("say where notices go: --pane %N (a tmux pane running Claude Code) or --stdout (JSON lines)");
   }
 
+  // Said once, plainly, before anything else: a token for another group than expected shows here.
+  for (const note of target.notes) process.stderr.write(`${note}\n`);
+  if (!values.quiet) process.stderr.write(`relay-bridge ${VERSION}: group ${target.group}, peer ${target.peer}${target.observer ? " (observer)" : ""}, relay ${target.baseUrl}\n`);
   const status = values.quiet ? null : new StatusLine(`relay ${target.group}/${target.peer}`, process.stderr);
   const acks = new AckStore({ url: target.baseUrl, group: target.group, peer: target.peer });
   const stop = new AbortController();
@@ -126,15 +149,29 @@ async function setupCommand(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const target = resolveTarget(values.url ?? process.env.RELAY_URL, values.token ?? process.env.RELAY_TOKEN);
+  const target = targetFrom(values);
+  for (const note of target.notes) process.stdout.write(`${note}\n`);
+  if (values.url !== undefined && values.token !== undefined) rememberTarget(target, values.profile);
   await setup({
     target,
     tmux: new Tmux(),
     pane: values.pane,
     printOnly: values["print-only"],
+    layout: values.compact ? "compact" : "sidebar",
     bridgeCommand: [process.execPath, realpathSync(fileURLToPath(import.meta.url))],
     print: (line) => process.stdout.write(`${line}\n`),
   });
+  return 0;
+}
+
+/** Setup given --url and --token saves them, so every later command needs no flags. */
+function rememberTarget(target: RelayTarget, profile: string | undefined): void {
+  const path = saveProfile(profile ?? target.group, { url: target.baseUrl, group: target.group, peer: target.peer, token: target.token });
+  process.stdout.write(`saved relay ${target.baseUrl}, group ${target.group}, peer ${target.peer} to ${path} (profile ${profile ?? target.group})\n`);
+}
+
+async function version(): Promise<number> {
+  process.stdout.write(`relay-bridge ${VERSION}\n`);
   return 0;
 }
 
@@ -145,6 +182,10 @@ async function setupCommand(args: string[]): Promise<number> {
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   connect,
   setup: setupCommand,
+  join,
+  "--version": version,
+  version,
+  ...CHAT_COMMANDS,
 };
 
 export async function main(argv: string[]): Promise<number> {
