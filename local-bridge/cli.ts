@@ -151,7 +151,7 @@ async function setupCommand(args: string[]): Promise<number> {
   }
   const target = targetFrom(values);
   for (const note of target.notes) process.stdout.write(`${note}\n`);
-  if (values.url !== undefined && values.token !== undefined) rememberTarget(target, values.profile);
+  if (values.url !== undefined && values.token !== undefined && !values["print-only"]) rememberTarget(target, values.profile);
   await setup({
     target,
     tmux: new Tmux(),

@@ -176,17 +176,29 @@ describe("a teammate with Node and the invite link, no checkout", { timeout: 120
       expect(stdout).toMatch(/relay: .*Connected/);
     }
 
-    // A bridge from the saved config alone: no --url, no --token.
+    // `setup` from the saved config alone (no --url, no --token), as the invite page says: it
+    // registers the relay in the pane's project and opens the sidebar: tail under the status line.
     const pane = await lab.standin();
-    const bridge = spawn(OLDEST_NODE, [bin, "connect", "--pane", pane.pane], { cwd: work, env, stdio: ["ignore", "ignore", "pipe"] });
-    children.push(bridge);
-    let stderr = "";
-    bridge.stderr.on("data", (chunk) => (stderr += chunk));
-    await waitFor(() => stderr.includes("connected"), { what: "the bridge to connect" });
-    expect(stderr).toContain(`group ${g}, peer bob`);
+    const paneDir = lab.tmuxSync(["display-message", "-p", "-t", pane.pane, "#{pane_current_path}"]).trim();
+    let setupPath = env.PATH;
+    if (!claude) {
+      // Without Claude Code installed, a stand-in that accepts `claude mcp add` lets the rest run.
+      const stub = mkdtempSync(join(tmpdir(), "claude-stub-"));
+      writeFileSync(join(stub, "claude"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+      setupPath = `${stub}:${env.PATH}`;
+    }
+    const setup = await run(OLDEST_NODE, [bin, "setup", "--pane", pane.pane], { cwd: work, env: { ...env, PATH: setupPath }, timeout: 60_000 });
+    expect(setup.stdout).toContain(`registered the relay's tools for ${paneDir}`);
+    const window = lab.tmuxSync(["display-message", "-p", "-t", pane.pane, "#{window_id}"]).trim();
+    const panes = () => lab.tmuxSync(["list-panes", "-t", window, "-F", "#{pane_id}"]).trim().split("\n");
+    expect(panes()).toHaveLength(3);
+    const screens = () => panes().filter((id) => id !== pane.pane).map((id) => lab.tmuxSync(["capture-pane", "-p", "-J", "-t", id])).join("\n");
+    await waitFor(() => screens().includes(`relay ${g}/bob · connected`), { what: "the bridge's status in the sidebar" });
+
     const alice = await relay.mint(g, "alice");
     await run(OLDEST_NODE, [bin, "dm", "bob", "welcome aboard"], { cwd: work, env: { ...env, RELAY_URL: relay.url, RELAY_TOKEN: alice } });
     await waitFor(() => pane.events().some((e) => e.event === "submit" && e.line.includes("DM from alice")), { what: "the notice in bob's pane" });
+    await waitFor(() => screens().includes("alice → you (DM): welcome aboard"), { what: "the DM in the sidebar's conversation" });
     console.log(`invite link to first notice in the pane, unattended: ${Date.now() - started} ms; bundle ${statSync(bin).size} bytes`);
   });
 });
