@@ -7,7 +7,7 @@
  * The signature proves the secret holder made it; how often it has been used, and whether it was
  * revoked, lives in the group object (an invite is valid only once the relay has recorded it).
  */
-import { base64url, fromBase64url, hmacKey } from "./token.ts";
+import { base64url, fromBase64url, hmacKey, readSignedClaims } from "./token.ts";
 import { isValidName } from "./names.ts";
 
 const PREFIX = "inv1";
@@ -66,16 +66,7 @@ export async function signInvite(secret: string, claims: InviteClaims): Promise<
 
 /** The claims, WITHOUT checking the signature: for clients that only need the group to show. */
 export function readInviteUnverified(code: string): InviteClaims | null {
-  const parts = code.split(".");
-  if (code.length > MAX_INVITE_CODE_LENGTH || parts.length !== 3 || parts[0] !== PREFIX) return null;
-  const json = fromBase64url(parts[1]!);
-  if (!json) return null;
-  try {
-    const claims: unknown = JSON.parse(new TextDecoder().decode(json));
-    return isInviteClaims(claims) ? claims : null;
-  } catch {
-    return null;
-  }
+  return code.length > MAX_INVITE_CODE_LENGTH ? null : readSignedClaims(code, PREFIX, isInviteClaims);
 }
 
 export type InviteVerdict = { ok: true; claims: InviteClaims } | { ok: false; reason: string };

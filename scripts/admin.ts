@@ -2,6 +2,7 @@
  * What the secret holder's scripts (token.ts, invite.ts) share: durations like 30d, the secret
  * check, and POSTing a proven admin call to a relay with its refusal turned into a message.
  */
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { secretProblem } from "../contract/token.ts";
 import { findSecret } from "./secret.ts";
 
@@ -35,4 +36,30 @@ export async function adminPost<T>(relayUrl: string, path: string, body: unknown
   const answer = (await response.json().catch(() => ({}))) as T & { message?: string };
   if (!response.ok) throw new Error(`the relay refused: ${answer.message ?? `HTTP ${response.status}`}`);
   return answer;
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+type Values<O extends Options> = ReturnType<typeof parseArgs<{ options: O; strict: true }>>["values"];
+
+/**
+ * A script's command line: its flags, or (on a mistake) the message and usage on stderr and exit 2;
+ * --help prints the usage and exits 0. Also returns `die` for the script's own usage mistakes
+ * (declare it with its type where it is used, `const die: (m: string) => never = cli.die`, so that
+ * TypeScript narrows after a call to it).
+ */
+export function commandLine<const O extends Options>(name: string, usage: string, options: O): { values: Values<O>; die: (message: string) => never } {
+  const die = (message: string): never => {
+    console.error(`${name}: ${message}\n\n${usage}`);
+    process.exit(2);
+  };
+  try {
+    const { values } = parseArgs({ options: { ...options, help: { type: "boolean", short: "h" } }, strict: true });
+    if ((values as { help?: boolean }).help) {
+      console.log(usage);
+      process.exit(0);
+    }
+    return { values: values as Values<O>, die };
+  } catch (error) {
+    return die(error instanceof Error ? error.message : String(error));
+  }
 }

@@ -8,12 +8,11 @@
  * Making one prints exactly one URL on stdout and nothing else. The invite is signed here with the
  * team secret and recorded by the relay (which counts its uses), so the relay must be reachable.
  */
-import { parseArgs } from "node:util";
 import { INVITE_ID_PATTERN, MAX_INVITE_USES, newInviteId, signInvite } from "../contract/invite.ts";
 import { isValidName, NAME_RULE } from "../contract/names.ts";
 import { signAdminProof } from "../contract/token.ts";
 import type { InviteRecord } from "../worker/types.ts";
-import { adminPost, parseTtl, requireSecret } from "./admin.ts";
+import { adminPost, commandLine, parseTtl, requireSecret } from "./admin.ts";
 
 const USAGE = `Usage:
   npm run -s invite -- --group <group> --url <relay url> [--uses N] [--ttl 7d] [--observer]
@@ -24,40 +23,24 @@ const USAGE = `Usage:
 30d, 12h, 90m, 3600s). --observer: who joins may read, not send.
 The team secret is read from RELAY_SECRET, else from .dev.vars.`;
 
-function die(message: string): never {
-  console.error(`invite: ${message}\n\n${USAGE}`);
-  process.exit(2);
-}
+const cli = commandLine("invite", USAGE, {
+  group: { type: "string" },
+  url: { type: "string" },
+  uses: { type: "string", default: "1" },
+  ttl: { type: "string", default: "7d" },
+  observer: { type: "boolean", default: false },
+  list: { type: "boolean", default: false },
+  revoke: { type: "string" },
+  json: { type: "boolean", default: false },
+});
+const { values } = cli;
+const die: (message: string) => never = cli.die;
 
 function fail(message: string): never {
   console.error(`invite: ${message}`);
   process.exit(1);
 }
 
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      group: { type: "string" },
-      url: { type: "string" },
-      uses: { type: "string", default: "1" },
-      ttl: { type: "string", default: "7d" },
-      observer: { type: "boolean", default: false },
-      list: { type: "boolean", default: false },
-      revoke: { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-  });
-} catch (error) {
-  die(error instanceof Error ? error.message : String(error));
-}
-const { values } = parsed;
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 if (!values.group) die("--group is required.");
 if (!isValidName(values.group)) die(`group '${values.group}' is not a valid name: ${NAME_RULE}.`);
 if (!values.url) die("--url is required: the relay the invite is for, e.g. https://relay.example.workers.dev");

@@ -7,10 +7,9 @@
  * Minting prints exactly one token on stdout and nothing else, so `$(npm run -s token ...)`
  * works. The secret comes from RELAY_SECRET, else from .dev.vars (what `npm start` uses).
  */
-import { parseArgs } from "node:util";
 import { signAdminProof, signToken } from "../contract/token.ts";
 import { isValidName, NAME_RULE } from "../contract/names.ts";
-import { adminPost, parseTtl, requireSecret } from "./admin.ts";
+import { adminPost, commandLine, parseTtl, requireSecret } from "./admin.ts";
 
 const USAGE = `Usage:
   npm run -s token -- --group <group> --peer <peer> [--ttl <30d|12h|90m|3600s>]
@@ -18,32 +17,16 @@ const USAGE = `Usage:
 
 The team secret is read from RELAY_SECRET, else from .dev.vars.`;
 
-function die(message: string): never {
-  console.error(`token: ${message}\n\n${USAGE}`);
-  process.exit(2);
-}
+const cli = commandLine("token", USAGE, {
+  group: { type: "string" },
+  peer: { type: "string" },
+  ttl: { type: "string" },
+  revoke: { type: "boolean", default: false },
+  url: { type: "string" },
+});
+const { values } = cli;
+const die: (message: string) => never = cli.die;
 
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      group: { type: "string" },
-      peer: { type: "string" },
-      ttl: { type: "string" },
-      revoke: { type: "boolean", default: false },
-      url: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-  });
-} catch (error) {
-  die(error instanceof Error ? error.message : String(error));
-}
-const { values } = parsed;
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 if (!values.group || !values.peer) die("--group and --peer are required.");
 if (!isValidName(values.group)) die(`group '${values.group}' is not a valid name: ${NAME_RULE}.`);
 if (!isValidName(values.peer)) die(`peer '${values.peer}' is not a valid name: ${NAME_RULE}.`);

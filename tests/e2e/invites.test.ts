@@ -13,19 +13,13 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readInviteUnverified } from "../../contract/invite.ts";
 import { OLDEST_NODE } from "../helpers/node20.ts";
+import { claudeVersion } from "../helpers/claude-cli.ts";
 import { REPO_ROOT, startRelay, type RelayServer } from "../helpers/relay-server.ts";
 import { TmuxLab } from "../helpers/tmux-lab.ts";
 import { hold, waitFor } from "../helpers/wait.ts";
 
 const run = promisify(execFile);
 
-function claudeVersion(): string | null {
-  try {
-    return execFileSync("claude", ["--version"], { encoding: "utf8", timeout: 20_000 }).trim();
-  } catch {
-    return null;
-  }
-}
 const claude = claudeVersion();
 if (!claude) console.warn("invites.test.ts: `claude` is not on PATH; the `claude mcp list` check is skipped (install @anthropic-ai/claude-code to run it).");
 
