@@ -134,6 +134,44 @@ describe("invites", { timeout: 60_000 }, () => {
   });
 });
 
+/** Chromium through playwright-core, where both are installed (platform notes: Debian's chromium). */
+async function browser() {
+  try {
+    const { chromium } = await import("playwright-core");
+    statSync("/usr/bin/chromium");
+    return await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+  } catch {
+    console.warn("invites.test.ts: no playwright-core or /usr/bin/chromium; the browser check is skipped.");
+    return null;
+  }
+}
+
+describe("the invite page in a real browser", { timeout: 60_000 }, () => {
+  it("renders under its CSP with nothing refused, and the form shows the token and the commands", async (context) => {
+    const chromium = await browser();
+    if (!chromium) return context.skip();
+    try {
+      const page = await chromium.newPage();
+      const problems: string[] = [];
+      page.on("console", (m) => problems.push(m.text()));
+      page.on("response", (r) => r.status() >= 400 && problems.push(`${r.status()} ${r.url()}`));
+      // localhost, as people open it: the DNS-rebinding guard checks the form's Origin against it.
+      await page.goto(invite(group()).replace("127.0.0.1", "localhost"));
+      expect(await page.locator("h1").textContent()).toContain("Join the relay group");
+      // The stylesheet loaded (the CSP allows only the relay's own).
+      expect(await page.locator("pre").evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { whiteSpace: string } }).getComputedStyle(el).whiteSpace)).toBe("pre-wrap");
+      await page.fill("input[name=name]", "eve");
+      await page.click("button");
+      await page.waitForSelector("text=Your token");
+      expect(await page.locator("h1").textContent()).toContain("You are eve in");
+      expect(await page.content()).toContain("claude mcp add --transport http relay http://localhost:");
+      expect(problems).toEqual([]);
+    } finally {
+      await chromium.close();
+    }
+  });
+});
+
 describe("a teammate with Node and the invite link, no checkout", { timeout: 120_000 }, () => {
   it("downloads the bridge from the relay, joins, is accepted by Claude Code, and gets a notice in its pane", async () => {
     const g = group();

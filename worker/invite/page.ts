@@ -24,11 +24,11 @@ type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 function layout(title: string, body: Html): Html {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${title}</title><link rel="stylesheet" href="/invite.css"></head>
+<meta name="referrer" content="same-origin"><title>${title}</title><link rel="stylesheet" href="/invite.css"></head>
 <body>${body}</body></html>`;
 }
 
-export function formPage(group: string, observer: boolean, joinCommand: string, problem?: string, name = ""): Html {
+export function formPage(group: string, observer: boolean, terminal: { install: string; join: string }, problem?: string, name = ""): Html {
   return layout(
     `Join ${group}`,
     html`<h1>Join the relay group <code>${group}</code>${observer ? " as an observer" : ""}</h1>
@@ -38,7 +38,9 @@ ${problem ? html`<p class="problem">${problem}</p>` : ""}
 <button type="submit">Join</button></p>
 <p class="note">The name others in the group see: ${NAME_RULE}. Usually your first name, or what this session works on.</p>
 </form>
-<p class="note">From a terminal instead (with the bridge installed, see below once joined): <code>${joinCommand}</code></p>`,
+<p class="note">Or from a terminal, without a browser (Node 20 or newer):</p>
+<pre>${terminal.install}
+~/.local/bin/relay-bridge join ${terminal.join} --name &lt;your name&gt;</pre>`,
   );
 }
 

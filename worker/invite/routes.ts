@@ -39,11 +39,16 @@ async function jsonBody(c: Context): Promise<unknown> {
   }
 }
 
-/** The commands a new peer runs, the same on the page, in the JSON answer and in `relay-bridge join`. */
+/** Downloads this relay's bridge: one file, runs on Node 20+, no checkout. */
+function installCommand(base: string): string {
+  return `mkdir -p ~/.local/bin && curl -fsSL ${base}/bridge.mjs -o ~/.local/bin/relay-bridge && chmod +x ~/.local/bin/relay-bridge`;
+}
+
+/** The commands a new peer runs, the same on the page and in the JSON answer `relay-bridge join` gets. */
 export function commandsFor(base: string, token: string) {
   return {
     mcp_add: `claude mcp add --transport http relay ${base}/mcp --header "Authorization: Bearer ${token}"`,
-    install: `mkdir -p ~/.local/bin && curl -fsSL ${base}/bridge.mjs -o ~/.local/bin/relay-bridge && chmod +x ~/.local/bin/relay-bridge`,
+    install: installCommand(base),
     setup: `~/.local/bin/relay-bridge setup --url ${base} --token ${token}`,
   };
 }
@@ -126,14 +131,18 @@ async function redeem(c: Context<{ Bindings: Env }>, code: string, name: unknown
 
 function pageHeaders(c: Context): void {
   c.header("Content-Security-Policy", INVITE_CSP);
-  // The URL holds the invite and the page may hold a token: never cached, never sent as a referrer.
+  // The URL holds the invite and the page may hold a token: never cached, never sent as a referrer
+  // to another site. Not "no-referrer": with it, browsers send the form POST with `Origin: null`,
+  // which the DNS-rebinding guard rightly refuses.
   c.header("Cache-Control", "no-store");
-  c.header("Referrer-Policy", "no-referrer");
+  c.header("Referrer-Policy", "same-origin");
   c.header("X-Content-Type-Options", "nosniff");
 }
 
-function joinCommand(c: Context): string {
-  return `relay-bridge join '${new URL(c.req.url).origin}${new URL(c.req.url).pathname}' --name <your name>`;
+/** What the form page offers for a terminal: install the bridge, then join with this very link. */
+function terminalCommands(c: Context): { install: string; join: string } {
+  const url = new URL(c.req.url);
+  return { install: installCommand(url.origin), join: `'${url.origin}${url.pathname}'` };
 }
 
 invites.get("/invite.css", (c) => {
@@ -147,7 +156,7 @@ invites.get("/invite/:code", async (c) => {
   if (!verdict.ok) return c.html(refusedPage("This invite cannot be used", `${verdict.reason}.`), 403);
   const refused = await group(c.env, verdict.claims.g).checkInvite(verdict.claims.i);
   if (refused) return c.html(refusedPage("This invite cannot be used", refused.message), 403);
-  return c.html(formPage(verdict.claims.g, verdict.claims.o === 1, joinCommand(c)));
+  return c.html(formPage(verdict.claims.g, verdict.claims.o === 1, terminalCommands(c)));
 });
 
 invites.post("/invite/:code", async (c) => {
@@ -158,7 +167,7 @@ invites.post("/invite/:code", async (c) => {
   if (result.ok) return c.html(joinedPage(result.joined));
   // A bad or taken name: the form again, saying why. A refused invite: only why.
   if (result.claims && (result.error === "invalid_name" || result.error === "name_taken")) {
-    return c.html(formPage(result.claims.g, result.claims.o === 1, joinCommand(c), result.message, name), result.status);
+    return c.html(formPage(result.claims.g, result.claims.o === 1, terminalCommands(c), result.message, name), result.status);
   }
   return c.html(refusedPage("This invite cannot be used", result.message), result.status);
 });
