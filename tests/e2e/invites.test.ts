@@ -146,17 +146,35 @@ async function browser() {
   }
 }
 
-describe("the invite page in a real browser", { timeout: 60_000 }, () => {
-  it("renders under its CSP with nothing refused, and the form shows the token and the commands", async (context) => {
+/** PATH without node_modules: what a teammate's shell finds is the system's Node (20 here), not the project's 22. */
+function teammatePath(extra?: string): string {
+  const dirs = (process.env.PATH ?? "").split(":").filter((d) => !d.includes("node_modules"));
+  return [...(extra ? [extra] : []), ...dirs].join(":");
+}
+
+/** Where `claude mcp add` lands: the real CLI, or (where it is not installed) a stand-in that accepts it. */
+function claudeDir(): string | undefined {
+  if (claude) return undefined;
+  const stub = mkdtempSync(join(tmpdir(), "claude-stub-"));
+  writeFileSync(join(stub, "claude"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  return stub;
+}
+
+describe("the invite page in a real browser: open the link, run the commands it shows", { timeout: 90_000 }, () => {
+  it("renders under its CSP with nothing refused, and its commands install the bridge and bring a notice to the pane", async (context) => {
     const chromium = await browser();
     if (!chromium) return context.skip();
+    const g = group();
+    const link = invite(g).replace("127.0.0.1", "localhost");
+    const started = Date.now();
+    let commands: string[];
     try {
       const page = await chromium.newPage();
       const problems: string[] = [];
       page.on("console", (m) => problems.push(m.text()));
       page.on("response", (r) => r.status() >= 400 && problems.push(`${r.status()} ${r.url()}`));
       // localhost, as people open it: the DNS-rebinding guard checks the form's Origin against it.
-      await page.goto(invite(group()).replace("127.0.0.1", "localhost"));
+      await page.goto(link);
       expect(await page.locator("h1").textContent()).toContain("Join the relay group");
       // The stylesheet loaded (the CSP allows only the relay's own).
       expect(await page.locator("pre").evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { whiteSpace: string } }).getComputedStyle(el).whiteSpace)).toBe("pre-wrap");
@@ -164,11 +182,24 @@ describe("the invite page in a real browser", { timeout: 60_000 }, () => {
       await page.click("button");
       await page.waitForSelector("text=Your token");
       expect(await page.locator("h1").textContent()).toContain("You are eve in");
-      expect(await page.content()).toContain("claude mcp add --transport http relay http://localhost:");
+      commands = (await page.locator("pre").first().textContent())!.trim().split("\n");
       expect(problems).toEqual([]);
     } finally {
       await chromium.close();
     }
+
+    // The two lines of step 1, verbatim, in a shell with a clean HOME and the system's Node. Only
+    // --pane is added: the tmux stand-in is not a process named claude, so setup could not find it.
+    const home = mkdtempSync(join(tmpdir(), "page-home-"));
+    const pane = await lab.standin();
+    const env = { HOME: home, PATH: teammatePath(claudeDir()), TMUX: lab.tmuxEnv() };
+    expect(commands).toHaveLength(2);
+    await run("/bin/sh", ["-c", commands[0]!], { env });
+    await run("/bin/sh", ["-c", `${commands[1]} --pane ${pane.pane}`], { env, timeout: 60_000 });
+    const alice = await relay.mint(g, "alice");
+    await run(OLDEST_NODE, [join(home, ".local/bin/relay-bridge"), "dm", "eve", "hello eve"], { env: { ...env, RELAY_URL: relay.url, RELAY_TOKEN: alice } });
+    await waitFor(() => pane.events().some((e) => e.event === "submit" && e.line.includes("DM from alice")), { what: "the notice in eve's pane" });
+    console.log(`invite page opened to first notice in the pane, the person's reading and typing excluded: ${Date.now() - started} ms`);
   });
 });
 
