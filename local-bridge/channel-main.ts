@@ -8,7 +8,7 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { runChannel } from "./channel.ts";
-import { targetFromOptions } from "./config-file.ts";
+import { targetFrom } from "./config.ts";
 import { BridgeError, UsageError } from "./errors.ts";
 
 const USAGE = `relay-bridge channel (--profile NAME | --url URL --token TOKEN)
@@ -31,7 +31,7 @@ export async function channelMain(args: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 0;
   }
-  await runChannel(targetFromOptions(values));
+  await runChannel(targetFrom(values));
   return 0;
 }
 

@@ -1,13 +1,17 @@
 /**
  * relay-bridge: the local side of claude-relay.
  *
- *   relay-bridge setup   --url URL --token TOKEN [--pane %N] [--print-only] [--hooks|--no-hooks] [--no-permissions] [--channel]
- *   relay-bridge connect --url URL --token TOKEN (--pane %N | --stdout) [--quiet] [--takeover]
+ *   relay-bridge join    INVITE_URL [--name NAME]
+ *   relay-bridge setup   [--url URL --token TOKEN] [--pane %N] [--print-only] [--compact]
+ *                        [--hooks|--no-hooks] [--no-permissions] [--channel]
+ *   relay-bridge connect [--url URL --token TOKEN] (--pane %N | --stdout) [--quiet] [--takeover]
  *   relay-bridge hooks   install|uninstall|status [--project DIR | --user]
  *   relay-bridge hook    session-start|prompt|stop --profile NAME   (run by Claude Code)
- *   relay-bridge channel (--profile NAME | --url URL --token TOKEN) (run by Claude Code)
+ *   relay-bridge channel [--profile NAME | --url URL --token TOKEN] (run by Claude Code)
+ *   relay-bridge send|dm|read|peers|history|ask|board|tail …   (chat.ts)
  *
- * RELAY_URL and RELAY_TOKEN stand in for --url and --token. Runs as TypeScript on Node 22
+ * RELAY_URL and RELAY_TOKEN stand in for --url and --token, and the config file (config-file.ts)
+ * for both. Runs as TypeScript on Node 22
  * (`npm run bridge -- …`) and as the bundled dist/relay-bridge.mjs on Node 20 (the package bin).
  */
 import { realpathSync } from "node:fs";
@@ -15,29 +19,38 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { AckStore } from "./ack-store.ts";
 import { Bridge, PaneSink, StdoutSink, type NoticeSink } from "./bridge.ts";
+import { CHAT_COMMANDS, CHAT_USAGE } from "./chat.ts";
 import type { SettingsScope } from "./claude-settings.ts";
-import type { RelayTarget } from "./config.ts";
-import { targetFromOptions } from "./config-file.ts";
+import { saveProfile } from "./config-file.ts";
+import { targetFrom, type RelayTarget } from "./config.ts";
 import { BridgeError, UsageError } from "./errors.ts";
 import { hooksStatus, installHooks, uninstallHooks } from "./hooks.ts";
+import { join, JOIN_USAGE } from "./join.ts";
 import { acquirePaneLock } from "./pane-lock.ts";
 import { setup } from "./setup.ts";
 import { StatusLine } from "./status.ts";
 import { claudePanes, listProcesses, Tmux } from "./tmux.ts";
 
-const USAGE = `relay-bridge: live relay notices for Claude Code sessions in tmux
+declare const __RELAY_BRIDGE_VERSION__: string | undefined;
+/** Set by scripts/build-bridge.ts in the bundle; running from source, there is no build to name. */
+const VERSION = typeof __RELAY_BRIDGE_VERSION__ === "string" ? __RELAY_BRIDGE_VERSION__ : "dev (from source)";
+
+const USAGE = `relay-bridge: live relay notices for Claude Code sessions in tmux, and the relay from a terminal
 
 Usage:
-  relay-bridge setup   --url URL --token TOKEN [--pane %N] [--print-only]
+${JOIN_USAGE}
+  relay-bridge setup   [--url URL --token TOKEN] [--pane %N] [--print-only] [--compact]
                        [--hooks | --no-hooks] [--no-permissions] [--channel]
       Find the tmux pane running Claude Code (or use --pane), register the relay's tools there
       with \`claude mcp add\`, allow them in the project's .claude/settings.local.json
       (--no-permissions skips that), offer the hooks (--hooks installs them, --no-hooks does
-      not ask), and start \`connect\` for it in a small split below.
+      not ask), and open a sidebar beside it: the conversation (\`tail\`) under the bridge's
+      status line. --compact: only the status, in a 3-line split below.
       --channel registers the channel server instead of starting a split (no tmux needed).
-      --print-only prints the commands instead of running them.
+      --print-only prints the commands instead of running them. Given --url and --token, saves
+      them in the config file first.
 
-  relay-bridge connect --url URL --token TOKEN (--pane %N | --stdout) [--quiet] [--takeover]
+  relay-bridge connect [--url URL --token TOKEN] (--pane %N | --stdout) [--quiet] [--takeover]
       Hold the group's socket and announce new mail: one line typed into the Claude Code pane
       (when Claude is idle), or one JSON object per line on stdout.
       One bridge per pane: a second one refuses; --takeover replaces the running one.
@@ -48,19 +61,24 @@ Usage:
       Claude Code hooks that tell the session about unread mail at its start, with each prompt,
       and (once per piece of mail) when it is about to stop. Project: DIR/.claude/settings.local.json
       (default: this directory); --user: ~/.claude/settings.json. The token is kept in a profile
-      (~/.config/claude-relay/config.json, mode 0600), never in the settings.
+      of the config file (mode 0600), never in the settings.
 
-  relay-bridge channel (--profile NAME | --url URL --token TOKEN)
+  relay-bridge channel [--profile NAME | --url URL --token TOKEN]
       A stdio MCP server for Claude Code that pushes notices into the session as channel events.
       Registered by \`setup --channel\`; launch Claude with
       --dangerously-load-development-channels server:relay-channel
 
-RELAY_URL and RELAY_TOKEN may stand in for --url and --token.
+${CHAT_USAGE}
+Every command reads the relay, group, peer and token from the config file
+($XDG_CONFIG_HOME/claude-relay/config.json, written by join and setup); --profile NAME picks one
+of several. --url/--token and RELAY_URL/RELAY_TOKEN override it.
+relay-bridge --version prints the version.
 `;
 
 const CONNECT_OPTIONS = {
   url: { type: "string" },
   token: { type: "string" },
+  profile: { type: "string" },
   pane: { type: "string" },
   stdout: { type: "boolean", default: false },
   quiet: { type: "boolean", default: false },
@@ -71,8 +89,10 @@ const CONNECT_OPTIONS = {
 const SETUP_OPTIONS = {
   url: { type: "string" },
   token: { type: "string" },
+  profile: { type: "string" },
   pane: { type: "string" },
   "print-only": { type: "boolean", default: false },
+  compact: { type: "boolean", default: false },
   hooks: { type: "boolean" },
   "no-hooks": { type: "boolean", default: false },
   "no-permissions": { type: "boolean", default: false },
@@ -83,6 +103,7 @@ const SETUP_OPTIONS = {
 const HOOKS_OPTIONS = {
   url: { type: "string" },
   token: { type: "string" },
+  profile: { type: "string" },
   project: { type: "string" },
   user: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
@@ -96,11 +117,6 @@ function parse<T extends Options>(options: T, args: string[], allowPositionals =
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n\n${USAGE}`);
   }
-}
-
-/** --url/--token, else RELAY_URL/RELAY_TOKEN. */
-function targetFrom(values: { url?: string; token?: string }): RelayTarget {
-  return targetFromOptions({ url: values.url, token: values.token });
 }
 
 /** How to run this CLI again (node binary and script), for split panes, hooks and the channel. */
@@ -119,6 +135,9 @@ async function connect(args: string[]): Promise<number> {
     throw new UsageError("say where notices go: --pane %N (a tmux pane running Claude Code) or --stdout (JSON lines)");
   }
 
+  // Said once, plainly, before anything else: a token for another group than expected shows here.
+  for (const note of target.notes) process.stderr.write(`${note}\n`);
+  if (!values.quiet) process.stderr.write(`relay-bridge ${VERSION}: group ${target.group}, peer ${target.peer}${target.observer ? " (observer)" : ""}, relay ${target.baseUrl}\n`);
   const status = values.quiet ? null : new StatusLine(`relay ${target.group}/${target.peer}`, process.stderr);
   const acks = new AckStore({ url: target.baseUrl, group: target.group, peer: target.peer });
   const stop = new AbortController();
@@ -190,11 +209,15 @@ async function setupCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (values.hooks && values["no-hooks"]) throw new UsageError("--hooks and --no-hooks contradict each other: pick one");
+  const target = targetFrom(values);
+  for (const note of target.notes) process.stdout.write(`${note}\n`);
+  if (values.url !== undefined && values.token !== undefined && !values["print-only"]) rememberTarget(target, values.profile);
   await setup({
-    target: targetFrom(values),
+    target,
     tmux: new Tmux(),
     pane: values.pane,
     printOnly: values["print-only"],
+    layout: values.compact ? "compact" : "sidebar",
     permissions: !values["no-permissions"],
     hooks: values.hooks ? "install" : values["no-hooks"] ? "skip" : "ask",
     channel: values.channel,
@@ -202,6 +225,12 @@ async function setupCommand(args: string[]): Promise<number> {
     print: (line) => process.stdout.write(`${line}\n`),
   });
   return 0;
+}
+
+/** Setup given --url and --token saves them, so every later command needs no flags. */
+function rememberTarget(target: RelayTarget, profile: string | undefined): void {
+  const path = saveProfile(profile ?? target.group, { url: target.baseUrl, group: target.group, peer: target.peer, token: target.token });
+  process.stdout.write(`saved relay ${target.baseUrl}, group ${target.group}, peer ${target.peer} to ${path} (profile ${profile ?? target.group})\n`);
 }
 
 async function hooksCommand(args: string[]): Promise<number> {
@@ -254,30 +283,38 @@ async function channelCommand(args: string[]): Promise<number> {
   return channel.channelMain(args);
 }
 
+async function version(): Promise<number> {
+  process.stdout.write(`relay-bridge ${VERSION}\n`);
+  return 0;
+}
+
+/**
+ * Every command, by name: adding one is one line here (and its usage text above). A command takes
+ * the arguments after its name and resolves with the process's exit code.
+ */
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  connect,
+  setup: setupCommand,
+  join,
+  hooks: hooksCommand,
+  // Loaded on demand: Claude Code waits for this command at every prompt and stop.
+  hook: async (args) => (await import("./hook-command.ts")).runHook(args),
+  channel: channelCommand,
+  "--version": version,
+  version,
+  ...CHAT_COMMANDS,
+};
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    switch (command) {
-      case "connect":
-        return await connect(rest);
-      case "setup":
-        return await setupCommand(rest);
-      case "hooks":
-        return await hooksCommand(rest);
-      case "hook":
-        // Loaded on demand: Claude Code waits for this command at every prompt and stop.
-        return await (await import("./hook-command.ts")).runHook(rest);
-      case "channel":
-        return await channelCommand(rest);
-      case undefined:
-      case "help":
-      case "--help":
-      case "-h":
-        process.stdout.write(USAGE);
-        return command === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
     }
+    const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (!run) throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    return await run(rest);
   } catch (error) {
     if (error instanceof BridgeError) {
       process.stderr.write(`relay-bridge: ${error.message}\n`);

@@ -15,6 +15,7 @@
  * Relay-supplied text (a refused upgrade's body, close reasons, error frames) passes
  * `sanitizeRelayText` here, where it arrives, so nothing above this module prints raw relay text.
  */
+import { describeNetworkError } from "./network-errors.ts";
 import WebSocket from "ws";
 import {
   CLOSE_CODES,
@@ -226,7 +227,7 @@ export class RelayConnection {
       });
 
       socket.on("error", (error: NodeJS.ErrnoException) => {
-        if (!answered) reason = describeSocketError(error, this.opts.socketUrl);
+        if (!answered) reason = describeNetworkError(error, this.opts.socketUrl);
       });
 
       socket.on("close", (code, reasonBuffer) => {
@@ -266,25 +267,4 @@ function describeRefusal(status: number, body: string): string {
   }
   if (status === 404) return "nothing answers at this URL: check --url points at the relay";
   return sanitizeRelayText(body);
-}
-
-function describeSocketError(error: NodeJS.ErrnoException, url: string): string {
-  const host = (() => {
-    try {
-      return new URL(url).host;
-    } catch {
-      return url;
-    }
-  })();
-  switch (error.code) {
-    case "ECONNREFUSED":
-      return `relay unreachable: nothing listening at ${host}`;
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return `relay unreachable: cannot resolve ${host}`;
-    case "ETIMEDOUT":
-      return `relay unreachable: ${host} timed out`;
-    default:
-      return `relay unreachable: ${error.message}`;
-  }
 }

@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 import { defaultStateDir } from "./ack-store.ts";
 import type { UnreadSummary } from "../contract/unread.ts";
 import type { RelayTarget } from "./config.ts";
-import { loadProfile } from "./config-file.ts";
+import { loadProfile } from "./config.ts";
 import { UsageError } from "./errors.ts";
 import { HOOK_EVENTS, type HookName } from "./hook-events.ts";
 import { sanitizeId, sanitizeName } from "./notices.ts";

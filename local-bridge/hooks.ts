@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { RelayTarget } from "./config.ts";
-import { configFilePath, readConfigFile, saveProfile } from "./config-file.ts";
+import { configPath, readConfig, saveTarget } from "./config-file.ts";
 import { addHook, findHooks, readSettings, removeHooks, settingsPath, writeSettings, type SettingsScope } from "./claude-settings.ts";
 import { HOOK_EVENTS, type HookName } from "./hook-events.ts";
 import { shellLine } from "./setup.ts";
@@ -47,7 +47,7 @@ export interface HooksResult {
 export function installHooks(target: RelayTarget, scope: SettingsScope, bridgeCommand: string[]): HooksResult {
   const path = settingsPath(scope);
   const settings = readSettings(path);
-  const profile = saveProfile(target);
+  const profile = saveTarget(target);
   const replaced = removeHooks(settings, isRelayHook);
   for (const [hook, event] of Object.entries(HOOK_EVENTS) as [HookName, string][]) {
     addHook(settings, event, { type: "command", command: hookCommand(bridgeCommand, hook, profile), timeout: CLAUDE_HOOK_TIMEOUT_S });
@@ -68,7 +68,7 @@ export function uninstallHooks(scope: SettingsScope): { path: string; removed: n
 
 /** Human-readable lines: for each settings file, our hooks in it and whether their profile exists. */
 export function hooksStatus(scopes: SettingsScope[]): string[] {
-  const profiles = readConfigFile().profiles;
+  const profiles = readConfig().profiles;
   const lines: string[] = [];
   for (const scope of scopes) {
     const path = settingsPath(scope);
@@ -76,7 +76,7 @@ export function hooksStatus(scopes: SettingsScope[]): string[] {
     lines.push(`${path}: ${found.length === 0 ? "no relay hooks" : `${found.length} relay hook${found.length === 1 ? "" : "s"}`}`);
     for (const { event, command } of found) {
       const profile = /--profile (\S+)$/.exec(command)?.[1] ?? "";
-      const known = profiles[profile] ? `profile ${profile}` : `profile ${profile} MISSING from ${configFilePath()}`;
+      const known = profiles[profile] ? `profile ${profile}` : `profile ${profile} MISSING from ${configPath()}`;
       lines.push(`  ${event}: ${known}`);
     }
   }

@@ -1,14 +1,15 @@
 /**
  * `setup`: from nothing to a connected session in one command. Find the tmux panes running Claude
  * Code, pick one, register the relay's MCP endpoint in that pane's project with `claude mcp add`,
- * allow its tools there, offer the hooks, and start `connect` for that pane in a small split
- * beside it. With `--channel`, register the channel server instead of starting a split.
+ * allow its tools there, offer the hooks, and start `connect` for that pane beside it: by default
+ * in a sidebar to its right that shows the conversation (`tail`) under the bridge's status line;
+ * with `--compact`, in a 3-line split below. With `--channel`, register the channel server instead.
  */
 import { execFile } from "node:child_process";
 import { confirm, select } from "@inquirer/prompts";
 import { allowRule, readSettings, settingsPath, writeSettings } from "./claude-settings.ts";
 import type { RelayTarget } from "./config.ts";
-import { saveProfile } from "./config-file.ts";
+import { saveTarget } from "./config-file.ts";
 import { BridgeError } from "./errors.ts";
 import { installHooks } from "./hooks.ts";
 import { paneHolder } from "./pane-lock.ts";
@@ -27,6 +28,8 @@ export interface SetupOptions {
   hooks: "install" | "skip" | "ask";
   /** Register the channel server (`relay-bridge channel`) instead of starting a split. */
   channel: boolean;
+  /** "sidebar" (default): tail and status beside the pane; "compact": only the 3-line status split below. */
+  layout?: "sidebar" | "compact";
   /** How to run this CLI again for `connect`, hooks and the channel (node binary and script). */
   bridgeCommand: string[];
   /** Ask the person to pick among several panes (defaults to an @inquirer/prompts list when stdin is a terminal). */
@@ -75,15 +78,27 @@ export function shellLine(argv: string[]): string {
 const SPLIT_SCRIPT =
   `"$@"; status=$?; if [ "$status" -ne 0 ]; then printf '\\nrelay-bridge stopped (exit %s). Press Enter to close.\\n' "$status"; read -r _; fi`;
 
-export function splitArgs(target: RelayTarget, pane: PaneInfo, bridgeCommand: string[]): string[] {
+export function splitArgs(target: RelayTarget, pane: PaneInfo, bridgeCommand: string[], placement = ["-v", "-l", "3", "-t", pane.id]): string[] {
   return [
-    "split-window", "-d", "-v", "-l", "3", "-t", pane.id, "-c", pane.cwd,
+    "split-window", "-d", ...placement, "-c", pane.cwd,
     // The token reaches the bridge through its environment, not its command line, so the
     // long-running process never shows it in `ps`; only this short-lived tmux call carries it.
     "-e", `RELAY_URL=${target.baseUrl}`, "-e", `RELAY_TOKEN=${target.token}`,
     "--", "/bin/sh", "-c", SPLIT_SCRIPT, "relay-bridge", ...bridgeCommand, "connect", "--pane", pane.id,
   ];
 }
+
+/** The sidebar's conversation pane: `tail` in a column to the right of the Claude pane. */
+export function sidebarArgs(target: RelayTarget, pane: PaneInfo, bridgeCommand: string[]): string[] {
+  return [
+    "split-window", "-d", "-h", "-l", "40%", "-t", pane.id, "-c", pane.cwd,
+    "-e", `RELAY_URL=${target.baseUrl}`, "-e", `RELAY_TOKEN=${target.token}`,
+    "--", "/bin/sh", "-c", SPLIT_SCRIPT, "relay-bridge", ...bridgeCommand, "tail",
+  ];
+}
+
+/** The bridge's status, 3 lines at the top of the sidebar, above the conversation. */
+const ABOVE = (sidebarPane: string) => ["-v", "-b", "-l", "3", "-t", sidebarPane];
 
 export async function setup(options: SetupOptions): Promise<void> {
   if (options.channel) return setupChannel(options);
@@ -113,6 +128,7 @@ export async function setup(options: SetupOptions): Promise<void> {
   }
 
   const mcp = mcpAddArgs(target);
+  const sidebar = options.layout !== "compact";
   const split = splitArgs(target, pane, options.bridgeCommand);
   const tmuxPrefix = tmux.socketName ? ["tmux", "-L", tmux.socketName] : ["tmux"];
 
@@ -120,8 +136,15 @@ export async function setup(options: SetupOptions): Promise<void> {
     print(`# 1. register the relay's tools with Claude Code, in the pane's project:`);
     print(`cd ${shellQuote(pane.cwd)} && ${shellLine(mcp)}`);
     printProjectSteps(pane.cwd, options, 2);
-    print(`# 4. start the bridge for pane ${pane.id} in a small split beside it:`);
-    print(shellLine([...tmuxPrefix, ...split]));
+    if (sidebar) {
+      const side = [...sidebarArgs(target, pane, options.bridgeCommand)];
+      side.splice(1, 0, "-P", "-F", "#{pane_id}");
+      print(`# 4. a sidebar beside pane ${pane.id}: the conversation, and the bridge's status above it:`);
+      print(`side=$(${shellLine([...tmuxPrefix, ...side])}) && ${shellLine([...tmuxPrefix, ...splitArgs(target, pane, options.bridgeCommand, ABOVE("SIDE"))]).replace(" -t SIDE ", ' -t "$side" ')}`);
+    } else {
+      print(`# 4. start the bridge for pane ${pane.id} in a small split beside it:`);
+      print(shellLine([...tmuxPrefix, ...split]));
+    }
     return;
   }
 
@@ -137,7 +160,14 @@ export async function setup(options: SetupOptions): Promise<void> {
     print(`a bridge for ${pane.id} already runs${where}${holder ? ` (pid ${holder})` : ""}; not starting another (\`relay-bridge connect --pane ${pane.id} --takeover\` replaces it)`);
     return;
   }
-  const newPane = (await tmux.run([...split.slice(0, 1), "-P", "-F", "#{pane_id}", ...split.slice(1)], pane.id)).trim();
+  const opened = (args: string[]) => tmux.run([...args.slice(0, 1), "-P", "-F", "#{pane_id}", ...args.slice(1)], pane.id).then((id) => id.trim());
+  if (sidebar) {
+    const side = await opened(sidebarArgs(target, pane, options.bridgeCommand));
+    const status = await opened(splitArgs(target, pane, options.bridgeCommand, ABOVE(side)));
+    print(`sidebar opened beside ${pane.id}: the conversation in pane ${side}, the bridge (connected as ${target.peer} in group ${target.group}) in pane ${status} above it`);
+    return;
+  }
+  const newPane = await opened(split);
   print(`bridge started in pane ${newPane} below ${pane.id}, connected as ${target.peer} in group ${target.group}; its status line shows there`);
 }
 
@@ -211,7 +241,7 @@ async function setupChannel(options: SetupOptions): Promise<void> {
   }
   await registerTools(cwd, options);
   await finishProject(cwd, options);
-  const profile = saveProfile(options.target);
+  const profile = saveTarget(options.target);
   const add = channelAddArgs(options.bridgeCommand, profile);
   const result = await runIn(cwd, add);
   if (result.ok) print(`registered the channel server for ${cwd} (claude mcp add ${CHANNEL_SERVER_NAME} … channel --profile ${profile})`);

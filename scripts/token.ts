@@ -2,16 +2,14 @@
  * Mint a peer token, or revoke a peer's tokens.
  *
  *   npm run -s token -- --group core --peer alice [--ttl 30d]
- *   npm run -s token -- --group core --peer dana --link --url http://localhost:8787 [--observer | --lead]
  *   npm run -s token -- --revoke --group core --peer alice --url http://localhost:8787
  *
  * Minting prints exactly one token on stdout and nothing else, so `$(npm run -s token ...)`
  * works. The secret comes from RELAY_SECRET, else from .dev.vars (what `npm start` uses).
  */
-import { parseArgs } from "node:util";
-import { secretProblem, signAdminProof, signToken } from "../contract/token.ts";
+import { signAdminProof, signToken } from "../contract/token.ts";
 import { isValidName, NAME_RULE } from "../contract/names.ts";
-import { findSecret } from "./secret.ts";
+import { adminPost, commandLine, parseTtl, requireSecret } from "./admin.ts";
 
 const USAGE = `Usage:
   npm run -s token -- --group <group> --peer <peer> [--ttl <30d|12h|90m|3600s>] [--observer | --lead]
@@ -25,66 +23,36 @@ link's #fragment, which browsers never send to the server.
 
 The team secret is read from RELAY_SECRET, else from .dev.vars.`;
 
-function die(message: string): never {
-  console.error(`token: ${message}\n\n${USAGE}`);
-  process.exit(2);
-}
+const cli = commandLine("token", USAGE, {
+  group: { type: "string" },
+  peer: { type: "string" },
+  ttl: { type: "string" },
+  revoke: { type: "boolean", default: false },
+  url: { type: "string" },
+  link: { type: "boolean", default: false },
+  observer: { type: "boolean", default: false },
+  lead: { type: "boolean", default: false },
+});
+const { values } = cli;
+const die: (message: string) => never = cli.die;
 
-const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-export function parseTtl(text: string): number | null {
-  const match = /^(\d+)([smhd])$/.exec(text);
-  return match ? Number(match[1]) * UNITS[match[2]!]! : null;
-}
-
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      group: { type: "string" },
-      peer: { type: "string" },
-      ttl: { type: "string" },
-      revoke: { type: "boolean", default: false },
-      url: { type: "string" },
-      link: { type: "boolean", default: false },
-      observer: { type: "boolean", default: false },
-      lead: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-  });
-} catch (error) {
-  die(error instanceof Error ? error.message : String(error));
-}
-const { values } = parsed;
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 if (!values.group || !values.peer) die("--group and --peer are required.");
 if (!isValidName(values.group)) die(`group '${values.group}' is not a valid name: ${NAME_RULE}.`);
 if (!isValidName(values.peer)) die(`peer '${values.peer}' is not a valid name: ${NAME_RULE}.`);
-const secret = findSecret();
-const problem = secretProblem(secret);
-if (problem) die(`${problem}. Run \`npm start\` once (it creates .dev.vars), or export RELAY_SECRET (the production one for a deployed relay).`);
+const found = requireSecret();
+if ("problem" in found) die(found.problem);
+const { secret } = found;
 
 if (values.revoke) {
   if (!values.url) die("--revoke needs --url, the relay to revoke on.");
   const target = `${values.group}/${values.peer}`;
-  const proof = await signAdminProof(secret!, "revoke", target, Date.now());
-  const url = new URL(`/groups/${values.group}/revoke`, values.url);
-  let response: Response;
+  const proof = await signAdminProof(secret, "revoke", target, Date.now());
+  let body: { sockets_closed?: number };
   try {
-    response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ peer: values.peer, proof }),
-    });
+    body = await adminPost(values.url, `/groups/${values.group}/revoke`, { peer: values.peer, proof });
   } catch (error) {
-    die(`could not reach ${url.origin}: ${error instanceof Error ? error.message : error}. Is the relay running?`);
+    die((error as Error).message);
   }
-  const body = (await response.json().catch(() => ({}))) as { message?: string; sockets_closed?: number };
-  if (!response.ok) die(`the relay refused: ${body.message ?? response.status}`);
   console.error(`Revoked every token issued to ${values.peer} in ${values.group} until now (${body.sockets_closed ?? 0} socket(s) closed).`);
   process.exit(0);
 }
@@ -106,5 +74,5 @@ if (values.ttl !== undefined) {
   exp = Date.now() + ttl;
 }
 const role = values.observer ? "observer" : values.lead ? "lead" : undefined;
-const token = await signToken(secret!, { g: values.group, p: values.peer, iat: Date.now(), ...(exp ? { exp } : {}), ...(role ? { r: role } : {}) });
+const token = await signToken(secret, { g: values.group, p: values.peer, iat: Date.now(), ...(exp ? { exp } : {}), ...(role ? { r: role } : {}) });
 process.stdout.write(linkBase ? `${new URL(`/g/${values.group}#t=${token}`, linkBase).href}\n` : `${token}\n`);

@@ -19,6 +19,8 @@ import { MAX_MCP_BODY_BYTES } from "../contract/limits.ts";
 import { isValidName, NAME_RULE } from "../contract/names.ts";
 import { webApp } from "./web/routes.ts";
 import { FORWARDED_ROLE_HEADER, WEB_SOCKET_HEADER } from "./web/room-sockets.ts";
+import { bridgeDownload } from "./bridge-download.ts";
+import { invites } from "./invite/routes.ts";
 
 export { GroupObject } from "./group/object.ts";
 
@@ -215,8 +217,37 @@ app.post("/groups/:group/revoke", async (c) => {
 // The people's room: sign-in page, room page, its API and its socket (worker/web/routes.ts).
 app.route("/", webApp);
 
+// ---------------------------------------------------------------------------------------------
+// Joining without a checkout: invites (worker/invite/routes.ts), the bridge bundle, and the
+// read-only feed behind `relay-bridge tail`
+// ---------------------------------------------------------------------------------------------
+
+app.route("/", invites);
+app.route("/", bridgeDownload);
+
+const FEED_MAX_LIMIT = 200;
+
+/** What the caller may see after `after` (broadcasts, DMs to or from them), text included; marks nothing read. */
+app.get("/groups/:group/feed", requireToken, async (c) => {
+  const caller = c.get("caller");
+  const group = c.req.param("group");
+  if (group !== caller.group) {
+    return refuse(403, "wrong_group", `Your token is for group '${caller.group}', not '${group}': ask for a token for '${group}'.`);
+  }
+  const afterText = c.req.query("after");
+  const limitText = c.req.query("limit") ?? "50";
+  const after = afterText === undefined ? undefined : Number(afterText);
+  const limit = Number(limitText);
+  if ((after !== undefined && !(Number.isSafeInteger(after) && after >= 0)) || !(Number.isSafeInteger(limit) && limit >= 1 && limit <= FEED_MAX_LIMIT)) {
+    return refuse(400, "invalid_query", `after must be a seq (a whole number, 0 or more); limit 1 to ${FEED_MAX_LIMIT}.`);
+  }
+  const outcome = await groupStub(c.env, group).feed(caller, after, limit);
+  if (!outcome.ok) return refuse(401, "token_revoked", outcome.problem.message);
+  return c.json(outcome.value);
+});
+
 app.notFound((c) =>
-  refuse(404, "not_found", `No route ${c.req.method} ${new URL(c.req.url).pathname}. The relay serves /mcp, /groups/<group>/ws and /health.`),
+  refuse(404, "not_found", `No route ${c.req.method} ${new URL(c.req.url).pathname}. The relay serves /mcp, /groups/<group>/ws, /groups/<group>/feed, /invite/<code>, /bridge.mjs and /health.`),
 );
 
 app.onError((error, c) => {

@@ -33,7 +33,9 @@ export type ProblemCode =
   | "too_many_keys"
   | "read_only"
   | "paused"
-  | "forbidden";
+  | "forbidden"
+  | "invite_refused"
+  | "name_taken";
 
 export interface Problem {
   code: ProblemCode;
@@ -116,3 +118,16 @@ export interface StateEntry {
   updated_by: string;
   updated_at: string;
 }
+
+/** An invite as the group object keeps it (the signed code itself is never stored). */
+export interface InviteRecord {
+  id: string;
+  max_uses: number;
+  observer: boolean;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  /** The peers who joined with it, oldest first. */
+  used_by: string[];
+}
+

@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { resolveTarget } from "../../local-bridge/config.ts";
-import { saveProfile } from "../../local-bridge/config-file.ts";
+import { saveTarget } from "../../local-bridge/config-file.ts";
 import { bridgeAvailable, bridgeForms } from "../lib/bridge.ts";
 import { dmWhenKnown, mcpClient } from "../lib/clients.ts";
 import type { Row, Scenario } from "../lib/context.ts";
@@ -61,9 +61,9 @@ export const hooks: Scenario = {
     const home = mkdtempSync(join(tmpdir(), "bench-hooks-"));
     const env = { ...process.env, XDG_CONFIG_HOME: join(home, "config"), XDG_STATE_HOME: join(home, "state") };
     const configPath = join(home, "config", "claude-relay", "config.json");
-    const profile = saveProfile(resolveTarget(ctx.relay.url, token), configPath);
+    const profile = saveTarget(resolveTarget(ctx.relay.url, token), configPath);
     const downToken = await ctx.relay.mint("bench-hooks-down", "reader");
-    const down = saveProfile(resolveTarget(`http://127.0.0.1:${await freePort()}`, downToken), configPath);
+    const down = saveTarget(resolveTarget(`http://127.0.0.1:${await freePort()}`, downToken), configPath);
 
     const figures: Record<string, unknown> = {};
     const rows: Row[] = [];

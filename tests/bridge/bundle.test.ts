@@ -13,29 +13,12 @@ import { signToken } from "../../contract/token.ts";
 import { ProtocolPeer } from "../helpers/protocol-peer.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { nodeVersion, OLDEST_NODE } from "../helpers/node20.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BUNDLE = fileURLToPath(new URL("../../local-bridge/dist/relay-bridge.mjs", import.meta.url));
 
-function nodeVersion(bin: string): string | null {
-  try {
-    return execFileSync(bin, ["--version"], { encoding: "utf8" }).trim();
-  } catch {
-    return null;
-  }
-}
-
-/** A Node 20 on PATH (npm puts node_modules/.bin, with Node 22, first; look past it). */
-function findNode20(): string | null {
-  const dirs = (process.env.PATH ?? "").split(":").filter((d) => !d.includes("node_modules"));
-  for (const dir of [...dirs, "/usr/bin", "/usr/local/bin"]) {
-    const bin = `${dir}/node`;
-    if (nodeVersion(bin)?.startsWith("v20.")) return bin;
-  }
-  return null;
-}
-
-const node = findNode20() ?? process.execPath;
+const node = OLDEST_NODE;
 let relay: ProtocolPeer;
 
 beforeAll(async () => {
@@ -52,10 +35,17 @@ describe(`the bundled relay-bridge on ${nodeVersion(node)}`, { timeout: 60_000 }
     expect(readFileSync(BUNDLE, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
     const pkg = JSON.parse(readFileSync(`${ROOT}/package.json`, "utf8")) as { bin: Record<string, string> };
     expect(pkg.bin["relay-bridge"]).toBe("local-bridge/dist/relay-bridge.mjs");
+    // The workspace package (local-bridge/package.json) ships the same file.
+    const workspace = JSON.parse(readFileSync(`${ROOT}/local-bridge/package.json`, "utf8")) as { bin: Record<string, string> };
+    expect(workspace.bin["relay-bridge"]).toBe("dist/relay-bridge.mjs");
+  });
+
+  it("says which build it is", () => {
+    expect(execFileSync(node, [BUNDLE, "--version"], { encoding: "utf8" })).toMatch(/^relay-bridge \d+\.\d+\.\d+\+[0-9a-f]{16}\n$/);
   });
 
   it("prints its usage", () => {
-    expect(execFileSync(node, [BUNDLE, "--help"], { encoding: "utf8" })).toContain("relay-bridge connect --url URL --token TOKEN");
+    expect(execFileSync(node, [BUNDLE, "--help"], { encoding: "utf8" })).toContain("relay-bridge connect [--url URL --token TOKEN]");
   });
 
   it("connects and prints a notice", async () => {

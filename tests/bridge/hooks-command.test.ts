@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveTarget } from "../../local-bridge/config.ts";
-import { saveProfile } from "../../local-bridge/config-file.ts";
+import { saveTarget } from "../../local-bridge/config-file.ts";
 import { CLI } from "../helpers/bridge-process.ts";
 import { callTool as call, relayClient } from "../helpers/relay-client.ts";
 import { freePort, startRelay, type RelayServer } from "../helpers/relay-server.ts";
@@ -42,7 +42,7 @@ async function mcp(token: string): Promise<Client> {
 /** A profile for `peer` in `group` pointing at `url`; returns its name. */
 async function profile(group: string, peer: string, url = relay.url): Promise<string> {
   const token = await relay.mint(group, peer);
-  return saveProfile(resolveTarget(url, token), join(configHome, "claude-relay", "config.json"));
+  return saveTarget(resolveTarget(url, token), join(configHome, "claude-relay", "config.json"));
 }
 
 interface HookRun {

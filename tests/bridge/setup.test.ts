@@ -3,7 +3,7 @@
  * (here a stand-in executable named `claude`), produce the right `claude mcp add` command, and
  * start `connect` for that pane in a small split.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -131,7 +131,7 @@ describe("setup", { timeout: 30_000 }, () => {
     await claudeSeenIn(pane);
     const token = await signToken(TEST_SECRET, { g: "core", p: "alice", iat: Date.now() });
     const callsBefore = readdirSync(calls).length;
-    const run = setupProcess(["--url", `${url}/`, "--token", token, "--print-only"]);
+    const run = setupProcess(["--url", `${url}/`, "--token", token, "--print-only", "--compact"]);
     expect(await run.exited).toBe(0);
     const out = run.stdout();
     expect(out).toContain(`Claude Code found in pane ${pane}`);
@@ -140,6 +140,11 @@ describe("setup", { timeout: 30_000 }, () => {
     );
     expect(out).toMatch(new RegExp(`tmux split-window -d -v -l 3 -t ${pane} -c ${cwd} .*connect --pane ${pane}`));
     expect(readdirSync(calls)).toHaveLength(callsBefore); // nothing was run
+
+    // By default: a sidebar to the right running tail, with the bridge's 3-line status above it.
+    const sidebar = setupProcess(["--url", url, "--token", token, "--print-only"]);
+    expect(await sidebar.exited).toBe(0);
+    expect(sidebar.stdout()).toMatch(new RegExp(`side=\\$\\(tmux split-window -P -F .* -d -h -l 40% -t ${pane} -c ${cwd} .* tail\\) && tmux split-window -d -v -b -l 3 -t "\\$side" .*connect --pane ${pane}`));
   });
 
   it("asks for --pane when several panes run Claude Code and nobody can be asked", async () => {
@@ -181,13 +186,13 @@ describe("setup", { timeout: 30_000 }, () => {
     expect(run.stderr()).toContain("no tmux pane runs Claude Code: start `claude` in a tmux pane");
   });
 
-  it("runs claude mcp add in the pane's project and starts the bridge in a 3-line split beside it", async () => {
+  it("runs claude mcp add in the pane's project, saves the config, and with --compact starts the bridge in a 3-line split beside it", async () => {
     relay = await ProtocolPeer.start();
     const cwd = project("api");
     const pane = claudePane("shell", cwd);
     await claudeSeenIn(pane);
     const token = await signToken(TEST_SECRET, { g: "core", p: "bob", iat: Date.now() });
-    const run = setupProcess(["--url", relay.url, "--token", token, "--pane", pane], {
+    const run = setupProcess(["--url", relay.url, "--token", token, "--pane", pane, "--compact"], {
       PATH: `${join(bin, "shell")}:${process.env.PATH}`,
       CLAUDE_CALLS: calls,
     });
@@ -199,6 +204,10 @@ describe("setup", { timeout: 30_000 }, () => {
       ...["mcp", "add", "--transport", "http", "relay", `${relay.url}/mcp`, "--header", `Authorization: Bearer ${token}`],
     ]);
     expect(run.stdout()).toContain(`registered the relay's tools for ${cwd}`);
+    // The flags were saved, so every later command needs none; the file holds a token: 0600.
+    const config = join(run.stateDir, "claude-relay", "config.json");
+    expect(statSync(config).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(config, "utf8"))).toEqual({ default: "core", profiles: { core: { url: relay.url, group: "core", peer: "bob", token } } });
 
     // The split: same window, 3 lines high, running connect for the Claude pane.
     const window = lab.tmuxSync(["display-message", "-p", "-t", pane, "#{window_id}"]).trim();
@@ -219,7 +228,7 @@ describe("setup", { timeout: 30_000 }, () => {
     expect(processes.filter((p) => p.args.includes("connect --pane")).some((p) => p.args.includes(token))).toBe(false);
 
     // Running setup again does not start a second bridge for the same pane.
-    const again = setupProcess(["--url", relay.url, "--token", token, "--pane", pane], {
+    const again = setupProcess(["--url", relay.url, "--token", token, "--pane", pane, "--compact"], {
       PATH: `${join(bin, "shell")}:${process.env.PATH}`,
       CLAUDE_CALLS: calls,
     });
@@ -235,7 +244,7 @@ describe("setup", { timeout: 30_000 }, () => {
     await claudeSeenIn(pane);
     relay = await ProtocolPeer.start();
     const token = await signToken(TEST_SECRET, { g: "core", p: "carol", iat: Date.now() });
-    const run = setupProcess(["--url", relay.url, "--token", token, "--pane", pane], {
+    const run = setupProcess(["--url", relay.url, "--token", token, "--pane", pane, "--compact"], {
       PATH: `${join(bin, "shell")}:${process.env.PATH}`,
       CLAUDE_CALLS: calls,
     });

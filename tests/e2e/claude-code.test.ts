@@ -4,23 +4,17 @@
  * then `claude mcp list` must report the relay as Connected. Needs `claude` on PATH
  * (.ci/run installs it); skipped, saying so, where it is absent.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { claudeVersion } from "../helpers/claude-cli.ts";
 import { startRelay, type RelayServer } from "../helpers/relay-server.ts";
 
 const run = promisify(execFile);
 
-function claudeVersion(): string | null {
-  try {
-    return execFileSync("claude", ["--version"], { encoding: "utf8", timeout: 20_000 }).trim();
-  } catch {
-    return null;
-  }
-}
 
 const version = claudeVersion();
 if (!version) console.warn("claude-code.test.ts: `claude` is not on PATH; install @anthropic-ai/claude-code to run it.");

@@ -25,7 +25,8 @@ export interface BridgeProcess {
 export function startBridge(args: string[], env: Record<string, string | undefined> = {}, stateDir?: string): BridgeProcess {
   const dir = stateDir ?? mkdtempSync(join(tmpdir(), "bridge-state-"));
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, RELAY_URL: undefined, RELAY_TOKEN: undefined, XDG_STATE_HOME: dir, ...env },
+    // Its own state and config directories: a test never reads or writes the person's own.
+    env: { ...process.env, RELAY_URL: undefined, RELAY_TOKEN: undefined, XDG_STATE_HOME: dir, XDG_CONFIG_HOME: dir, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

@@ -25,6 +25,7 @@ import {
   type AskInput,
   type Caller,
   fail,
+  type InviteRecord,
   type HistoryPage,
   type HistoryQuery,
   type Inbox,
@@ -554,5 +555,66 @@ export class GroupObject extends DurableObject<RelayVars> {
     this.paused = reason === null ? null : this.store.setPause(caller.peer, reason, now);
     pushToAll(this.ctx, { type: "pause", pause: this.paused });
     return ok(this.paused);
+  }
+
+  // Invites and the feed: the admin's invites, redeeming one for a peer name, and the read-only
+  // feed behind `relay-bridge tail` ----------------------------------------------------------------
+
+  /** Called by the Worker once the secret holder's proof checked out. */
+  async addInvite(invite: { id: string; maxUses: number; observer: boolean; expiresAt: number }): Promise<InviteRecord> {
+    this.store.addInvite(invite.id, invite.maxUses, invite.observer, Date.now(), invite.expiresAt);
+    return this.store.invite(invite.id)!;
+  }
+
+  async listInvites(): Promise<InviteRecord[]> {
+    return this.store.allInvites();
+  }
+
+  async revokeInvite(id: string): Promise<Outcome<InviteRecord>> {
+    if (!this.store.revokeInvite(id, Date.now())) return fail("not_found", `No invite '${id}' in this group: \`--list\` shows them.`);
+    return ok(this.store.invite(id)!);
+  }
+
+  /**
+   * Takes one use of a (signature-checked) invite for `peer` and reserves the name, so the token
+   * the Worker then signs is the only one for it. Refuses, saying what to do, when the invite is
+   * unknown, revoked, expired or used up, or the name is already someone's in this group.
+   */
+  async redeemInvite(group: string, id: string, peer: string): Promise<Outcome<{ observer: boolean }>> {
+    const now = Date.now();
+    const refused = this.inviteProblem(id, now);
+    if (refused) return { ok: false, problem: refused };
+    if (this.store.peer(peer) || this.revokedBefore.has(peer)) {
+      return fail("name_taken", `The name '${peer}' is already taken in group '${group}'. Pick another name.`);
+    }
+    // No await between these writes: the use and the name are taken together or not at all.
+    this.store.useInvite(id, peer, now);
+    this.store.touch(peer, now);
+    return ok({ observer: this.store.invite(id)!.observer });
+  }
+
+  /** Why this invite cannot be used now, or null if it can (the invite page asks before showing its form). */
+  async checkInvite(id: string): Promise<Problem | null> {
+    return this.inviteProblem(id, Date.now());
+  }
+
+  private inviteProblem(id: string, now: number): Problem | null {
+    const invite = this.store.invite(id);
+    const refused = (message: string): Problem => ({ code: "invite_refused", message });
+    if (!invite) return refused("This relay has no record of this invite (made for another relay, or never registered). Ask for a new invite.");
+    if (invite.revoked_at !== null) return refused("This invite was revoked. Ask whoever sent it for a new one.");
+    if (Date.parse(invite.expires_at) <= now) return refused(`This invite expired at ${invite.expires_at}. Ask whoever sent it for a new one.`);
+    if (invite.used_by.length >= invite.max_uses) {
+      const times = invite.max_uses === 1 ? "once" : `${invite.max_uses} times`;
+      return refused(`This invite has already been used ${times}, all it allows. Ask whoever sent it for a new one.`);
+    }
+    return null;
+  }
+
+  /** The feed behind `relay-bridge tail`: webFeed's messages after `after`, and the newest seq. */
+  async feed(caller: Caller, after: number | undefined, limit: number): Promise<Outcome<{ messages: Message[]; latest_seq: number }>> {
+    const page = await this.webFeed(caller, after === undefined ? { limit } : { after, limit });
+    if (!page.ok) return page;
+    return ok({ messages: page.value.messages, latest_seq: this.store.latestSeq() });
   }
 }

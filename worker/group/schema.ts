@@ -64,6 +64,24 @@ const MIGRATIONS: readonly (readonly string[])[] = [
        paused_at INTEGER NOT NULL
      )`,
   ],
+  [
+    // Invites: the signed link is checked by the Worker; how often it was used and whether it was
+    // revoked is counted here, so a link for one person works once however often it is opened.
+    `CREATE TABLE invites (
+       id TEXT PRIMARY KEY,
+       max_uses INTEGER NOT NULL,
+       observer INTEGER NOT NULL DEFAULT 0,
+       created_at INTEGER NOT NULL,
+       expires_at INTEGER NOT NULL,
+       revoked_at INTEGER
+     )`,
+    `CREATE TABLE invite_uses (
+       invite TEXT NOT NULL,
+       peer TEXT NOT NULL,
+       at INTEGER NOT NULL,
+       PRIMARY KEY (invite, peer)
+     )`,
+  ],
 ];
 
 export function migrate(storage: DurableObjectStorage): void {

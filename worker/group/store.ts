@@ -6,7 +6,7 @@
  */
 import type { MessageKind } from "../../contract/frames.ts";
 import { MAX_SUMMARY_NAMES, type UnreadSummary } from "../../contract/unread.ts";
-import type { HistoryQuery, Message, PeerInfo, Profile, StateEntry } from "../types.ts";
+import type { HistoryQuery, InviteRecord, Message, PeerInfo, Profile, StateEntry } from "../types.ts";
 import type { BoardEntry, PauseInfo, RoomPeer } from "../web/frames.ts";
 import { heardBySql, type Listener, seenBySql, type Viewer } from "./audience.ts";
 import { migrate } from "./schema.ts";
@@ -512,5 +512,55 @@ export class GroupStore {
 
   hasMessages(): boolean {
     return this.sql.exec(`SELECT 1 FROM messages LIMIT 1`).toArray().length > 0;
+  }
+
+  // Invites and the feed ------------------------------------------------------------------------
+
+  /** Records an invite the secret holder made; recording it again changes nothing. */
+  addInvite(id: string, maxUses: number, observer: boolean, createdAt: number, expiresAt: number): void {
+    this.sql.exec(
+      `INSERT OR IGNORE INTO invites (id, max_uses, observer, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+      id,
+      maxUses,
+      observer ? 1 : 0,
+      createdAt,
+      expiresAt,
+    );
+  }
+
+  invite(id: string): InviteRecord | undefined {
+    return this.invites(`WHERE id = ?`, id)[0];
+  }
+
+  /** Every invite, newest first, with who joined with it. */
+  allInvites(): InviteRecord[] {
+    return this.invites("");
+  }
+
+  private invites(where: string, ...binds: SqlStorageValue[]): InviteRecord[] {
+    return this.sql
+      .exec<{ id: string; max_uses: number; observer: number; created_at: number; expires_at: number; revoked_at: number | null; used_by: string }>(
+        `SELECT i.*, COALESCE((SELECT json_group_array(peer) FROM (SELECT peer FROM invite_uses u WHERE u.invite = i.id ORDER BY at)), '[]') AS used_by
+         FROM invites i ${where} ORDER BY created_at DESC`,
+        ...binds,
+      )
+      .toArray()
+      .map((row) => ({
+        id: row.id,
+        max_uses: row.max_uses,
+        observer: row.observer === 1,
+        created_at: iso(row.created_at),
+        expires_at: iso(row.expires_at),
+        revoked_at: row.revoked_at === null ? null : iso(row.revoked_at),
+        used_by: JSON.parse(row.used_by) as string[],
+      }));
+  }
+
+  revokeInvite(id: string, at: number): boolean {
+    return this.sql.exec(`UPDATE invites SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? RETURNING id`, at, id).toArray().length > 0;
+  }
+
+  useInvite(id: string, peer: string, at: number): void {
+    this.sql.exec(`INSERT INTO invite_uses (invite, peer, at) VALUES (?, ?, ?)`, id, peer, at);
   }
 }

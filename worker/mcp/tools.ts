@@ -71,6 +71,19 @@ async function waitSurvivingRestarts<T>(deadline: number, attempt: (remainingMs:
   }
 }
 
+/** What an observer token is offered: reading, never writing to the group. */
+const OBSERVER_TOOLS = new Set(["read_new_messages", "list_peers", "get_history", "wait_for_messages", "get_state"]);
+
+/** An observer's server offers only OBSERVER_TOOLS: every other tool is removed as it is registered. */
+function withholdWriteTools(server: McpServer): void {
+  const register = server.registerTool.bind(server) as (name: string, ...rest: unknown[]) => { remove(): void };
+  server.registerTool = ((name: string, ...rest: unknown[]) => {
+    const tool = register(name, ...rest);
+    if (!OBSERVER_TOOLS.has(name)) tool.remove();
+    return tool;
+  }) as typeof server.registerTool;
+}
+
 /**
  * `handover` collects the seqs of mail this request hands to its client; the /mcp route marks
  * them read once the response has been written (handover.ts).
@@ -79,6 +92,7 @@ export function buildRelayServer(env: Env, caller: Caller, handover: Handover): 
   // A fresh stub per call: a stub that saw its object restart can stay broken.
   const group = () => env.GROUPS.get(env.GROUPS.idFromName(caller.group));
   const server = new McpServer(SERVER_INFO);
+  if (caller.role === "observer") withholdWriteTools(server);
 
   server.registerTool(
     "register",

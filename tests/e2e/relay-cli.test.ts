@@ -1,0 +1,184 @@
+/**
+ * The relay from a terminal: every verb of the CLI against the real relay (`npm start`), for a
+ * person and with --json, its exit codes, and `tail` as a live log that marks nothing read.
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { REPO_ROOT, startRelay, type RelayServer } from "../helpers/relay-server.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+const run = promisify(execFile);
+/** The bundle `npm start` has just built (what /bridge.mjs serves): it starts in a tenth of the time of the .ts source. */
+const CLI = join(REPO_ROOT, "local-bridge", "dist", "relay-bridge.mjs");
+let relay: RelayServer;
+let groups = 0;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  relay = await startRelay();
+});
+
+afterAll(async () => {
+  for (const child of children) child.kill("SIGTERM");
+  await relay?.stop();
+});
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function envFor(token: string, url = relay.url): NodeJS.ProcessEnv {
+  // No config file: the token and URL come from the environment, as in a CI job.
+  return { ...process.env, RELAY_URL: url, RELAY_TOKEN: token, XDG_CONFIG_HOME: "/nonexistent" };
+}
+
+async function cli(token: string, args: string[], url?: string): Promise<Result> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: envFor(token, url), timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+async function ok(token: string, args: string[]): Promise<string> {
+  const result = await cli(token, args);
+  if (result.code !== 0) throw new Error(`relay-bridge ${args.join(" ")} exited ${result.code}: ${result.stderr}`);
+  return result.stdout;
+}
+
+async function okJson<T>(token: string, args: string[]): Promise<T> {
+  const out = await ok(token, [...args, "--json"]);
+  expect(out.trim().split("\n")).toHaveLength(1);
+  return JSON.parse(out) as T;
+}
+
+async function pair(): Promise<{ g: string; ann: string; ben: string }> {
+  const g = `cli${++groups}-${process.pid}`;
+  const [ann, ben] = [await relay.mint(g, "ann"), await relay.mint(g, "ben")];
+  // A DM needs its recipient to exist: both say who they are once.
+  await ok(ann, ["peers"]);
+  await ok(ben, ["peers"]);
+  return { g, ann, ben };
+}
+
+describe("relay-bridge as a relay CLI", { timeout: 90_000 }, () => {
+  it("send, dm, read, peers, history, ask and board, for a person and with --json, with documented exit codes", async () => {
+    const { g, ann, ben } = await pair();
+
+    // A script posts and gets the seq.
+    const posted = await okJson<{ seq: number; id: string }>(ann, ["send", "deploy finished", "--tag", "ci"]);
+    expect(posted.seq).toBeGreaterThan(0);
+    expect(posted.id).toMatch(/^m_/);
+    expect(await ok(ann, ["send", "second line\nof text", "--urgent"])).toMatch(new RegExp(`^sent to ${g}: seq ${posted.seq + 1}, id m_`));
+    expect(await ok(ann, ["dm", "ben", "just for you"])).toMatch(/^sent to ben: seq \d+/);
+    expect((await okJson<{ seq: number }>(ann, ["dm", "ben", "also for you"])).seq).toBe(posted.seq + 3);
+
+    const inbox = await okJson<{ messages: { text: string; from: string; to: string | null; tags: string[] }[]; remaining: number }>(ben, ["read", "--limit", "2"]);
+    expect(inbox.messages.map((m) => m.text)).toEqual(["deploy finished", "second line\nof text"]);
+    expect(inbox.messages[0]!.tags).toEqual(["ci"]);
+    expect(inbox.remaining).toBe(2);
+    const human = await ok(ben, ["read"]);
+    expect(human).toMatch(/^\d\d:\d\d:\d\d #\d+ ann → you \(DM\): just for you\n/);
+    expect(human).toContain("ann → you (DM): also for you");
+    expect(await ok(ben, ["read"])).toBe("no unread messages\n");
+
+    const peers = await okJson<{ peers: { name: string }[] }>(ann, ["peers"]);
+    expect(peers.peers.map((p) => p.name)).toEqual(["ann", "ben"]);
+    expect(await ok(ann, ["peers"])).toMatch(/^ann \(you\)  offline .*\nben  offline/);
+
+    const history = await okJson<{ messages: { text: string }[]; next_before: number | null }>(ann, ["history", "--limit", "1"]);
+    expect(history.messages.map((m) => m.text)).toEqual(["second line\nof text"]);
+    expect(history.next_before).toBe(posted.seq + 1);
+    expect(await ok(ann, ["history", "--before", String(posted.seq + 1)])).toMatch(/#\d+ ann \(you\) \[ci\]: deploy finished\n$/);
+    expect(await ok(ben, ["history", "--peer", "ann", "--query", "also"])).toContain("ann → you (DM): also for you");
+    expect(await ok(ann, ["history", "--query", "second"])).toContain("second line\n    of text");
+
+    // ask waits for the reply; ben answers it from his own terminal.
+    const asking = cli(ann, ["ask", "ben", "ready to ship?", "--timeout", "20", "--json"]);
+    const question = await waitFor(async () => {
+      const mail = await okJson<{ messages: { id: string; kind: string }[] }>(ben, ["read"]);
+      return mail.messages.find((m) => m.kind === "question");
+    }, { what: "the question in ben's mail" });
+    await ok(ben, ["dm", "ann", "yes, ship it", "--reply-to", question.id]);
+    const answered = await asking;
+    expect(answered.code).toBe(0);
+    expect(JSON.parse(answered.stdout)).toMatchObject({ reply: { from: "ben", text: "yes, ship it", reply_to: question.id } });
+    const unanswered = await cli(ann, ["ask", "ben", "still there?", "--timeout", "1"]);
+    expect(unanswered.code).toBe(4);
+    expect(unanswered.stderr).toContain("no reply from ben in time");
+
+    expect(await ok(ann, ["board", "set", "release", '{"version":"1.2.3"}'])).toBe("set release\n");
+    expect(await okJson(ann, ["board", "get", "release"])).toMatchObject({ key: "release", value: { version: "1.2.3" }, updated_by: "ann" });
+    expect(await ok(ben, ["board", "get", "release"])).toBe('{\n  "version": "1.2.3"\n}\n');
+    expect(await ok(ben, ["board"])).toMatch(/^release  \(set by ann at /);
+    expect(await okJson(ben, ["board", "set", "owner", '"ben"'])).toMatchObject({ key: "owner", value: "ben" });
+    expect(await ok(ann, ["board", "rm", "release"])).toBe("removed release\n");
+    expect((await okJson<{ keys: { key: string }[] }>(ann, ["board"])).keys.map((k) => k.key)).toEqual(["owner"]);
+
+    // Exit codes: 3 refused by the relay, 2 usage, 1 unreachable or a refused token.
+    const missing = await cli(ann, ["board", "get", "release"]);
+    expect(missing).toMatchObject({ code: 3 });
+    expect(missing.stderr).toContain("No state key 'release'");
+    const unknown = await cli(ann, ["dm", "nobody", "hi"]);
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toContain("No peer named 'nobody'");
+    expect((await cli(ann, ["send"])).code).toBe(2);
+    expect((await cli(ann, ["board", "set", "k", "not json"])).stderr).toContain("the value must be JSON");
+    const refused = await cli("rly1.bad.token", ["peers"]);
+    expect(refused.code).toBe(2);
+    const forged = await cli(`${ann.slice(0, -4)}AAAA`, ["peers"]);
+    expect(forged.code).toBe(1);
+    expect(forged.stderr).toContain("the relay refused the token (HTTP 401)");
+  });
+
+  it("explains the usual URL slips: /mcp at the end, a missing scheme, https against a plain-HTTP relay", async () => {
+    const { ann } = await pair();
+    const withMcp = await cli(ann, ["peers"], `${relay.url}/mcp`);
+    expect(withMcp.code).toBe(0);
+    expect(withMcp.stderr).toContain(`note: using the relay's base URL ${relay.url}`);
+    const noScheme = await cli(ann, ["peers"], `localhost:${relay.port}`);
+    expect(noScheme.code).toBe(2);
+    expect(noScheme.stderr).toContain(`add http:// (http://localhost:${relay.port})`);
+    const tls = await cli(ann, ["peers"], relay.url.replace("http:", "https:"));
+    expect(tls.code).toBe(1);
+    expect(tls.stderr).toContain("does not speak TLS; it looks like a plain-HTTP relay");
+    expect(tls.stderr).toContain("use http:// instead of https://");
+  });
+
+  it("tail shows a DM and a broadcast within a second, for a person and as JSON lines, and leaves them unread", async () => {
+    const { ann, ben } = await pair();
+    await ok(ann, ["send", "before tail started"]);
+    const tails = [[], ["--json"]].map((extra) => {
+      const child = spawn(process.execPath, [CLI, "tail", ...extra], { env: envFor(ben), stdio: ["ignore", "pipe", "pipe"] });
+      children.push(child);
+      let out = "";
+      child.stdout.on("data", (chunk) => (out += chunk));
+      return () => out;
+    });
+    const [human, json] = tails as [() => string, () => string];
+    // The backlog first: tail is running once it has printed it.
+    await waitFor(() => human().includes("before tail started") && json().includes("before tail started"), { what: "the backlog" });
+
+    let sentAt = Date.now();
+    await ok(ann, ["dm", "ben", "a DM for the log"]);
+    await waitFor(() => human().includes("a DM for the log") && json().includes("a DM for the log"), { what: "the DM in both tails" });
+    expect(Date.now() - sentAt).toBeLessThan(1_000);
+    sentAt = Date.now();
+    await ok(ann, ["send", "a broadcast for the log"]);
+    await waitFor(() => human().includes("a broadcast for the log") && json().includes("a broadcast for the log"), { what: "the broadcast" });
+    expect(Date.now() - sentAt).toBeLessThan(1_000);
+
+    expect(human()).toMatch(/#\d+ ann → you \(DM\): a DM for the log\n/);
+    const lines = json().trim().split("\n").map((l) => JSON.parse(l) as { text: string; to: string | null });
+    expect(lines.map((l) => l.text)).toEqual(["before tail started", "a DM for the log", "a broadcast for the log"]);
+    // Nothing was marked read by watching.
+    const inbox = await okJson<{ messages: { text: string }[] }>(ben, ["read"]);
+    expect(inbox.messages.map((m) => m.text)).toEqual(["before tail started", "a DM for the log", "a broadcast for the log"]);
+  });
+});
