@@ -72,9 +72,10 @@ function json(value: unknown): void {
 /** One message for a person: time, seq, who to whom, then the text (control characters removed). */
 export function formatMessage(m: FeedMessage, me: string): string {
   const from = sanitizeName(m.from);
-  const to = m.to === null ? "" : ` → ${m.to === me ? "you" : sanitizeName(m.to)}`;
-  const kind = m.kind === "question" ? " (question)" : m.to !== null ? " (DM)" : "";
-  const flags = `${m.urgent ? " URGENT" : ""}${m.tags.length > 0 ? ` [${m.tags.map(sanitizeName).join(",")}]` : ""}`;
+  const to = m.to == null ? "" : ` → ${m.to === me ? "you" : sanitizeName(m.to)}`;
+  const kind = m.kind === "question" ? " (question)" : m.to != null ? " (DM)" : "";
+  const tags = m.tags ?? [];
+  const flags = `${m.urgent ? " URGENT" : ""}${tags.length > 0 ? ` [${tags.map(sanitizeName).join(",")}]` : ""}`;
   const reply = m.reply_to ? ` ↩ ${sanitizeName(m.reply_to)}` : "";
   const lines = m.text.split(/\r\n?|\n|[\u2028\u2029]/).map(sanitizeLine);
   const time = clock(new Date(m.time));
@@ -136,12 +137,12 @@ async function peers(args: string[]): Promise<number> {
   if (values.help) return help();
   positionals("peers", given, []);
   const t = target(values);
-  const list = await callTool<{ peers: { name: string; online: boolean; last_seen: string; profile: { summary?: string } }[] }>(t, "list_peers", {});
+  const list = await callTool<{ peers: { name: string; online: boolean; last_seen: string; summary?: string }[] }>(t, "list_peers", {});
   if (values.json) {
     json(list.structured);
   } else {
     for (const p of list.structured.peers) {
-      const summary = p.profile.summary ? `  ${sanitizeLine(p.profile.summary)}` : "";
+      const summary = p.summary ? `  ${sanitizeLine(p.summary)}` : "";
       out(`${sanitizeName(p.name)}${p.name === t.peer ? " (you)" : ""}  ${p.online ? "online" : "offline"}  last seen ${p.last_seen}${summary}`);
     }
   }
@@ -155,7 +156,7 @@ async function history(args: string[]): Promise<number> {
   const t = target(values);
   const before = wholeNumber("--before", values.before);
   const limit = wholeNumber("--limit", values.limit);
-  const page = await callTool<{ messages: FeedMessage[]; next_before: number | null }>(t, "get_history", {
+  const page = await callTool<{ messages: FeedMessage[]; next_before?: number }>(t, "get_history", {
     ...(values.peer ? { peer: values.peer } : {}),
     ...(values.query ? { query: values.query } : {}),
     ...(before !== undefined ? { before } : {}),
@@ -166,7 +167,7 @@ async function history(args: string[]): Promise<number> {
   } else {
     if (page.structured.messages.length === 0) out("no messages");
     for (const m of page.structured.messages) out(formatMessage(m, t.peer));
-    if (page.structured.next_before !== null) out(`(older: --before ${page.structured.next_before})`);
+    if (page.structured.next_before !== undefined) out(`(older: --before ${page.structured.next_before})`);
   }
   return EXIT.ok;
 }
@@ -177,7 +178,7 @@ async function ask(args: string[]): Promise<number> {
   const [to, question] = positionals("ask", given, ["PEER", "QUESTION"]);
   const t = target(values);
   const timeout = wholeNumber("--timeout", values.timeout);
-  const answer = await callTool<{ question: { id: string; seq: number }; reply: FeedMessage | null; timed_out?: boolean }>(t, "ask_peer", {
+  const answer = await callTool<{ question: { id: string; seq: number }; reply?: FeedMessage; timed_out?: boolean }>(t, "ask_peer", {
     to,
     question,
     ...(timeout !== undefined ? { timeout_seconds: timeout } : {}),

@@ -95,6 +95,9 @@ export function targetFrom(flags: TargetFlags, env: NodeJS.ProcessEnv = process.
 
 /** The target a stored profile names (for hooks and the channel server, which Claude Code runs). */
 export function loadProfile(name: string): RelayTarget {
-  if (name === "") throw new UsageError("no --profile given: run `relay-bridge hooks install` again");
+  const path = configPath();
+  if (name === "" || !readConfig(path).profiles[name]) {
+    throw new UsageError(`no profile ${JSON.stringify(name)} in ${path}: run \`relay-bridge hooks install --url … --token …\` again`);
+  }
   return targetFrom({ profile: name });
 }

@@ -105,16 +105,20 @@ function readRpcMessage(body: string, id: number, contentType: string): RpcMessa
   throw new BridgeError(`the relay's answer to a tool call was not understood (${contentType || "no content type"}): is --url a claude-relay?`);
 }
 
+/**
+ * A message as the feed returns it, or as a tool result gives it: tool results are compact for the
+ * model and leave out a broadcast's `to`, an absent `reply_to`, `urgent: false` and empty `tags`.
+ */
 export interface FeedMessage {
   id: string;
   seq: number;
   from: string;
-  to: string | null;
+  to?: string | null;
   kind: string;
   text: string;
-  reply_to: string | null;
-  urgent: boolean;
-  tags: string[];
+  reply_to?: string | null;
+  urgent?: boolean;
+  tags?: string[];
   time: string;
 }
 

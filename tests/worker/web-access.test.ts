@@ -167,10 +167,15 @@ describe("observers and pause", () => {
     const group = freshGroup("web");
     const owl = await connect(await mint(group, "owl", { r: "observer" }));
     const alice = await peer(group, "alice");
-    const sent = await call(owl, "send_message", { text: "hi" });
-    expect(sent.isError).toBe(true);
-    expect(sent.text).toContain("observer");
-    expect((await call(owl, "set_state", { key: "k", value: 1 })).isError).toBe(true);
+    // An observer's session is not offered the writing tools at all, and calling one fails.
+    const tools = (await owl.listTools()).tools.map((t) => t.name);
+    expect(tools).toContain("read_new_messages");
+    expect(tools).not.toContain("send_message");
+    await expect(call(owl, "send_message", { text: "hi" })).rejects.toThrow(/send_message not found/);
+    await expect(call(owl, "set_state", { key: "k", value: 1 })).rejects.toThrow(/set_state not found/);
+    // The group object refuses an observer's writes whatever the route (the page, a script).
+    const direct = await stubFor(group).send({ group, peer: "owl", iat: Date.now(), role: "observer" }, { text: "hi", kind: "group" });
+    expect(direct.ok === false && direct.problem.code).toBe("read_only");
     const peers = await alice.call("list_peers");
     expect(peers.data.peers.find((p: { name: string }) => p.name === "owl")).toMatchObject({ observer: true });
     expect(peers.data.peers.find((p: { name: string }) => p.name === "alice").observer).toBeUndefined();
