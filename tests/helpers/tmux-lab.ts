@@ -132,7 +132,9 @@ export class TmuxLab {
     const recordFile = join(this.dir, `standin-${n}.jsonl`);
     const controlFile = join(this.dir, `standin-${n}.json`);
     writeFileSync(controlFile, JSON.stringify(mode));
-    const pane = this.window([process.execPath, STANDIN, "--record", recordFile, "--control", controlFile]);
+    // Started in the lab's own directory: `setup` writes into a pane's project (.claude/), and a
+    // test must never write into this repository.
+    const pane = this.window([process.execPath, STANDIN, "--record", recordFile, "--control", controlFile], {}, this.dir);
     const standin = new Standin(this, pane, recordFile, controlFile);
     await standin.set(mode);
     await waitFor(() => standin.screen().includes("❯"), { timeoutMs: 10_000, what: "the stand-in's prompt" });
