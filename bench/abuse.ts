@@ -257,8 +257,14 @@ try {
   log("seeding ~20 MB of history");
   const seeded = await seedHistory(seeder!);
   log(`seeded ${seeded} messages`);
-  const token = await relay.mint(GROUP, "mallory");
-  const attacks = [floodAttack(relay, token), socketsAttack(relay, token), noReadAttack(relay, token, busy!), searchAttack(attacker!)];
+  // One attacker peer per attack, so one attack's refusals (a full socket quota) do not carry over.
+  const token = (attack: string) => relay.mint(GROUP, `mallory-${attack}`);
+  const attacks = [
+    floodAttack(relay, await token("flood")),
+    socketsAttack(relay, await token("sockets")),
+    noReadAttack(relay, await token("no-read"), busy!),
+    searchAttack(attacker!),
+  ];
   for (const attack of attacks) {
     log(`${attack.name}: quiet`);
     const quiet = await bystanderPhase(bystander!, PHASE_MS);

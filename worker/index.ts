@@ -149,11 +149,25 @@ app.all("/mcp", requireToken, async (c) => {
 // Bridge sockets
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Peers whose last upgrade the group object refused (too many sockets, or opened too fast), and
+ * until when: their next tries in that second are refused here, without a trip to the object, so
+ * a client reconnecting in a tight loop costs the group nothing. Per isolate, so best effort; the
+ * object's own limit is the rule.
+ */
+const refusedUpgrades = new Map<string, { until: number; body: string }>();
+const REFUSAL_MEMORY_MS = 1_000;
+
 app.get("/groups/:group/ws", requireToken, async (c) => {
   const caller = c.get("caller");
   const group = c.req.param("group");
   const refused = refuseOtherGroup(caller, group);
   if (refused) return refused;
+  const who = `${group}/${caller.peer}`;
+  const remembered = refusedUpgrades.get(who);
+  if (remembered && remembered.until > Date.now()) {
+    return new Response(remembered.body, { status: 429, headers: { "Content-Type": "application/json", "Retry-After": "1" } });
+  }
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
     return c.json({ error: "upgrade_required", message: "This endpoint speaks WebSocket only." }, 426);
   }
@@ -167,7 +181,14 @@ app.get("/groups/:group/ws", requireToken, async (c) => {
   // Only the page route may say "this is a page" and forward a role: never a client's own header.
   headers.delete(WEB_SOCKET_HEADER);
   headers.delete(FORWARDED_ROLE_HEADER);
-  return groupStub(c.env, group).fetch(new Request(c.req.url, { headers }));
+  const response = await groupStub(c.env, group).fetch(new Request(c.req.url, { headers }));
+  if (response.status === 429) {
+    const body = await response.text();
+    if (refusedUpgrades.size > 10_000) refusedUpgrades.clear();
+    refusedUpgrades.set(who, { until: Date.now() + REFUSAL_MEMORY_MS, body });
+    return new Response(body, { status: 429, headers: { "Content-Type": "application/json", "Retry-After": "1" } });
+  }
+  return response;
 });
 
 // ---------------------------------------------------------------------------------------------
