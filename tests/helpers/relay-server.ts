@@ -43,6 +43,8 @@ export interface RelayServer {
   stop(): Promise<void>;
   /** Stops and starts again on the same port and storage. */
   restart(): Promise<void>;
+  /** SIGKILLs wrangler and workerd at once (no graceful shutdown), then starts them again. */
+  crash(): Promise<void>;
 }
 
 /** Stops a detached child and everything it started (SIGTERM to its group, SIGKILL after 5 s). */
@@ -120,6 +122,14 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayServe
     stop,
     restart: async () => {
       await stop();
+      await launch();
+    },
+    crash: async () => {
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+        process.kill(-child.pid, "SIGKILL");
+        await exited;
+      }
       await launch();
     },
   };

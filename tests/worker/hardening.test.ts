@@ -217,3 +217,28 @@ describe("host guard on a local relay", () => {
     expect(response.status).toBe(403);
   });
 });
+
+describe("a client that acks", () => {
+  it("gets what it did not ack again once the lease runs out, and what it acked never again", async () => {
+    const group = freshGroup("ack");
+    const alice = await peer(group, "alice");
+    const bob = await peer(group, "bob");
+    await bob.call("list_peers");
+    for (const text of ["one", "two", "three"]) await alice.call("send_dm", { to: "bob", text });
+    const first = await bob.call("read_new_messages", { limit: 2, ack: 0 });
+    expect(first.data.messages.map((m: { text: string }) => m.text)).toEqual(["one", "two"]);
+    // Acking the first batch confirms it, and hands over the rest.
+    const second = await bob.call("read_new_messages", { ack: first.data.through });
+    expect(second.data.messages.map((m: { text: string }) => m.text)).toEqual(["three"]);
+    // "three" was never acked: while its lease runs it is not handed to anyone else...
+    expect((await bob.call("read_new_messages", { ack: first.data.through })).data.messages).toEqual([]);
+    // ...and after it, it comes again, because this client never said it had it.
+    await runInDurableObject(stubFor(group), (instance) => {
+      (instance as unknown as { handovers: { leases: Map<string, Map<number, number>> } }).handovers.leases.get("bob")!.set(second.data.through, 0);
+    });
+    const again = await bob.call("read_new_messages", { ack: first.data.through });
+    expect(again.data.messages.map((m: { text: string }) => m.text)).toEqual(["three"]);
+    await bob.call("read_new_messages", { ack: again.data.through });
+    expect((await bob.call("read_new_messages")).data.messages).toEqual([]);
+  });
+});

@@ -160,6 +160,7 @@ describe("wait_for_messages", () => {
     expect(woken.data).toEqual({
       messages: [expect.objectContaining({ id: sent.data.id, seq: sent.data.seq, from: "alice", text: "wake up", kind: "dm" })],
       remaining: 0,
+      through: sent.data.seq,
     });
     expect(woken.text).toContain("wake up");
     expect((await bob.call("read_new_messages")).data.messages).toEqual([]);

@@ -32,6 +32,11 @@ export class Handovers {
     return [...mine.keys()];
   }
 
+  /** The seqs leased to `peer` at or below `through` (what a client's ack confirms). */
+  leasedThrough(peer: string, through: number): number[] {
+    return [...(this.leases.get(peer)?.keys() ?? [])].filter((seq) => seq <= through);
+  }
+
   /** Ends the leases on `seqs`, confirmed or released. */
   end(peer: string, seqs: readonly number[]): void {
     const mine = this.leases.get(peer);

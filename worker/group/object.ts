@@ -239,9 +239,11 @@ export class GroupObject extends DurableObject<RelayVars> {
    * Until then the mail is kept out of the peer's other reads; unconfirmed, it is unread again
    * after HANDOVER_LEASE_MS.
    */
-  async readNew(caller: Caller, limit: number): Promise<Outcome<Inbox>> {
+  async readNew(caller: Caller, limit: number, ack?: number): Promise<Outcome<Inbox>> {
     const revoked = this.revokedProblem(caller);
     if (revoked) return { ok: false, problem: revoked };
+    // A client that acks says exactly what it holds: its previous batch is read now.
+    if (ack !== undefined) await this.confirmRead(caller, this.handovers.leasedThrough(caller.peer, ack));
     const now = Date.now();
     const peer = this.touch(caller, now);
     const listener = this.listener(caller.peer);

@@ -93,7 +93,15 @@ export const SendDmInput = z.object({
   urgent: z.boolean().optional(),
 });
 
-export const ReadNewMessagesInput = z.object({ limit: limit(READ_MAX_LIMIT, READ_DEFAULT_LIMIT) });
+export const ReadNewMessagesInput = z.object({
+  limit: limit(READ_MAX_LIMIT, READ_DEFAULT_LIMIT),
+  ack: z
+    .number()
+    .int("ack must be a seq (a whole number)")
+    .min(0, "ack must not be negative")
+    .optional()
+    .describe("optional, for scripts: the `through` of your previous read, confirming it; mail you were given but did not ack comes again"),
+});
 
 export const GetHistoryInput = z.object({
   peer: nameSchema("peer").optional(),

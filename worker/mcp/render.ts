@@ -83,8 +83,11 @@ export function renderInbox(inbox: Inbox, waited = false): ToolResult {
   const hint = inbox.messages.some((m) => m.kind === "question")
     ? "\nAnswer a question with send_dm to its sender, reply_to set to the question's id."
     : "";
+  const last = inbox.messages.at(-1);
   return result([head + hint, ...inbox.messages.map(renderMessage)].join("\n\n"), {
     messages: inbox.messages.map(compactMessage),
     remaining: inbox.remaining,
+    // What a client that acks passes back as `ack` on its next read.
+    ...(last && { through: last.seq }),
   });
 }

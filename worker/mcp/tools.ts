@@ -141,9 +141,11 @@ export function buildRelayServer(env: Env, caller: Caller, handover: Handover): 
       inputSchema: ReadNewMessagesInput,
       annotations: WRITES,
     },
-    async ({ limit }) =>
-      settle(await group().readNew(caller, limit), (inbox) => {
-        handover.add(inbox.messages.map((m) => m.seq));
+    async ({ limit, ack }) =>
+      settle(await group().readNew(caller, limit, ack), (inbox) => {
+        // A client that acks confirms for itself (the next read's ack); otherwise the response
+        // being written is the confirmation.
+        if (ack === undefined) handover.add(inbox.messages.map((m) => m.seq));
         return renderInbox(inbox);
       }),
   );
