@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { build, type BuildOptions } from "esbuild";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUT = join(ROOT, "local-bridge", "dist", "relay-bridge.mjs");
@@ -20,10 +20,9 @@ const PLACEHOLDER = "0000000000000000";
 
 const { version } = JSON.parse(readFileSync(join(ROOT, "local-bridge", "package.json"), "utf8")) as { version: string };
 
-const result = await build({
-  entryPoints: [join(ROOT, "local-bridge", "cli.ts")],
+/** What every bundle of the bridge shares: one Node 20 ESM file, runnable as a command. */
+const NODE_BUNDLE: BuildOptions = {
   bundle: true,
-  write: false,
   logLevel: "warning",
   platform: "node",
   target: "node20",
@@ -32,13 +31,19 @@ const result = await build({
   legalComments: "none",
   // ws's optional native add-ons: absent, ws uses its JavaScript fallbacks.
   external: ["bufferutil", "utf-8-validate"],
-  define: { __RELAY_BRIDGE_VERSION__: JSON.stringify(`${version}+${PLACEHOLDER}`) },
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __relayRequire } from 'node:module'; const require = __relayRequire(import.meta.url);",
   },
+};
+
+const result = await build({
+  ...NODE_BUNDLE,
+  entryPoints: [join(ROOT, "local-bridge", "cli.ts")],
+  write: false,
+  define: { __RELAY_BRIDGE_VERSION__: JSON.stringify(`${version}+${PLACEHOLDER}`) },
 });
 
-const built = result.outputFiles[0]!.text;
+const built = result.outputFiles![0]!.text;
 const hash = createHash("sha256").update(built).digest("hex").slice(0, PLACEHOLDER.length);
 const bundle = built.replaceAll(PLACEHOLDER, hash);
 const fullVersion = `${version}+${hash}`;
@@ -73,21 +78,11 @@ update(
 // nothing it does not need) and the channel server (the MCP SDK stays out of the main bundle,
 // which keeps an idle bridge's memory down). The main bin runs them from its own directory.
 await build({
+  ...NODE_BUNDLE,
   entryPoints: { "relay-hook": join(ROOT, "local-bridge", "hook-main.ts"), "relay-channel": join(ROOT, "local-bridge", "channel-main.ts") },
   outdir: dirname(OUT),
   outExtension: { ".js": ".mjs" },
-  bundle: true,
-  logLevel: "warning",
-  platform: "node",
-  target: "node20",
-  format: "esm",
-  minify: true,
-  legalComments: "none",
-  external: ["bufferutil", "utf-8-validate"],
   define: { __RELAY_BRIDGE_VERSION__: JSON.stringify(fullVersion) },
-  banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __relayRequire } from 'node:module'; const require = __relayRequire(import.meta.url);",
-  },
 });
 
 if (process.argv.includes("--verbose")) {

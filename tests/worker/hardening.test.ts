@@ -62,6 +62,15 @@ describe("revocation and expiry reach calls and sockets already open", () => {
   });
 });
 
+/** A raw tools/call as a client library sends it; the test decides whether to read the answer. */
+function rawToolCall(token: string, name: string, args: Record<string, unknown>): Promise<Response> {
+  return workerFetch(`${BASE}/mcp`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: args } }),
+  });
+}
+
 describe("a client that gives up loses nothing", () => {
   it("an ask_peer whose client went away leaves the reply unread", async () => {
     const group = freshGroup("gone");
@@ -69,11 +78,7 @@ describe("a client that gives up loses nothing", () => {
     const bob = await peer(group, "bob");
     await bob.call("list_peers");
     // A raw tools/call whose response the client abandons while the ask is parked.
-    const response = await workerFetch(`${BASE}/mcp`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${alice.token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ask_peer", arguments: { to: "bob", question: "still there?", timeout_seconds: 20 } } }),
-    });
+    const response = await rawToolCall(alice.token, "ask_peer", { to: "bob", question: "still there?", timeout_seconds: 20 });
     await expect.poll(() => parkedWaits(group)).toEqual({ mail: 0, reply: 1 });
     await response.body?.cancel("client gone");
     const question = (await bob.call("read_new_messages")).data.messages[0];
@@ -86,11 +91,7 @@ describe("a client that gives up loses nothing", () => {
     const alice = await peer(group, "alice");
     const bob = await peer(group, "bob");
     await bob.call("list_peers");
-    const response = await workerFetch(`${BASE}/mcp`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${bob.token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "wait_for_messages", arguments: { timeout_seconds: 20 } } }),
-    });
+    const response = await rawToolCall(bob.token, "wait_for_messages", { timeout_seconds: 20 });
     await expect.poll(() => parkedWaits(group)).toEqual({ mail: 1, reply: 0 });
     await response.body?.cancel("client gone");
     for (const text of ["one", "two", "three"]) await alice.call("send_dm", { to: "bob", text });
