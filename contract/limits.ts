@@ -23,6 +23,12 @@ export const READ_MAX_LIMIT = 200;
 export const HISTORY_DEFAULT_LIMIT = 50;
 export const HISTORY_MAX_LIMIT = 200;
 export const MAX_QUERY_LENGTH = 200;
+/**
+ * Characters of message text one get_history search reads at most. A search that reaches it
+ * stops and returns next_before, where the next call carries on: a looping search costs the
+ * group one bounded read per call, however big the history and however the query is built.
+ */
+export const SEARCH_SCAN_CHARS = 2 * 1024 * 1024;
 
 // Waiting
 export const ASK_DEFAULT_TIMEOUT_S = 120;

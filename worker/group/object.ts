@@ -332,8 +332,18 @@ export class GroupObject extends DurableObject<RelayVars> {
       return fail("unknown_peer", `No peer named '${query.peer}' in this group. list_peers shows who is here.`);
     }
     this.touch(caller, Date.now());
-    const { messages, more } = this.store.history(caller.peer, query);
-    return ok({ messages, next_before: more && messages[0] ? messages[0].seq : null });
+    try {
+      const { messages, nextBefore } = this.store.history(caller.peer, query);
+      return ok({ messages, next_before: nextBefore });
+    } catch (error) {
+      // A search SQLite cannot run must come back as an answer the model can act on, never as
+      // an internal error (the old LIKE search failed this way on long queries).
+      console.error("history query failed", error instanceof Error ? error.message : error);
+      return fail(
+        "invalid_input",
+        "The relay could not run this search. Try a shorter query, or leave query out and page through the history with before.",
+      );
+    }
   }
 
   /**

@@ -64,6 +64,31 @@ const MIGRATIONS: readonly (readonly string[])[] = [
        paused_at INTEGER NOT NULL
      )`,
   ],
+  [
+    // Search by index (get_history's `query`). The trigram tokenizer indexes every 3-character
+    // run of the text, so the rows holding all of a query's trigrams include every row that
+    // contains it as a substring, not just as a whole word: a word tokenizer (unicode61, porter)
+    // would miss "deploy" inside "redeployed", parts of paths and identifiers, and CJK text
+    // without spaces. It folds case Unicode-wide where SQLite's LIKE folds only ASCII, so the
+    // store re-checks each candidate against the exact old rule (GroupStore.history).
+    // detail=none keeps no positions: the index is a fraction of the text's size, and no crafted
+    // query can make FTS5 walk position lists (trigramQuery). Contentless: the text lives once,
+    // in `messages`; contentless_delete lets the triggers delete by rowid without the old text.
+    // Queries of 1-2 characters have no trigram and take a bounded scan instead.
+    `CREATE VIRTUAL TABLE messages_fts USING fts5(body, tokenize = 'trigram', content = '', contentless_delete = 1, detail = none)`,
+    `INSERT INTO messages_fts (rowid, body) SELECT seq, text FROM messages`,
+    `CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+       INSERT INTO messages_fts (rowid, body) VALUES (new.seq, new.text);
+     END`,
+    // Retention deletes rows; whatever deletes them, their index entries go with them.
+    `CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+       DELETE FROM messages_fts WHERE rowid = old.seq;
+     END`,
+    `CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+       DELETE FROM messages_fts WHERE rowid = old.seq;
+       INSERT INTO messages_fts (rowid, body) VALUES (new.seq, new.text);
+     END`,
+  ],
 ];
 
 export function migrate(storage: DurableObjectStorage): void {
