@@ -33,7 +33,8 @@ export type ProblemCode =
   | "too_many_keys"
   | "read_only"
   | "paused"
-  | "forbidden";
+  | "forbidden"
+  | "quota_exceeded";
 
 export interface Problem {
   code: ProblemCode;

@@ -63,6 +63,11 @@ export interface NewMessage {
   at: number;
 }
 
+const utf8 = new TextEncoder();
+
+/** A UTC day as the quota counts it: whole days since the epoch. */
+export const DAY_MS = 86_400_000;
+
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -252,6 +257,29 @@ export class GroupStore {
    */
   latestSeq(): number {
     return this.sql.exec<{ seq: number }>(`SELECT seq FROM sqlite_sequence WHERE name = 'messages'`).toArray()[0]?.seq ?? 0;
+  }
+
+  /**
+   * What a message costs against the quotas: the UTF-8 bytes of its text and of its tags as
+   * stored (a JSON array). The triggers in schema.ts count the same in SQL.
+   */
+  static messageBytes(text: string, tags: readonly string[]): number {
+    return utf8.encode(text).length + utf8.encode(JSON.stringify(tags)).length;
+  }
+
+  /** Bytes of messages the group holds now (kept by triggers on insert and delete). */
+  storedBytes(): number {
+    return this.sql.exec<{ value: number }>(`SELECT value FROM counters WHERE name = 'stored_bytes'`).one().value;
+  }
+
+  /** Bytes of messages `peer` sent on UTC day `day` (epoch ms / DAY_MS). */
+  sentBytesOn(peer: string, day: number): number {
+    return this.sql.exec<{ bytes: number }>(`SELECT bytes FROM sent_bytes WHERE peer = ? AND day = ?`, peer, day).toArray()[0]?.bytes ?? 0;
+  }
+
+  /** Forgets daily send totals of days before `day`. */
+  pruneSentBytes(day: number): void {
+    this.sql.exec(`DELETE FROM sent_bytes WHERE day < ?`, day);
   }
 
   sentSince(sender: string, since: number): number {
