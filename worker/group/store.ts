@@ -68,6 +68,11 @@ const utf8 = new TextEncoder();
 /** A UTC day as the quota counts it: whole days since the epoch. */
 export const DAY_MS = 86_400_000;
 
+/** The start of the minute `ms` falls in. */
+function toMinute(ms: number): number {
+  return ms - (ms % 60_000);
+}
+
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -223,13 +228,19 @@ export class GroupStore {
     this.sql.exec(`UPDATE peers SET acked_seq = MAX(acked_seq, ?) WHERE name = ?`, seq, name);
   }
 
+  /**
+   * A peer as other peers see it. Its times are cut to the minute (the store keeps milliseconds):
+   * enough to tell "active 3 min ago" from "gone since yesterday", too coarse to line up a peer's
+   * activity with one particular send, such as a DM between two others showing up as a gap in
+   * the seqs a third peer sees.
+   */
   static peerInfo(row: PeerRow, online: boolean): PeerInfo {
     return {
       name: row.name,
       profile: JSON.parse(row.profile) as Profile,
       online,
-      first_seen: iso(row.first_seen),
-      last_seen: iso(row.last_seen),
+      first_seen: iso(toMinute(row.first_seen)),
+      last_seen: iso(toMinute(row.last_seen)),
     };
   }
 
