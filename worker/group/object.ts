@@ -241,7 +241,9 @@ export class GroupObject extends DurableObject<RelayVars> {
     if (stored + bytes > this.settings.maxGroupBytes) {
       return {
         code: "quota_exceeded",
-        message: `Group '${caller.group}' is full: it holds ${stored} bytes of messages, and this one (${bytes} bytes) would pass its limit of ${this.settings.maxGroupBytes}. Nothing was sent. Space comes back as messages older than ${this.settings.retentionDays} days are deleted; to raise the limit, whoever runs the relay sets MAX_GROUP_BYTES in wrangler.toml [vars].`,
+        // The group's exact total is not named: it counts DMs between others, whose sizes it
+        // would give away to anyone who asks twice.
+        message: `Group '${caller.group}' is full: this message (${bytes} bytes) would take the messages it holds past its limit of ${this.settings.maxGroupBytes} bytes. Nothing was sent. Space comes back as messages older than ${this.settings.retentionDays} days are deleted; to raise the limit, whoever runs the relay sets MAX_GROUP_BYTES in wrangler.toml [vars].`,
       };
     }
     const day = Math.floor(now / DAY_MS);
