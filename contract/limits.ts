@@ -33,6 +33,7 @@ export const READ_DEFAULT_LIMIT = 50;
 export const READ_MAX_LIMIT = 200;
 export const HISTORY_DEFAULT_LIMIT = 50;
 export const HISTORY_MAX_LIMIT = 200;
+/** get_history's query, in characters. Every length up to it works: the search has no pattern limit. */
 export const MAX_QUERY_LENGTH = 200;
 /**
  * Characters of message text one get_history search reads at most. A search that reaches it
