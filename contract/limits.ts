@@ -13,6 +13,17 @@ export const DEFAULT_RETENTION_DAYS = 30;
 /** Sends (and separately register/set_state calls) one peer may make per window. */
 export const DEFAULT_RATE_LIMIT_COUNT = 30;
 export const DEFAULT_RATE_LIMIT_WINDOW_SECONDS = 10;
+/**
+ * Bytes of messages a group may hold (UTF-8 text plus tags; see GroupStore.messageBytes). Sends
+ * past it are refused until retention deletes old mail. The search index and SQLite's own pages
+ * add about a tenth on disk; a Durable Object holds 10 GB.
+ */
+export const DEFAULT_MAX_GROUP_BYTES = 1024 * 1024 * 1024;
+/**
+ * Bytes of messages one peer may send per UTC day: about 2,000 long messages, and far below what
+ * the send rate alone allows (30 x 64 KiB per 10 s is 15.8 GiB a day).
+ */
+export const DEFAULT_MAX_PEER_BYTES_PER_DAY = 32 * 1024 * 1024;
 
 // Messages
 export const MAX_TAGS = 8;
@@ -22,7 +33,14 @@ export const READ_DEFAULT_LIMIT = 50;
 export const READ_MAX_LIMIT = 200;
 export const HISTORY_DEFAULT_LIMIT = 50;
 export const HISTORY_MAX_LIMIT = 200;
+/** get_history's query, in characters. Every length up to it works: the search has no pattern limit. */
 export const MAX_QUERY_LENGTH = 200;
+/**
+ * Characters of message text one get_history search reads at most. A search that reaches it
+ * stops and returns next_before, where the next call carries on: a looping search costs the
+ * group one bounded read per call, however big the history and however the query is built.
+ */
+export const SEARCH_SCAN_CHARS = 2 * 1024 * 1024;
 
 // Waiting
 export const ASK_DEFAULT_TIMEOUT_S = 120;

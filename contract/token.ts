@@ -41,17 +41,24 @@ export function base64url(bytes: Uint8Array): string {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+/**
+ * Decodes base64url in its one canonical form: the URL-safe alphabet, no padding, and no bits
+ * set past the last byte. Anything else is refused, so a token has exactly one spelling: a MAC
+ * whose last character differs only in those spare bits would otherwise verify too.
+ */
 export function fromBase64url(text: string): Uint8Array<ArrayBuffer> | null {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
   const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4);
+  let binary: string;
   try {
-    const binary = atob(padded);
-    const bytes = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    return bytes;
+    binary = atob(padded);
   } catch {
     return null;
   }
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  // Re-encoding gives the canonical spelling; any other spelling of the same bytes is refused.
+  return base64url(bytes) === text ? bytes : null;
 }
 
 const keyCache = new Map<string, Promise<CryptoKey>>();

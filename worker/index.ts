@@ -99,17 +99,53 @@ const mcpHandler = createMcpHandler(
 );
 
 
+/** The answer to a /mcp body over MAX_MCP_BODY_BYTES, sent before any more of it is read. */
+function bodyTooLarge(): Response {
+  return Response.json(
+    {
+      error: "body_too_large",
+      message: `The request body is over ${MAX_MCP_BODY_BYTES} bytes, the most /mcp reads. Nothing was done. Send less per call: a message's text has its own, much smaller limit; put bulky content in a file and send its path.`,
+    },
+    { status: 413 },
+  );
+}
+
 /**
- * Reads a POST body once. Returns the parsed JSON (handed to the MCP handler as `parsedBody`, so
- * the SDK neither clones nor parses the body again), or a fresh copy of the request when the body
- * is not JSON we want to pre-parse, so the handler answers it exactly as before.
+ * The body as text, read chunk by chunk; null as soon as more than `max` bytes have arrived (the
+ * rest is cancelled, never buffered). A body without Content-Length cannot make the Worker hold
+ * more than `max` plus one chunk.
  */
-async function readMcpBody(request: Request): Promise<{ parsed: unknown } | { request: Request }> {
+async function readCapped(body: ReadableStream<Uint8Array> | null, max: number): Promise<string | null> {
+  if (!body) return "";
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let received = 0;
+  let text = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    received += value.byteLength;
+    if (received > max) {
+      await reader.cancel("request body too large");
+      return null;
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+}
+
+/**
+ * Reads a POST body once, refusing one over MAX_MCP_BODY_BYTES (declared or not) with a 413.
+ * Returns the parsed JSON (handed to the MCP handler as `parsedBody`, so the SDK neither clones
+ * nor parses the body again), or a fresh copy of the request when the body is not JSON we want
+ * to pre-parse, so the handler answers it exactly as before.
+ */
+async function readMcpBody(request: Request): Promise<{ parsed: unknown } | { request: Request } | { refused: Response }> {
   const declared = Number(request.headers.get("Content-Length") ?? "0");
-  if (declared > MAX_MCP_BODY_BYTES) return { request };
-  const text = await request.text();
+  if (declared > MAX_MCP_BODY_BYTES) return { refused: bodyTooLarge() };
+  const text = await readCapped(request.body, MAX_MCP_BODY_BYTES);
+  if (text === null) return { refused: bodyTooLarge() };
   try {
-    if (text.length > 0 && text.length <= MAX_MCP_BODY_BYTES) return { parsed: JSON.parse(text) };
+    if (text.length > 0) return { parsed: JSON.parse(text) };
   } catch {
     // Fall through: the handler produces its own parse error.
   }
@@ -126,6 +162,7 @@ app.all("/mcp", requireToken, async (c) => {
   let parsedBody: unknown;
   if (request.method === "POST") {
     const read = await readMcpBody(request);
+    if ("refused" in read) return read.refused;
     if ("parsed" in read) parsedBody = read.parsed;
     else request = read.request;
     if (!isToolCall(parsedBody)) {

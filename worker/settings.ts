@@ -4,7 +4,9 @@
  * contract/limits.ts.
  */
 import {
+  DEFAULT_MAX_GROUP_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_PEER_BYTES_PER_DAY,
   DEFAULT_RATE_LIMIT_COUNT,
   DEFAULT_RATE_LIMIT_WINDOW_SECONDS,
   DEFAULT_RETENTION_DAYS,
@@ -16,6 +18,8 @@ export interface RelayVars {
   RETENTION_DAYS?: string;
   RATE_LIMIT_COUNT?: string;
   RATE_LIMIT_WINDOW_SECONDS?: string;
+  MAX_GROUP_BYTES?: string;
+  MAX_PEER_BYTES_PER_DAY?: string;
   ALLOWED_HOSTNAMES?: string;
 }
 
@@ -24,6 +28,10 @@ export interface Settings {
   retentionDays: number;
   rateLimitCount: number;
   rateLimitWindowMs: number;
+  /** Bytes of messages one group may hold (text plus tags, UTF-8). */
+  maxGroupBytes: number;
+  /** Bytes of messages one peer may send per UTC day. */
+  maxPeerBytesPerDay: number;
 }
 
 function positive(value: string | undefined, fallback: number): number {
@@ -37,5 +45,7 @@ export function settingsFrom(vars: RelayVars): Settings {
     retentionDays: positive(vars.RETENTION_DAYS, DEFAULT_RETENTION_DAYS),
     rateLimitCount: Math.floor(positive(vars.RATE_LIMIT_COUNT, DEFAULT_RATE_LIMIT_COUNT)),
     rateLimitWindowMs: positive(vars.RATE_LIMIT_WINDOW_SECONDS, DEFAULT_RATE_LIMIT_WINDOW_SECONDS) * 1000,
+    maxGroupBytes: Math.floor(positive(vars.MAX_GROUP_BYTES, DEFAULT_MAX_GROUP_BYTES)),
+    maxPeerBytesPerDay: Math.floor(positive(vars.MAX_PEER_BYTES_PER_DAY, DEFAULT_MAX_PEER_BYTES_PER_DAY)),
   };
 }

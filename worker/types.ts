@@ -35,7 +35,8 @@ export type ProblemCode =
   | "paused"
   | "forbidden"
   | "invite_refused"
-  | "name_taken";
+  | "name_taken"
+  | "quota_exceeded";
 
 export interface Problem {
   code: ProblemCode;

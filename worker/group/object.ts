@@ -47,13 +47,12 @@ import { acceptWebSocket, closeWebSockets, FORWARDED_ROLE_HEADER, isWebAttachmen
 import type { Listener, Viewer } from "./audience.ts";
 import { Handovers } from "./handovers.ts";
 import { SocketHub } from "./sockets.ts";
-import { GroupStore, iso } from "./store.ts";
+import { DAY_MS, GroupStore, iso } from "./store.ts";
 import { SlidingWindow } from "./throttle.ts";
 import { ParkedWaits } from "./waits.ts";
 
 const SWEEP_INTERVAL_MS = 5 * 60_000;
 const RETENTION_INTERVAL_MS = 60 * 60_000;
-const DAY_MS = 86_400_000;
 
 const utf8 = new TextEncoder();
 
@@ -210,6 +209,9 @@ export class GroupObject extends DurableObject<RelayVars> {
       );
     }
 
+    const quota = this.quotaProblem(caller, now, GroupStore.messageBytes(input.text, input.tags ?? []));
+    if (quota) return { ok: false, problem: quota };
+
     // No await between these writes: the runtime commits them as one atomic transaction.
     this.touch(caller, now, true);
     const message = this.store.insertMessage({
@@ -229,6 +231,32 @@ export class GroupObject extends DurableObject<RelayVars> {
     pushMessage(this.ctx, message);
     this.ensureAlarm();
     return ok({ message, recipientLeft });
+  }
+
+  /**
+   * Refuses a message of `bytes` that would take the group past what it may hold, or the sender
+   * past what one peer may send in a UTC day. Two indexed reads, no scan of the messages.
+   */
+  private quotaProblem(caller: Caller, now: number, bytes: number): Problem | null {
+    const stored = this.store.storedBytes();
+    if (stored + bytes > this.settings.maxGroupBytes) {
+      return {
+        code: "quota_exceeded",
+        // The group's exact total is not named: it counts DMs between others, whose sizes it
+        // would give away to anyone who asks twice.
+        message: `Group '${caller.group}' is full: this message (${bytes} bytes) would take the messages it holds past its limit of ${this.settings.maxGroupBytes} bytes. Nothing was sent. Space comes back as messages older than ${this.settings.retentionDays} days are deleted; to raise the limit, whoever runs the relay sets MAX_GROUP_BYTES in wrangler.toml [vars].`,
+      };
+    }
+    const day = Math.floor(now / DAY_MS);
+    const sent = this.store.sentBytesOn(caller.peer, day);
+    if (sent + bytes > this.settings.maxPeerBytesPerDay) {
+      const minutes = Math.ceil(((day + 1) * DAY_MS - now) / 60_000);
+      return {
+        code: "quota_exceeded",
+        message: `You have sent ${sent} bytes of messages today (UTC); each peer may send ${this.settings.maxPeerBytesPerDay} per day, and this one is ${bytes} bytes. Nothing was sent. The count starts again at 00:00 UTC, in ${Math.floor(minutes / 60)} h ${minutes % 60} min; meanwhile put bulky content in a file and send its path.`,
+      };
+    }
+    return null;
   }
 
   // Reading ----------------------------------------------------------------------------------------
@@ -335,8 +363,18 @@ export class GroupObject extends DurableObject<RelayVars> {
       return fail("unknown_peer", `No peer named '${query.peer}' in this group. list_peers shows who is here.`);
     }
     this.touch(caller, Date.now());
-    const { messages, more } = this.store.history(caller.peer, query);
-    return ok({ messages, next_before: more && messages[0] ? messages[0].seq : null });
+    try {
+      const { messages, nextBefore } = this.store.history(caller.peer, query);
+      return ok({ messages, next_before: nextBefore });
+    } catch (error) {
+      // A search SQLite cannot run must come back as an answer the model can act on, never as
+      // an internal error (the old LIKE search failed this way on long queries).
+      console.error("history query failed", error instanceof Error ? error.message : error);
+      return fail(
+        "invalid_input",
+        "The relay could not run this search. Try a shorter query, or leave query out and page through the history with before.",
+      );
+    }
   }
 
   /**
@@ -498,6 +536,8 @@ export class GroupObject extends DurableObject<RelayVars> {
   override async alarm(): Promise<void> {
     const now = Date.now();
     this.store.deleteMessagesBefore(now - this.settings.retentionDays * DAY_MS);
+    // Only today's send totals are ever checked.
+    this.store.pruneSentBytes(Math.floor(now / DAY_MS));
     const anySockets = this.sockets.sweep(now);
     if (anySockets) await this.ctx.storage.setAlarm(now + SWEEP_INTERVAL_MS);
     else if (this.store.hasMessages()) await this.ctx.storage.setAlarm(now + RETENTION_INTERVAL_MS);

@@ -82,6 +82,64 @@ const MIGRATIONS: readonly (readonly string[])[] = [
        PRIMARY KEY (invite, peer)
      )`,
   ],
+  [
+    // Search by index (get_history's `query`). The trigram tokenizer indexes every 3-character
+    // run of the text, so the rows holding all of a query's trigrams include every row that
+    // contains it as a substring, not just as a whole word: a word tokenizer (unicode61, porter)
+    // would miss "deploy" inside "redeployed", parts of paths and identifiers, and CJK text
+    // without spaces. It folds case Unicode-wide where SQLite's LIKE folds only ASCII, so the
+    // store re-checks each candidate against the exact old rule (GroupStore.history).
+    // detail=none keeps no positions: the index is a fraction of the text's size, and no crafted
+    // query can make FTS5 walk position lists (trigramQuery). Contentless: the text lives once,
+    // in `messages`; contentless_delete lets the triggers delete by rowid without the old text.
+    // Queries of 1-2 characters have no trigram and take a bounded scan instead.
+    `CREATE VIRTUAL TABLE messages_fts USING fts5(body, tokenize = 'trigram', content = '', contentless_delete = 1, detail = none)`,
+    `INSERT INTO messages_fts (rowid, body) SELECT seq, text FROM messages`,
+    `CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+       INSERT INTO messages_fts (rowid, body) VALUES (new.seq, new.text);
+     END`,
+    // Retention deletes rows; whatever deletes them, their index entries go with them.
+    `CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+       DELETE FROM messages_fts WHERE rowid = old.seq;
+     END`,
+    `CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+       DELETE FROM messages_fts WHERE rowid = old.seq;
+       INSERT INTO messages_fts (rowid, body) VALUES (new.seq, new.text);
+     END`,
+  ],
+  [
+    // Quotas. A message costs the UTF-8 bytes of its text plus those of its tags as stored (a
+    // JSON array); GroupStore.messageBytes is the same rule in code. The group's total is one
+    // counter row kept by triggers in the same transaction as the insert or delete, so a send
+    // checks it with one read instead of a SUM over every message, and retention frees quota.
+    `CREATE TABLE counters (
+       name TEXT PRIMARY KEY,
+       value INTEGER NOT NULL
+     )`,
+    `INSERT INTO counters (name, value)
+       SELECT 'stored_bytes', COALESCE(SUM(length(CAST(text AS BLOB)) + length(CAST(tags AS BLOB))), 0) FROM messages`,
+    `CREATE TRIGGER messages_bytes_insert AFTER INSERT ON messages BEGIN
+       UPDATE counters SET value = value + length(CAST(new.text AS BLOB)) + length(CAST(new.tags AS BLOB)) WHERE name = 'stored_bytes';
+     END`,
+    `CREATE TRIGGER messages_bytes_delete AFTER DELETE ON messages BEGIN
+       UPDATE counters SET value = value - length(CAST(old.text AS BLOB)) - length(CAST(old.tags AS BLOB)) WHERE name = 'stored_bytes';
+     END`,
+    // What each peer sent per UTC day (day = epoch ms / 86,400,000). Not decremented when
+    // retention deletes: it is a sending budget, not storage. Past days are pruned by the alarm.
+    `CREATE TABLE sent_bytes (
+       peer TEXT NOT NULL,
+       day INTEGER NOT NULL,
+       bytes INTEGER NOT NULL,
+       PRIMARY KEY (peer, day)
+     )`,
+    `CREATE TRIGGER messages_sent_bytes AFTER INSERT ON messages BEGIN
+       INSERT INTO sent_bytes (peer, day, bytes)
+         VALUES (new.sender, new.created_at / 86400000, length(CAST(new.text AS BLOB)) + length(CAST(new.tags AS BLOB)))
+         ON CONFLICT (peer, day) DO UPDATE SET bytes = bytes + excluded.bytes;
+     END`,
+    `INSERT INTO sent_bytes (peer, day, bytes)
+       SELECT sender, created_at / 86400000, SUM(length(CAST(text AS BLOB)) + length(CAST(tags AS BLOB))) FROM messages GROUP BY 1, 2`,
+  ],
 ];
 
 export function migrate(storage: DurableObjectStorage): void {

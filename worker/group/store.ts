@@ -7,6 +7,7 @@
 import type { MessageKind } from "../../contract/frames.ts";
 import { MAX_SUMMARY_NAMES, type UnreadSummary } from "../../contract/unread.ts";
 import type { HistoryQuery, InviteRecord, Message, PeerInfo, Profile, StateEntry } from "../types.ts";
+import { SEARCH_SCAN_CHARS } from "../../contract/limits.ts";
 import type { BoardEntry, PauseInfo, RoomPeer } from "../web/frames.ts";
 import { heardBySql, type Listener, seenBySql, type Viewer } from "./audience.ts";
 import { migrate } from "./schema.ts";
@@ -62,6 +63,16 @@ export interface NewMessage {
   at: number;
 }
 
+const utf8 = new TextEncoder();
+
+/** A UTC day as the quota counts it: whole days since the epoch. */
+export const DAY_MS = 86_400_000;
+
+/** The start of the minute `ms` falls in. */
+function toMinute(ms: number): number {
+  return ms - (ms % 60_000);
+}
+
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -90,6 +101,80 @@ function likePattern(text: string): string {
 const NOT_READ_OUT_OF_ORDER = `NOT EXISTS (SELECT 1 FROM read_marks r WHERE r.peer = ?1 AND r.seq = messages.seq)`;
 /** Leaves out the seqs in the JSON array bound as `?N` (mail handed over, not yet confirmed). */
 const notIn = (param: number) => `seq NOT IN (SELECT value FROM json_each(?${param}))`;
+
+/** ASCII letters to lower case and nothing else: SQLite's LIKE and lower() fold exactly these. */
+function asciiLower(text: string): string {
+  return text.replace(/[A-Z]+/g, (run) => run.toLowerCase());
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * The query as it is matched: case-folded like LIKE, with any lone UTF-16 surrogate replaced
+ * as SQLite replaces it when the string is bound (stored text never has one). Null for no query.
+ */
+function searchNeedle(query: string | undefined): string | null {
+  if (query === undefined || query === "") return null;
+  return asciiLower(query.replace(LONE_SURROGATE, "\uFFFD"));
+}
+
+/** Distinct trigrams of the query the index is asked for at most; see trigramQuery. */
+const MAX_QUERY_TRIGRAMS = 16;
+
+/**
+ * User text as an FTS5 query that can only mean "rows with these trigrams": each trigram is a
+ * double-quoted string, inside which nothing is syntax but the quote itself (doubled), so
+ * operators in the text (AND, NEAR, *, ^, column filters) are just characters. The index keeps
+ * no positions (detail=none), so this asks which rows hold every trigram, not where: a superset
+ * of the rows that contain the query, which history() narrows by the exact rule. Asking for
+ * positions would let a crafted query over repetitive text cost seconds (measured: 200 'a's over
+ * 20 MB of 'a's took 3.6 s as a phrase). At most MAX_QUERY_TRIGRAMS distinct ones, spread along
+ * the query: more only narrow a candidate set that history() reads on a budget anyway.
+ */
+export function trigramQuery(needle: string): string {
+  const chars = [...needle];
+  const trigrams = [...new Set(chars.slice(2).map((_, i) => chars.slice(i, i + 3).join("")))];
+  const step = Math.max(1, trigrams.length / MAX_QUERY_TRIGRAMS);
+  const picked = new Set<string>();
+  for (let i = 0; i < trigrams.length && picked.size < MAX_QUERY_TRIGRAMS; i += step) picked.add(trigrams[Math.floor(i)]!);
+  picked.add(trigrams.at(-1)!);
+  return [...picked].map((t) => `"${t.replace(/"/g, '""')}"`).join(" AND ");
+}
+
+/**
+ * The SQL of a get_history page (exported so a test can EXPLAIN it). Without a query the newest
+ * rows are taken by seq, with LIMIT bound last by the caller. With a query of 3+ characters the
+ * trigram index drives the loop (CROSS JOIN keeps SQLite from scanning `messages` and probing
+ * the index per row) and hands rowids newest first; a shorter query or one with a NUL (which
+ * FTS5 would cut short) walks the channel newest first. Both return rows for history() to check
+ * against the exact rule and stop reading at its budget.
+ */
+export function historyStatement(caller: string, query: HistoryQuery): { sql: string; binds: SqlStorageValue[] } {
+  const needle = searchNeedle(query.query);
+  const indexed = needle !== null && [...needle].length >= 3 && !needle.includes("\0");
+  const conditions: string[] = [];
+  const binds: SqlStorageValue[] = [];
+  if (indexed) {
+    conditions.push(`f.messages_fts MATCH ?`);
+    binds.push(trigramQuery(needle));
+  }
+  if (query.peer === undefined) {
+    conditions.push(`m.recipient IS NULL`);
+  } else {
+    // Only the caller's own thread with that peer: DMs between two others never match.
+    conditions.push(`((m.sender = ? AND m.recipient = ?) OR (m.sender = ? AND m.recipient = ?))`);
+    binds.push(caller, query.peer, query.peer, caller);
+  }
+  // On the index's rowid when the index drives, so FTS5 itself starts below `before`.
+  const seq = indexed ? "f.rowid" : "m.seq";
+  if (query.before !== undefined) {
+    conditions.push(`${seq} < ?`);
+    binds.push(query.before);
+  }
+  const from = indexed ? `messages_fts f CROSS JOIN messages m ON m.seq = f.rowid` : `messages m`;
+  const limit = needle === null ? " LIMIT ?" : "";
+  return { sql: `SELECT m.* FROM ${from} WHERE ${conditions.join(" AND ")} ORDER BY ${seq} DESC${limit}`, binds };
+}
 
 export class GroupStore {
   private readonly sql: SqlStorage;
@@ -143,13 +228,19 @@ export class GroupStore {
     this.sql.exec(`UPDATE peers SET acked_seq = MAX(acked_seq, ?) WHERE name = ?`, seq, name);
   }
 
+  /**
+   * A peer as other peers see it. Its times are cut to the minute (the store keeps milliseconds):
+   * enough to tell "active 3 min ago" from "gone since yesterday", too coarse to line up a peer's
+   * activity with one particular send, such as a DM between two others showing up as a gap in
+   * the seqs a third peer sees.
+   */
   static peerInfo(row: PeerRow, online: boolean): PeerInfo {
     return {
       name: row.name,
       profile: JSON.parse(row.profile) as Profile,
       online,
-      first_seen: iso(row.first_seen),
-      last_seen: iso(row.last_seen),
+      first_seen: iso(toMinute(row.first_seen)),
+      last_seen: iso(toMinute(row.last_seen)),
     };
   }
 
@@ -177,6 +268,29 @@ export class GroupStore {
    */
   latestSeq(): number {
     return this.sql.exec<{ seq: number }>(`SELECT seq FROM sqlite_sequence WHERE name = 'messages'`).toArray()[0]?.seq ?? 0;
+  }
+
+  /**
+   * What a message costs against the quotas: the UTF-8 bytes of its text and of its tags as
+   * stored (a JSON array). The triggers in schema.ts count the same in SQL.
+   */
+  static messageBytes(text: string, tags: readonly string[]): number {
+    return utf8.encode(text).length + utf8.encode(JSON.stringify(tags)).length;
+  }
+
+  /** Bytes of messages the group holds now (kept by triggers on insert and delete). */
+  storedBytes(): number {
+    return this.sql.exec<{ value: number }>(`SELECT value FROM counters WHERE name = 'stored_bytes'`).one().value;
+  }
+
+  /** Bytes of messages `peer` sent on UTC day `day` (epoch ms / DAY_MS). */
+  sentBytesOn(peer: string, day: number): number {
+    return this.sql.exec<{ bytes: number }>(`SELECT bytes FROM sent_bytes WHERE peer = ? AND day = ?`, peer, day).toArray()[0]?.bytes ?? 0;
+  }
+
+  /** Forgets daily send totals of days before `day`. */
+  pruneSentBytes(day: number): void {
+    this.sql.exec(`DELETE FROM sent_bytes WHERE day < ?`, day);
   }
 
   sentSince(sender: string, since: number): number {
@@ -350,28 +464,40 @@ export class GroupStore {
     this.sql.exec(`INSERT OR IGNORE INTO read_marks (peer, seq) VALUES (?, ?)`, peer, seq);
   }
 
-  history(caller: string, query: HistoryQuery): { messages: Message[]; more: boolean } {
-    const conditions: string[] = [];
-    const binds: SqlStorageValue[] = [];
-    if (query.peer === undefined) {
-      conditions.push(`recipient IS NULL`);
-    } else {
-      // Only the caller's own thread with that peer: DMs between two others never match.
-      conditions.push(`((sender = ? AND recipient = ?) OR (sender = ? AND recipient = ?))`);
-      binds.push(caller, query.peer, query.peer, caller);
+  /**
+   * A page of the caller's history, newest first, as get_history shows it. With a query, a
+   * message matches when its text contains the query, ignoring the case of ASCII letters only:
+   * exactly the `text LIKE '%query%'` this replaced, without LIKE's pattern-length limit. Queries
+   * of 3+ characters are looked up in the trigram index; shorter ones (no trigram to look up)
+   * scan the channel newest first. Either way a call reads at most SEARCH_SCAN_CHARS of text:
+   * when it stops early, `nextBefore` is where the search continues, even with no hits on this
+   * page, so a search can never cost the group more than one bounded read per call.
+   */
+  history(caller: string, query: HistoryQuery): { messages: Message[]; nextBefore: number | null } {
+    const statement = historyStatement(caller, query);
+    const needle = searchNeedle(query.query);
+    if (needle === null) {
+      const rows = this.sql.exec<MessageRow>(statement.sql, ...statement.binds, query.limit + 1).toArray();
+      const messages = rows.slice(0, query.limit).reverse().map(toMessage);
+      return { messages, nextBefore: rows.length > query.limit && messages[0] ? messages[0].seq : null };
     }
-    if (query.before !== undefined) {
-      conditions.push(`seq < ?`);
-      binds.push(query.before);
+    const hits: MessageRow[] = [];
+    let read = 0;
+    let lastRead: number | null = null;
+    let outOfBudget = false;
+    for (const row of this.sql.exec<MessageRow>(statement.sql, ...statement.binds)) {
+      if (hits.length > query.limit) break;
+      if (read >= SEARCH_SCAN_CHARS) {
+        outOfBudget = true;
+        break;
+      }
+      read += row.text.length;
+      lastRead = row.seq;
+      if (asciiLower(row.text).includes(needle)) hits.push(row);
     }
-    if (query.query !== undefined && query.query !== "") {
-      conditions.push(`text LIKE ? ESCAPE '\\'`);
-      binds.push(likePattern(query.query));
-    }
-    const rows = this.sql
-      .exec<MessageRow>(`SELECT * FROM messages WHERE ${conditions.join(" AND ")} ORDER BY seq DESC LIMIT ?`, ...binds, query.limit + 1)
-      .toArray();
-    return { messages: rows.slice(0, query.limit).reverse().map(toMessage), more: rows.length > query.limit };
+    const messages = hits.slice(0, query.limit).reverse().map(toMessage);
+    if (hits.length > query.limit) return { messages, nextBefore: messages[0]!.seq };
+    return { messages, nextBefore: outOfBudget ? lastRead : null };
   }
 
   // The shared board -----------------------------------------------------------------------------
