@@ -363,16 +363,25 @@ export class GroupObject extends DurableObject<RelayVars> {
       return fail("unknown_peer", `No peer named '${query.peer}' in this group. list_peers shows who is here.`);
     }
     this.touch(caller, Date.now());
+    return this.readPage(() => {
+      const { messages, next } = this.store.history(caller.peer, query);
+      return { messages, next_before: next };
+    });
+  }
+
+  /**
+   * A page read (history, the feed), where a search SQLite cannot run comes back as an answer
+   * the caller can act on, never as an internal error (the old LIKE search failed that way on
+   * long queries).
+   */
+  private readPage<T>(read: () => T): Outcome<T> {
     try {
-      const { messages, nextBefore } = this.store.history(caller.peer, query);
-      return ok({ messages, next_before: nextBefore });
+      return ok(read());
     } catch (error) {
-      // A search SQLite cannot run must come back as an answer the model can act on, never as
-      // an internal error (the old LIKE search failed this way on long queries).
-      console.error("history query failed", error instanceof Error ? error.message : error);
+      console.error("page read failed", error instanceof Error ? error.message : error);
       return fail(
         "invalid_input",
-        "The relay could not run this search. Try a shorter query, or leave query out and page through the history with before.",
+        "The relay could not run this search. Try a shorter query, or leave query out and page back through the messages with before.",
       );
     }
   }
@@ -555,8 +564,11 @@ export class GroupObject extends DurableObject<RelayVars> {
     const revoked = this.revokedProblem(caller);
     if (revoked) return { ok: false, problem: revoked };
     const q = boundedQuery(query);
-    const { messages, more } = this.store.feed(this.viewer(caller), q);
-    return ok({ messages, next_before: q.after === undefined && more && messages[0] ? messages[0].seq : null });
+    return this.readPage(() => {
+      const { messages, next } = this.store.feed(this.viewer(caller), q);
+      // Reading forwards, the page asks again from its newest seq; only a backwards page says where.
+      return { messages, next_before: q.after === undefined ? next : null };
+    });
   }
 
   /** Everything the page draws at sign-in: newest messages, open questions, peers, board, pause. */

@@ -92,11 +92,6 @@ function toMessage(row: MessageRow): Message {
   };
 }
 
-/** A LIKE pattern matching `text` anywhere, with LIKE's own wildcards escaped. */
-function likePattern(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
 /** Mail the listener has not read out of order (an ask_peer reply handed straight to the asker). */
 const NOT_READ_OUT_OF_ORDER = `NOT EXISTS (SELECT 1 FROM read_marks r WHERE r.peer = ?1 AND r.seq = messages.seq)`;
 /** Leaves out the seqs in the JSON array bound as `?N` (mail handed over, not yet confirmed). */
@@ -142,38 +137,55 @@ export function trigramQuery(needle: string): string {
 }
 
 /**
- * The SQL of a get_history page (exported so a test can EXPLAIN it). Without a query the newest
- * rows are taken by seq, with LIMIT bound last by the caller. With a query of 3+ characters the
- * trigram index drives the loop (CROSS JOIN keeps SQLite from scanning `messages` and probing
- * the index per row) and hands rowids newest first; a shorter query or one with a NUL (which
- * FTS5 would cut short) walks the channel newest first. Both return rows for history() to check
- * against the exact rule and stop reading at its budget.
+ * A page of messages: who may see what as WHERE fragments over `messages` (binds numbered from
+ * ?1), then paging and an optional search.
  */
-export function historyStatement(caller: string, query: HistoryQuery): { sql: string; binds: SqlStorageValue[] } {
-  const needle = searchNeedle(query.query);
+export interface PageRequest {
+  where: string[];
+  binds: SqlStorageValue[];
+  /** Only seqs above this, oldest first (a live surface catching up). */
+  after?: number;
+  /** Only seqs below this, newest first (the default). */
+  before?: number;
+  query?: string;
+  limit: number;
+}
+
+/**
+ * The SQL of a page (exported so a test can EXPLAIN it). Without a query the rows are taken in
+ * seq order with LIMIT. With a query of 3+ characters the trigram index drives the loop (CROSS
+ * JOIN keeps SQLite from scanning `messages` and probing the index per row) and hands rowids in
+ * order; a shorter query, or one with a NUL (which FTS5 would cut short), walks the messages in
+ * order. Either way GroupStore.page checks each row against the exact rule and stops reading at
+ * its budget, so there is no LIMIT.
+ */
+export function pageStatement(request: PageRequest): { sql: string; binds: SqlStorageValue[]; needle: string | null } {
+  const needle = searchNeedle(request.query);
   const indexed = needle !== null && [...needle].length >= 3 && !needle.includes("\0");
-  const conditions: string[] = [];
-  const binds: SqlStorageValue[] = [];
-  if (indexed) {
-    conditions.push(`f.messages_fts MATCH ?`);
-    binds.push(trigramQuery(needle));
-  }
-  if (query.peer === undefined) {
-    conditions.push(`m.recipient IS NULL`);
-  } else {
-    // Only the caller's own thread with that peer: DMs between two others never match.
-    conditions.push(`((m.sender = ? AND m.recipient = ?) OR (m.sender = ? AND m.recipient = ?))`);
-    binds.push(caller, query.peer, query.peer, caller);
-  }
-  // On the index's rowid when the index drives, so FTS5 itself starts below `before`.
-  const seq = indexed ? "f.rowid" : "m.seq";
-  if (query.before !== undefined) {
-    conditions.push(`${seq} < ?`);
-    binds.push(query.before);
-  }
-  const from = indexed ? `messages_fts f CROSS JOIN messages m ON m.seq = f.rowid` : `messages m`;
-  const limit = needle === null ? " LIMIT ?" : "";
-  return { sql: `SELECT m.* FROM ${from} WHERE ${conditions.join(" AND ")} ORDER BY ${seq} DESC${limit}`, binds };
+  const binds = [...request.binds];
+  const bind = (value: SqlStorageValue) => `?${binds.push(value)}`;
+  const where = [...request.where];
+  if (indexed) where.unshift(`f.messages_fts MATCH ${bind(trigramQuery(needle))}`);
+  // On the index's rowid when the index drives, so FTS5 itself starts at the bound.
+  const seq = indexed ? "f.rowid" : "messages.seq";
+  if (request.after !== undefined) where.push(`${seq} > ${bind(request.after)}`);
+  if (request.before !== undefined) where.push(`${seq} < ${bind(request.before)}`);
+  const from = indexed ? `messages_fts f CROSS JOIN messages ON messages.seq = f.rowid` : `messages`;
+  const order = request.after !== undefined ? "ASC" : "DESC";
+  const limit = needle === null ? ` LIMIT ${bind(request.limit + 1)}` : "";
+  return { sql: `SELECT messages.* FROM ${from} WHERE ${where.join(" AND ")} ORDER BY ${seq} ${order}${limit}`, binds, needle };
+}
+
+/** get_history's page: the group channel, or the caller's own DM thread with `query.peer`. */
+export function historyRequest(caller: string, query: HistoryQuery): PageRequest {
+  const request: PageRequest =
+    query.peer === undefined
+      ? { where: [`recipient IS NULL`], binds: [], limit: query.limit }
+      : // Only the caller's own thread with that peer: DMs between two others never match.
+        { where: [`((sender = ?1 AND recipient = ?2) OR (sender = ?2 AND recipient = ?1))`], binds: [caller, query.peer], limit: query.limit };
+  if (query.before !== undefined) request.before = query.before;
+  if (query.query !== undefined) request.query = query.query;
+  return request;
 }
 
 export class GroupStore {
@@ -465,28 +477,31 @@ export class GroupStore {
   }
 
   /**
-   * A page of the caller's history, newest first, as get_history shows it. With a query, a
-   * message matches when its text contains the query, ignoring the case of ASCII letters only:
-   * exactly the `text LIKE '%query%'` this replaced, without LIKE's pattern-length limit. Queries
-   * of 3+ characters are looked up in the trigram index; shorter ones (no trigram to look up)
-   * scan the channel newest first. Either way a call reads at most SEARCH_SCAN_CHARS of text:
-   * when it stops early, `nextBefore` is where the search continues, even with no hits on this
-   * page, so a search can never cost the group more than one bounded read per call.
+   * One page, oldest first as shown. With a query, a message matches when its text contains the
+   * query, ignoring the case of ASCII letters only: exactly the `text LIKE '%query%'` this
+   * replaced, without LIKE's pattern-length limit. Queries of 3+ characters are looked up in the
+   * trigram index; shorter ones (no trigram to look up) walk the messages. Either way a call reads
+   * at most SEARCH_SCAN_CHARS of text, so a search can never cost the group more than one bounded
+   * read per call. `next` is where the following page starts (pass it as `before`, or as `after`
+   * when reading forwards), set whenever there may be more: also when the budget ran out, even
+   * with no hits on this page; null at the end.
    */
-  history(caller: string, query: HistoryQuery): { messages: Message[]; nextBefore: number | null } {
-    const statement = historyStatement(caller, query);
-    const needle = searchNeedle(query.query);
+  page(request: PageRequest): { messages: Message[]; next: number | null } {
+    const { sql, binds, needle } = pageStatement(request);
+    const shown = (rows: MessageRow[]) => {
+      const page = rows.slice(0, request.limit);
+      return (request.after === undefined ? page.reverse() : page).map(toMessage);
+    };
     if (needle === null) {
-      const rows = this.sql.exec<MessageRow>(statement.sql, ...statement.binds, query.limit + 1).toArray();
-      const messages = rows.slice(0, query.limit).reverse().map(toMessage);
-      return { messages, nextBefore: rows.length > query.limit && messages[0] ? messages[0].seq : null };
+      const rows = this.sql.exec<MessageRow>(sql, ...binds).toArray();
+      return { messages: shown(rows), next: rows.length > request.limit ? rows[request.limit - 1]!.seq : null };
     }
     const hits: MessageRow[] = [];
     let read = 0;
     let lastRead: number | null = null;
     let outOfBudget = false;
-    for (const row of this.sql.exec<MessageRow>(statement.sql, ...statement.binds)) {
-      if (hits.length > query.limit) break;
+    for (const row of this.sql.exec<MessageRow>(sql, ...binds)) {
+      if (hits.length > request.limit) break;
       if (read >= SEARCH_SCAN_CHARS) {
         outOfBudget = true;
         break;
@@ -495,9 +510,12 @@ export class GroupStore {
       lastRead = row.seq;
       if (asciiLower(row.text).includes(needle)) hits.push(row);
     }
-    const messages = hits.slice(0, query.limit).reverse().map(toMessage);
-    if (hits.length > query.limit) return { messages, nextBefore: messages[0]!.seq };
-    return { messages, nextBefore: outOfBudget ? lastRead : null };
+    if (hits.length > request.limit) return { messages: shown(hits), next: hits[request.limit - 1]!.seq };
+    return { messages: shown(hits), next: outOfBudget ? lastRead : null };
+  }
+
+  history(caller: string, query: HistoryQuery): { messages: Message[]; next: number | null } {
+    return this.page(historyRequest(caller, query));
   }
 
   // The shared board -----------------------------------------------------------------------------
@@ -542,23 +560,10 @@ export class GroupStore {
 
   /**
    * What the viewer may see, text included, marking nothing read: forwards from `after` (a live
-   * surface catching up), or the newest page before `before`, optionally searched.
+   * surface catching up), or the newest page before `before`, optionally searched (see page()).
    */
-  feed(viewer: Viewer, q: { after?: number; before?: number; query?: string; limit: number }): { messages: Message[]; more: boolean } {
-    const conditions = [seenBySql(viewer.observer)];
-    const binds: SqlStorageValue[] = [viewer.peer];
-    if (q.after !== undefined) conditions.push(`seq > ?${binds.push(q.after)}`);
-    if (q.before !== undefined) conditions.push(`seq < ?${binds.push(q.before)}`);
-    if (q.query !== undefined && q.query !== "") {
-      conditions.push(`text LIKE ?${binds.push(likePattern(q.query))} ESCAPE '\\'`);
-    }
-    const order = q.after !== undefined ? "ASC" : "DESC";
-    const rows = this.sql
-      .exec<MessageRow>(`SELECT * FROM messages WHERE ${conditions.join(" AND ")} ORDER BY seq ${order} LIMIT ?${binds.push(q.limit + 1)}`, ...binds)
-      .toArray();
-    const page = rows.slice(0, q.limit);
-    if (order === "DESC") page.reverse();
-    return { messages: page.map(toMessage), more: rows.length > q.limit };
+  feed(viewer: Viewer, q: { after?: number; before?: number; query?: string; limit: number }): { messages: Message[]; next: number | null } {
+    return this.page({ where: [seenBySql(viewer.observer)], binds: [viewer.peer], ...q });
   }
 
   /** Questions to `peer` it has not answered (no message from it with reply_to the question). */
@@ -592,7 +597,7 @@ export class GroupStore {
         name: r.name,
         profile: JSON.parse(r.profile) as RoomPeer["profile"],
         online: online(r.name),
-        last_seen: iso(r.last_seen),
+        last_seen: iso(toMinute(r.last_seen)),
         left: r.left_group === 1,
         observer: observers.has(r.name),
       }));
