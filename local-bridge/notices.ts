@@ -19,6 +19,9 @@ export const MAX_LINE_CHARS = 400;
 // ESC-introduced sequences (CSI, OSC, DCS/SOS/PM/APC strings, two-byte escapes) and 8-bit CSI.
 const ESCAPE_SEQUENCES =
   /\x1b(?:\[[0-?]*[ -/]*[@-~]?|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|[ -/]*[0-~]?)|\x9b[0-?]*[ -/]*[@-~]?/g;
+// Bidirectional overrides and isolates: shown as their code, as the web room does, so a peer's
+// text cannot reorder what a terminal shows after it.
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069\u200e\u200f]/g;
 // C0 controls, DEL, C1 controls.
 const CONTROL_CHARS = /[\x00-\x1f\x7f-\x9f]/g;
 
@@ -32,7 +35,8 @@ export function sanitizeLine(text: string): string {
     .replace(ESCAPE_SEQUENCES, "")
     .replace(/[\t\r\n\v\f]/g, " ")
     .replace(CONTROL_CHARS, "")
-    .replace(/[\u2028\u2029]/g, " ");
+    .replace(/[\u2028\u2029]/g, " ")
+    .replace(BIDI_CONTROLS, (c) => `[U+${c.codePointAt(0)!.toString(16).toUpperCase()}]`);
 }
 
 /** Longest piece of relay-supplied text printed: an error message, a close reason, a refusal body. */

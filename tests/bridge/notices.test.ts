@@ -124,3 +124,10 @@ describe("noticeRecord", () => {
     expect(noticeRecord("core", [n("dave", "dm")]).kind).toBe("dm");
   });
 });
+
+describe("bidirectional controls", () => {
+  it("are shown as their code, so a peer's text cannot reorder a terminal line", () => {
+    expect(sanitizeLine("invoice\u202Efdp.exe")).toBe("invoice[U+202E]fdp.exe");
+    expect(sanitizeLine("a\u2066b\u2069c\u200Fd")).toBe("a[U+2066]b[U+2069]c[U+200F]d");
+  });
+});

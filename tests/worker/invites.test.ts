@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { newInviteId, signInvite } from "../../contract/invite.ts";
 import { signAdminProof } from "../../contract/token.ts";
 import { TEST_SECRET } from "../test-secret.ts";
-import { BASE, connect, freshGroup, workerFetch } from "./helpers.ts";
+import { BASE, call, connect, freshGroup, mint, workerFetch } from "./helpers.ts";
 
 async function makeInvite(group: string, uses: number, extra: { o?: 1 } = {}): Promise<string> {
   const id = newInviteId();
@@ -44,6 +44,22 @@ describe("invites in the group object", () => {
     // An invite signed with another secret is not this relay's.
     const foreign = await signInvite("z".repeat(40), { i: id, g: group, exp: Date.now() + 60_000, n: 1 });
     expect(((await (await join(foreign, "ann")).json()) as { message: string }).message).toContain("not made by this relay");
+  });
+
+  it("a name minted but never used goes to whoever redeems it, and the earlier token stops working", async () => {
+    const group = freshGroup("inv");
+    const unused = await mint(group, "dana", { iat: Date.now() - 1_000 });
+    const joined = await join(await makeInvite(group, 1), "dana");
+    expect(joined.status).toBe(200);
+    const { token } = (await joined.json()) as { token: string };
+    // Two tokens for one name would be one identity: the one minted before the invite is void.
+    const before = await connect(unused).then(
+      async (client) => call(client, "read_new_messages"),
+      (error: Error) => ({ isError: true, text: error.message }),
+    );
+    expect(before.isError).toBe(true);
+    expect(before.text).toMatch(/revoked/);
+    expect((await call(await connect(token), "read_new_messages")).isError).toBe(false);
   });
 
   it("an observer's token is offered only the tools that read", async () => {

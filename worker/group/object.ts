@@ -606,7 +606,8 @@ export class GroupObject extends DurableObject<RelayVars> {
     const now = Date.now();
     this.touch(caller, now);
     if (reason === null) this.store.clearPause();
-    this.paused = reason === null ? null : this.store.setPause(caller.peer, reason, now);
+    // The reason is repeated in every refused send, which a model reads: one line, no controls.
+    this.paused = reason === null ? null : this.store.setPause(caller.peer, singleLine(reason), now);
     pushToAll(this.ctx, { type: "pause", pause: this.paused });
     return ok(this.paused);
   }
@@ -634,7 +635,7 @@ export class GroupObject extends DurableObject<RelayVars> {
    * the Worker then signs is the only one for it. Refuses, saying what to do, when the invite is
    * unknown, revoked, expired or used up, or the name is already someone's in this group.
    */
-  async redeemInvite(group: string, id: string, peer: string): Promise<Outcome<{ observer: boolean }>> {
+  async redeemInvite(group: string, id: string, peer: string): Promise<Outcome<{ observer: boolean; issuedAfter: number }>> {
     const now = Date.now();
     const refused = this.inviteProblem(id, now);
     if (refused) return { ok: false, problem: refused };
@@ -644,7 +645,12 @@ export class GroupObject extends DurableObject<RelayVars> {
     // No await between these writes: the use and the name are taken together or not at all.
     this.store.useInvite(id, peer, now);
     this.store.touch(peer, now);
-    return ok({ observer: this.store.invite(id)!.observer });
+    // A token minted for this name earlier but never used would speak as the same peer: the
+    // name now belongs to whoever redeemed the invite, so every token issued before now is void.
+    // The Worker signs the new token with an issue time at or after `issuedAfter`, whatever its clock.
+    this.store.revoke(peer, now);
+    this.revokedBefore.set(peer, now);
+    return ok({ observer: this.store.invite(id)!.observer, issuedAfter: now });
   }
 
   /** Why this invite cannot be used now, or null if it can (the invite page asks before showing its form). */

@@ -120,7 +120,8 @@ async function redeem(c: Context<{ Bindings: Env }>, code: string, name: unknown
     return { ok: false, status, error: outcome.problem.code, message: outcome.problem.message, claims };
   }
   const observer = outcome.value.observer;
-  const token = await signToken(c.env.RELAY_SECRET!, { g: claims.g, p: name, iat: Date.now(), ...(observer ? { r: "observer" as const } : {}) });
+  const iat = Math.max(Date.now(), outcome.value.issuedAfter);
+  const token = await signToken(c.env.RELAY_SECRET!, { g: claims.g, p: name, iat, ...(observer ? { r: "observer" as const } : {}) });
   const base = baseOf(c);
   const commands = commandsFor(base, token);
   return {
