@@ -251,11 +251,19 @@ document.addEventListener("visibilitychange", markReadSoon);
 // Sending
 // ---------------------------------------------------------------------------------------------
 
+/** Per status line, the latest send: an older send's answer arriving late must not overwrite it. */
+const latestSend = new WeakMap<HTMLElement, number>();
+let sends = 0;
+
 async function send(body: { to?: string; text: string; reply_to?: string; urgent?: boolean; tags?: string[] }, status: HTMLElement): Promise<boolean> {
+  const mine = ++sends;
+  latestSend.set(status, mine);
   status.textContent = "Sending…";
   const sent = await call<{ seq: number }>(api("send"), body);
-  status.textContent = sent.ok ? `Sent (#${sent.value.seq}).` : sent.message;
-  status.classList.toggle("error", !sent.ok);
+  if (latestSend.get(status) === mine) {
+    status.textContent = sent.ok ? `Sent (#${sent.value.seq}).` : sent.message;
+    status.classList.toggle("error", !sent.ok);
+  }
   return sent.ok;
 }
 
@@ -267,7 +275,8 @@ $<HTMLFormElement>("composer").addEventListener("submit", (event) => {
   const urgent = $<HTMLInputElement>("urgent").checked;
   const body = { text: box.value, ...(to && { to }), ...(urgent && { urgent }), ...(!to && tags.length && { tags }) };
   void send(body, $("composer-status")).then((ok) => {
-    if (ok) box.value = "";
+    // Only if the box still holds what was sent: the person may have typed the next message.
+    if (ok && box.value === body.text) box.value = "";
   });
 });
 // Ctrl/Cmd+Enter sends from the message box, as in most chat tools; Enter alone is a new line.
