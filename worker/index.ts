@@ -32,8 +32,7 @@ function refuse(status: 400 | 401 | 403 | 404 | 503, error: string, message: str
 }
 
 // First, before every route including /health: a page that re-pointed its DNS at a developer's
-// machine must not even learn that a relay runs there (found by tests/e2e/revoke.test.ts: /health
-// was registered ahead of the guard and answered any Host).
+// machine must not even learn that a relay runs there.
 app.use("*", hostGuard);
 
 app.get("/health", (c) =>

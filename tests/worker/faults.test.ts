@@ -1,5 +1,5 @@
 /**
- * Faults inside workerd (issue 5): the group object evicted over and over in the middle of a
+ * Faults inside workerd: the group object evicted over and over in the middle of a
  * conversation, concurrent senders, and one peer on two MCP clients and two bridges at once.
  * Each test is bounded in time, and each ends with an exact account: every message is where it
  * should be, once, in seq order.

@@ -1,5 +1,5 @@
 /**
- * A seeded fuzzer (issue 5, "Bad input"): well over 1,000 malformed requests and socket frames
+ * A seeded fuzzer for bad input: well over 1,000 malformed requests and socket frames
  * thrown at the real Worker inside workerd. Every case must be refused - an HTTP 4xx, a JSON-RPC
  * error or an MCP tool error, or an error frame on a socket - and never a 5xx or a hang; the group
  * object must not crash, and what it has stored must be byte-for-byte what it was before.

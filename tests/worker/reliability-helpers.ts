@@ -1,5 +1,5 @@
 /**
- * Helpers shared by the fault, fuzz and security suites (issue 5): bridge sockets opened straight
+ * Helpers shared by the fault, fuzz and security suites: bridge sockets opened straight
  * into the Worker, raw JSON-RPC posts that bypass the MCP client's own validation, and a digest of
  * everything a group object has stored.
  */
@@ -132,7 +132,7 @@ export async function rawMcp(token: string | null, body: BodyInit | null, header
  * Everything the group object keeps, table by table, as sorted JSON rows.
  *
  * Excluded, on purpose: `peers.last_seen`. Every authorised call records that the caller is alive
- * (issue 2: list_peers shows "last seen"), refused ones included once the token checks out, so it
+ * (list_peers shows "last seen"), refused ones included once the token checks out, so it
  * moves by design and says nothing about whether a refused call changed the group. Everything else,
  * profiles, cursors, acks, messages, read marks, state, revocations and the migration log, must not move.
  * `_cf_*` and `sqlite_*` tables belong to the platform, not to the relay.
