@@ -1,5 +1,5 @@
 /**
- * Faults against the real relay (`npm start`, wrangler dev) and the real bridge process (issue 5):
+ * Faults against the real relay (`npm start`, wrangler dev) and the real bridge process:
  * a bridge SIGKILLed and restarted while 1,000 messages arrive, and the relay itself stopped and
  * started again in the middle of a conversation.
  */

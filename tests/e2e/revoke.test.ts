@@ -1,6 +1,6 @@
 /**
- * Security against the real local relay (`npm start`, wrangler dev) with the real token CLI
- * (issue 5): revocation with `npm run -s token -- --revoke`, proven with the team secret; no token
+ * Security against the real local relay (`npm start`, wrangler dev) with the real token CLI:
+ * revocation with `npm run -s token -- --revoke`, proven with the team secret; no token
  * or secret in the relay's logs; and the DNS-rebinding guard on the real listening socket.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";

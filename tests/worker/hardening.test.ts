@@ -1,5 +1,5 @@
 /**
- * Edges found in review: tokens revoked or expiring while a call is parked or a socket is open,
+ * Edges: tokens revoked or expiring while a call is parked or a socket is open,
  * clients that give up mid-wait, two waits of one peer, floods of non-message writes, and message
  * text that pretends to be another message.
  */

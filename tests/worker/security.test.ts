@@ -1,5 +1,5 @@
 /**
- * Security inside workerd (issue 5), beyond the token checks of auth.test.ts and the DM privacy
+ * Security inside workerd, beyond the token checks of auth.test.ts and the DM privacy
  * sweep of privacy.test.ts: nobody can act as another peer by any input, a peer token is no
  * admin proof, tokens and the secret never leak into results, error bodies or logs, and one
  * peer's flood is throttled while everyone else carries on.
