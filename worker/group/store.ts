@@ -43,25 +43,10 @@ interface StateRow extends Record<string, SqlStorageValue> {
 }
 
 /** What a notice needs of a message: no text, so a replay reads a few bytes per message. */
-export interface NoticeFacts {
-  seq: number;
-  id: string;
-  from: string;
-  kind: MessageKind;
-  urgent: boolean;
-}
+export type NoticeFacts = Pick<Message, "seq" | "id" | "from" | "kind" | "urgent">;
 
-export interface NewMessage {
-  id: string;
-  from: string;
-  to: string | null;
-  kind: MessageKind;
-  text: string;
-  reply_to: string | null;
-  urgent: boolean;
-  tags: string[];
-  at: number;
-}
+/** A message about to be stored: everything but what storage assigns (seq) and how time is shown. */
+export type NewMessage = Omit<Message, "seq" | "time"> & { at: number };
 
 const utf8 = new TextEncoder();
 
@@ -188,6 +173,12 @@ export function historyRequest(caller: string, query: HistoryQuery): PageRequest
   return request;
 }
 
+/**
+ * The highest seq the group has ever issued, as an SQL expression: AUTOINCREMENT's own counter,
+ * which retention never moves back (GroupStore.latestSeq says why that matters).
+ */
+const LATEST_SEQ = `COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)`;
+
 export class GroupStore {
   private readonly sql: SqlStorage;
 
@@ -201,16 +192,16 @@ export class GroupStore {
   /** Records that the peer is alive; creates it on first sight. `rejoin` undoes leave_group. */
   touch(name: string, now: number, rejoin = false): PeerRow {
     // A newcomer's cursors start at the newest seq: the group's past is history, not unread mail.
+    // The newest seq is read inside the statement, so a call by a known peer costs one statement.
     return this.sql
       .exec<PeerRow>(
         `INSERT INTO peers (name, first_seen, last_seen, read_cursor, acked_seq)
-         VALUES (?1, ?2, ?2, ?4, ?4)
+         VALUES (?1, ?2, ?2, (${LATEST_SEQ}), (${LATEST_SEQ}))
          ON CONFLICT (name) DO UPDATE SET last_seen = ?2, left_group = CASE WHEN ?3 THEN 0 ELSE left_group END
          RETURNING *`,
         name,
         now,
         rejoin ? 1 : 0,
-        this.latestSeq(),
       )
       .one();
   }
@@ -279,7 +270,7 @@ export class GroupStore {
    * comparing its last ack with it would decide the relay had been reset.
    */
   latestSeq(): number {
-    return this.sql.exec<{ seq: number }>(`SELECT seq FROM sqlite_sequence WHERE name = 'messages'`).toArray()[0]?.seq ?? 0;
+    return this.sql.exec<{ seq: number }>(`SELECT ${LATEST_SEQ} AS seq`).one().seq;
   }
 
   /**
