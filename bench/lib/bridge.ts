@@ -94,6 +94,24 @@ export class BridgeProcess {
     return this.stderr;
   }
 
+  /**
+   * Resolves once the bridge has emitted a notice, sending a probe (`probe` returns its seq) each
+   * second until one arrives. One probe is not enough: sent before the bridge's hello, it is only
+   * replayed if no other socket of the same peer has acked it meanwhile.
+   */
+  async ready(probe: () => Promise<number>, timeoutMs: number): Promise<void> {
+    const deadline = now() + timeoutMs;
+    for (;;) {
+      const seq = await probe();
+      try {
+        await this.arrivals.wait(seq, 1_000, "bridge probe notice");
+        return;
+      } catch (error) {
+        if (now() > deadline || this.exited()) throw new Error(`${(error as Error).message} (probing for ${timeoutMs} ms); bridge said: ${this.output().slice(-500)}`);
+      }
+    }
+  }
+
   exited(): boolean {
     return this.child.exitCode !== null || this.child.signalCode !== null;
   }

@@ -1,11 +1,13 @@
 /**
  * The clients the bench drives the servers with: a real MCP client (SDK v1 Client +
  * StreamableHTTPClientTransport, as Claude Code reaches the relay), and raw WebSockets that speak
- * the relay's bridge protocol (welcome -> hello -> replay_done -> notices) or the floor's.
+ * the relay's bridge protocol (welcome -> hello -> replay_done -> notices, acked as a bridge acks
+ * them) or the floor's.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import WebSocket from "ws";
+import type { AckFrame, HelloFrame } from "../../contract/frames.ts";
 import { now } from "./stats.ts";
 
 export async function mcpClient(relayUrl: string, token: string, name = "bench"): Promise<Client> {
@@ -83,10 +85,18 @@ function opened(socket: WebSocket, timeoutMs: number): Promise<void> {
   });
 }
 
-/** A bridge-protocol socket to a relay group: ready once its hello has been answered. */
+/**
+ * A bridge-protocol socket to a relay group: ready once its hello has been answered. It acks the
+ * way local-bridge/bridge.ts does with a sink that is always ready (channel mode): the notices that
+ * arrive together (one read from the TCP connection) are one batch, and the batch's highest seq is
+ * acked once it is handled. A listener that never acked would hit the relay's cap on unacknowledged
+ * notices (MAX_UNACKED_NOTICES) and stop hearing anything, which no real bridge does.
+ */
 export class RelaySocket {
   readonly arrivals = new Arrivals();
   private socket: WebSocket | null = null;
+  private highestSeen = 0;
+  private ackQueued = false;
 
   static async open(relayUrl: string, group: string, token: string, timeoutMs = 15_000): Promise<RelaySocket> {
     const s = new RelaySocket();
@@ -105,8 +115,10 @@ export class RelaySocket {
     socket.on("message", (data) => {
       const at = now();
       const frame = JSON.parse(String(data)) as { type: string; seq?: number };
-      if (frame.type === "notice") this.arrivals.record(frame.seq!, at);
-      else if (frame.type === "welcome") socket.send(JSON.stringify({ type: "hello", last_acked: null }));
+      if (frame.type === "notice") {
+        this.arrivals.record(frame.seq!, at);
+        this.ackLater(frame.seq!);
+      } else if (frame.type === "welcome") socket.send(JSON.stringify({ type: "hello", last_acked: null } satisfies HelloFrame));
       else if (frame.type === "replay_done") ready();
     });
     await opened(socket, timeoutMs);
@@ -115,6 +127,17 @@ export class RelaySocket {
       replayed,
       new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no replay_done after hello")), timeoutMs))),
     ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Acks the highest seq seen once the frames already read have all been handled. */
+  private ackLater(seq: number): void {
+    if (seq > this.highestSeen) this.highestSeen = seq;
+    if (this.ackQueued) return;
+    this.ackQueued = true;
+    queueMicrotask(() => {
+      this.ackQueued = false;
+      if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ type: "ack", seq: this.highestSeen } satisfies AckFrame));
+    });
   }
 
   close(): void {

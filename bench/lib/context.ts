@@ -37,6 +37,11 @@ export interface ScenarioOutput {
   rows: Row[];
   /** How it was measured, where that is not obvious: printed under the table and saved. */
   notes: string[];
+  /**
+   * Messages this scenario counted lost or duplicated, by what was counted. Any count above zero
+   * fails the run (non-zero exit): a bench that loses mail must not pass quietly.
+   */
+  losses?: Record<string, number>;
 }
 
 export interface Scenario {

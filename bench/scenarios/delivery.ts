@@ -25,11 +25,7 @@ export const delivery: Scenario = {
     const floor = await FloorProbe.open(ctx.floor.url, "dm");
     try {
       if (bridge) {
-        // The bridge is ready once it emits a notice; one sent before its hello is replayed to it.
-        const probe = toolValue<{ seq: number }>(await alice.callTool({ name: "send_dm", arguments: { to: "bob", text: "probe" } }));
-        await bridge.arrivals.wait(probe.seq, 20_000, "bridge probe notice").catch((error: Error) => {
-          throw new Error(`${error.message}; bridge said: ${bridge.output().slice(-500)}`);
-        });
+        await bridge.ready(async () => toolValue<{ seq: number }>(await alice.callTool({ name: "send_dm", arguments: { to: "bob", text: "probe" } })).seq, 20_000);
       } else {
         notes.push("local-bridge/cli.ts not found: delivery measured to a raw bridge-protocol socket instead of the bridge.");
       }

@@ -2,7 +2,8 @@
  * Throughput: 10 concurrent senders (real MCP clients, distinct peers, each calling send_message
  * back to back) for 20 s into one group where 10 other peers listen on bridge-protocol sockets.
  * Sustained rate = accepted sends / elapsed. Every accepted seq must reach every listener exactly
- * once: lost, duplicated and unexpected notices are counted per listener.
+ * once: lost, duplicated and unexpected notices are counted per listener, and a lost or duplicated
+ * one fails the run. The listeners ack as bridges do.
  *
  * The floor runs the same shape for 10 s (10 closed-loop POSTers, 10 sockets in one room), and the
  * CPU each process spends per message is read from /proc, because on a two-core machine the rate
@@ -128,7 +129,7 @@ export const throughput: Scenario = {
         floorPort,
       );
       const floorCount = await account(floorListeners, floor.accepted);
-      // Lost notices are a finding, not a crash: say what the servers printed, to tell why.
+      // Lost notices fail the run once the figures are out; what the servers printed tells why.
       if (relayCount.lost > 0) ctx.log(`relay lost notices; its output ends:\n${ctx.relay.output().slice(-3000)}`);
       if (floorCount.lost > 0) ctx.log(`floor lost notices; its output ends:\n${ctx.floor.output().slice(-3000)}`);
 
@@ -198,7 +199,14 @@ export const throughput: Scenario = {
             note: `lost ${floorCount.lost}, duplicated ${floorCount.duplicated}; CPU per message ${cpuTotal(floor.cpuPerMessage)} ms (${Object.entries(floor.cpuPerMessage).map(([k, v]) => `${k} ${v}`).join(", ")})`,
           },
         ],
+        losses: {
+          "relay: notices lost": relayCount.lost,
+          "relay: notices duplicated": relayCount.duplicated,
+          "floor: notices lost": floorCount.lost,
+          "floor: notices duplicated": floorCount.duplicated,
+        },
         notes: [
+          "listeners ack as a bridge does (the highest seq of each batch of notices read together), so the relay's cap on unacknowledged notices never applies to them.",
           "senders run closed-loop (each waits for its call's result before the next), so the rate is what 10 callers get, not an open-loop maximum.",
           "CPU per message = CPU (user+system, /proc) used during the run by each process / messages accepted; 'bench client' is this process: the 10 MCP clients and the 10 listeners.",
         ],

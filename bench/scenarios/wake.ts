@@ -62,6 +62,8 @@ export const wake: Scenario = {
       };
       // Bring every object up and every bridge to ready (a notice it emits), then let them all idle.
       for (const g of relayGroups) {
+        const probe = async () => toolValue<{ seq: number }>(await g.sender.callTool({ name: "send_dm", arguments: { to: "sleeper", text: "are you there" } })).seq;
+        await g.bridge?.ready(probe, 20_000);
         const ready = await dm(g);
         if (!Number.isFinite(ready.socket)) throw new Error("relay wake group not ready");
       }
