@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: starts the relay (`npm start`, i.e. wrangler dev) and the floor worker
  * (bench/floor) on free ports with fresh storage, runs every scenario with a bound on its time,
- * prints a table and writes bench/results.json.
+ * prints a table, writes bench/results.json and regenerates docs/performance.md from it. Exits
+ * non-zero when a scenario could not finish or counted a message lost or duplicated.
  *
  *   npm run bench                      every scenario
  *   npm run bench -- floor tool_call   only these (the floor always runs: ratios need it)
@@ -16,6 +17,7 @@ import { cpus, loadavg, platform, release, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { type BenchResults, PERFORMANCE_PAGE, renderPerformancePage } from "../scripts/perf-docs.ts";
 import { findSecret } from "../scripts/secret.ts";
 import { signToken } from "../contract/token.ts";
 import { useBridgeDir } from "./lib/bridge.ts";
@@ -234,19 +236,43 @@ async function main(): Promise<void> {
     },
     units: "milliseconds unless a key says otherwise; latencies as {n, p50, p90, p99, min, max, mean}",
     scenarios: Object.fromEntries(
-      outputs.map(([s, o]) => [s.name, "error" in o ? { title: s.title, error: o.error } : { title: s.title, ...o.figures, notes: o.notes }]),
+      outputs.map(([s, o]) => [
+        s.name,
+        "error" in o ? { title: s.title, error: o.error } : { title: s.title, ...o.figures, notes: o.notes, ...(o.losses && { losses: o.losses }) },
+      ]),
     ),
     targets,
   };
   if (only.length === 0 && !relayConfig && !bridgeDir) {
     writeFileSync(RESULTS_PATH, `${JSON.stringify(results, null, 2)}\n`);
     log(`wrote ${RESULTS_PATH} (${elapsed()} in all)`);
+    writeFileSync(PERFORMANCE_PAGE, renderPerformancePage(results as unknown as BenchResults));
+    log(`wrote ${PERFORMANCE_PAGE} from it`);
   } else {
     const partial = fileURLToPath(new URL("./.out/results.partial.json", import.meta.url));
     mkdirSync(dirname(partial), { recursive: true });
     writeFileSync(partial, `${JSON.stringify(results, null, 2)}\n`);
     log(`partial run: wrote ${partial}, results.json left as it was`);
   }
+
+  const failures = failuresOf(outputs);
+  if (failures.length > 0) {
+    process.stdout.write(`\nFAILED:\n${failures.map((f) => `  ${f}`).join("\n")}\n`);
+    process.exitCode = 1;
+  }
+}
+
+/** What makes the run fail: a scenario that could not finish, or any message lost or duplicated. */
+function failuresOf(outputs: [Scenario, ScenarioOutput | { error: string }][]): string[] {
+  const failures: string[] = [];
+  for (const [scenario, output] of outputs) {
+    if ("error" in output) {
+      failures.push(`${scenario.name}: did not finish: ${output.error}`);
+      continue;
+    }
+    for (const [what, count] of Object.entries(output.losses ?? {})) if (count > 0) failures.push(`${scenario.name}: ${what}: ${count}`);
+  }
+  return failures;
 }
 
 await main();
