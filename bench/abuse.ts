@@ -10,11 +10,17 @@
  *   sockets  as many sockets as the relay allows, 20 hellos on each, reopened when closed
  *   no-read  sockets that say hello and then never read while the group is busy
  *   search   four loops of the worst search over ~20 MB of history
+ *   page     a signed-in web-room page socket sending 4 KB frames as fast as it can, until the
+ *            relay closes it or 5,000 frames / 10 s have gone (then it says "not closed")
  *
- *   node bench/abuse.ts [--seconds 6]
+ * After each attack ends, the bystander's send_message and GET /health are timed from that moment:
+ * both should answer within 1 s.
  *
- * The target (issue: bystander p99 within 3x of quiet) is checked and printed; the process exits 0
- * either way, since the figures are the point. Results also go to bench/.out/abuse.json.
+ *   node bench/abuse.ts [--seconds 6] [page search ...]   only the attacks named
+ *
+ * The targets (bystander p99 within 3x of quiet; answers within 1 s after) are checked and printed;
+ * the process exits 0 either way, since the figures are the point. Results also go to
+ * bench/.out/abuse.json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -22,40 +28,83 @@ import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { MAX_QUERY_LENGTH, MAX_SOCKETS_PER_PEER } from "../contract/limits.ts";
 import { mcpClient } from "./lib/clients.ts";
+import { pageAttack } from "./lib/page-flood.ts";
 import { wranglerProcesses } from "./lib/proc.ts";
 import { startRelay, type RelayServer } from "./lib/servers.ts";
 import { now, sleep, summarize, type Summary } from "./lib/stats.ts";
 
-const { values: args } = parseArgs({ options: { seconds: { type: "string", default: "6" } } });
+const { values: args, positionals: only } = parseArgs({ options: { seconds: { type: "string", default: "6" } }, allowPositionals: true });
 const PHASE_MS = Number(args.seconds) * 1000;
 const GROUP = "abuse";
 const HISTORY_BYTES = 20 * 1024 * 1024;
+/** What "answers promptly after the attack" means, and how long an answer is waited for at all. */
+const AFTER_TARGET_MS = 1_000;
+const AFTER_TIMEOUT_MS = 15_000;
+const CALL_TIMEOUT_MS = 30_000;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 type Client = Awaited<ReturnType<typeof mcpClient>>;
 
 interface Outcome {
-  [what: string]: number | string;
+  /** A promise is a part of the outcome that settles after the bystander's "afterwards" is timed. */
+  [what: string]: number | string | Promise<string>;
 }
 
 interface Attack {
   name: string;
   what: string;
-  /** Runs until `stop` aborts; returns what became of the attacker. */
+  /**
+   * Runs until `stop` aborts, or until it ends by itself (`endsItself`: the bystander is then
+   * measured for as long as it runs); returns what became of the attacker.
+   */
   run(stop: AbortSignal): Promise<Outcome>;
+  endsItself?: boolean;
 }
 
-/** The bystander's send_message latencies while `phaseMs` passes. */
-async function bystanderPhase(client: Client, phaseMs: number): Promise<Summary> {
+/** The bystander's send_message latencies until `over()` says the phase is over. */
+async function bystanderPhase(client: Client, over: () => boolean): Promise<Summary> {
   const latencies: number[] = [];
-  const end = now() + phaseMs;
-  for (let i = 0; now() < end; i++) {
+  for (let i = 0; !over(); i++) {
     const t0 = now();
-    const result = (await client.callTool({ name: "send_message", arguments: { text: `bystander ${i}` } })) as { isError?: boolean };
+    const result = (await client.callTool({ name: "send_message", arguments: { text: `bystander ${i}` } }, undefined, { timeout: CALL_TIMEOUT_MS })) as {
+      isError?: boolean;
+    };
     if (result.isError) throw new Error("the bystander's send was refused");
     latencies.push(now() - t0);
   }
   return summarize(latencies);
+}
+
+const forMs = (ms: number) => {
+  const end = now() + ms;
+  return () => now() >= end;
+};
+
+interface Afterwards {
+  /** ms from the attack's end until the bystander's send_message answered; null: no answer in time. */
+  call_ms: number | null;
+  /** ms from the attack's end until GET /health answered 200; null: no answer in time. */
+  health_ms: number | null;
+}
+
+/** Times a bystander call and /health, both started the moment the attack ended. */
+async function afterwards(relay: RelayServer, client: Client): Promise<Afterwards> {
+  const t0 = now();
+  const timed = (work: Promise<unknown>) =>
+    work.then(
+      () => Math.round(now() - t0),
+      () => null,
+    );
+  const call = client
+    .callTool({ name: "send_message", arguments: { text: "bystander, after the attack" } }, undefined, { timeout: AFTER_TIMEOUT_MS })
+    .then((result) => {
+      if ((result as { isError?: boolean }).isError) throw new Error("refused");
+    });
+  const health = fetch(`${relay.url}/health`, { signal: AbortSignal.timeout(AFTER_TIMEOUT_MS) }).then((response) => {
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  });
+  const [call_ms, health_ms] = await Promise.all([timed(call), timed(health)]);
+  return { call_ms, health_ms };
 }
 
 function socketUrl(relay: RelayServer): string {
@@ -249,14 +298,22 @@ const relay = await startRelay({
   // Seeding 20 MB in seconds needs the send limit and the daily quota lifted for this run.
   vars: { RATE_LIMIT_COUNT: "1000000", MAX_GROUP_BYTES: String(1024 ** 3), MAX_PEER_BYTES_PER_DAY: String(1024 ** 3) },
 });
-const rows: { attack: string; what: string; quiet: Summary; attacked: Summary; ratio: number; holds: boolean; attacker: Outcome }[] = [];
+interface AbuseRow {
+  attack: string;
+  what: string;
+  quiet: Summary;
+  attacked: Summary;
+  ratio: number;
+  holds: boolean;
+  afterwards: Afterwards;
+  prompt_after: boolean;
+  attacker: Record<string, number | string>;
+}
+const rows: AbuseRow[] = [];
 try {
   const client = async (peer: string) => mcpClient(relay.url, await relay.mint(GROUP, peer), peer);
   const [bystander, seeder, attacker, busy] = await Promise.all(["alice", "seeder", "mallory", "busy"].map(client));
   await bystander!.callTool({ name: "list_peers", arguments: {} });
-  log("seeding ~20 MB of history");
-  const seeded = await seedHistory(seeder!);
-  log(`seeded ${seeded} messages`);
   // One attacker peer per attack, so one attack's refusals (a full socket quota) do not carry over.
   const token = (attack: string) => relay.mint(GROUP, `mallory-${attack}`);
   const attacks = [
@@ -264,20 +321,37 @@ try {
     socketsAttack(relay, await token("sockets")),
     noReadAttack(relay, await token("no-read"), busy!),
     searchAttack(attacker!),
-  ];
+    pageAttack(relay.url, GROUP, await token("page")),
+  ].filter((attack) => only.length === 0 || only.includes(attack.name));
+  if (attacks.some((attack) => attack.name === "search")) {
+    log("seeding ~20 MB of history");
+    log(`seeded ${await seedHistory(seeder!)} messages`);
+  }
   for (const attack of attacks) {
     log(`${attack.name}: quiet`);
-    const quiet = await bystanderPhase(bystander!, PHASE_MS);
+    const quiet = await bystanderPhase(bystander!, forMs(PHASE_MS));
     log(`${attack.name}: attacked`);
     const stop = new AbortController();
-    const running = attack.run(stop.signal);
-    // The attack gets a moment to reach full strength before the bystander is measured.
-    await sleep(300);
-    const attacked = await bystanderPhase(bystander!, PHASE_MS);
-    stop.abort();
+    let ended = false;
+    const running = attack.run(stop.signal).finally(() => (ended = true));
+    // Timed from the attack's end, not from when the bystander's loop notices it.
+    const after = running.then(() => afterwards(relay, bystander!));
+    let attacked: Summary;
+    if (attack.endsItself) {
+      attacked = await bystanderPhase(bystander!, () => ended);
+    } else {
+      // The attack gets a moment to reach full strength before the bystander is measured.
+      await sleep(300);
+      attacked = await bystanderPhase(bystander!, forMs(PHASE_MS));
+      stop.abort();
+    }
     const outcome = await running;
+    const afterAttack = await after;
+    const settled = Object.fromEntries(await Promise.all(Object.entries(outcome).map(async ([k, v]) => [k, await v] as const)));
     const ratio = Math.round((attacked.p99 / quiet.p99) * 100) / 100;
-    rows.push({ attack: attack.name, what: attack.what, quiet, attacked, ratio, holds: ratio <= 3, attacker: outcome });
+    const prompt = [afterAttack.call_ms, afterAttack.health_ms].every((ms) => ms !== null && ms <= AFTER_TARGET_MS);
+    rows.push({ attack: attack.name, what: attack.what, quiet, attacked, ratio, holds: ratio <= 3, afterwards: afterAttack, prompt_after: prompt, attacker: settled });
+    log(`${attack.name}: ${JSON.stringify(settled)}; afterwards ${JSON.stringify(afterAttack)}`);
     await sleep(1_000);
   }
   await Promise.all([bystander, seeder, attacker, busy].map((c) => c!.close()));
@@ -285,12 +359,14 @@ try {
   await relay.stop();
 }
 
+const ms = (value: number | null) => (value === null ? `no answer in ${AFTER_TIMEOUT_MS / 1000} s` : String(value));
 const table = [
-  "| attack | bystander p50 / p99, quiet (ms) | attacked (ms) | p99 ratio | within 3x | the attacker |",
-  "| --- | --- | --- | --- | --- | --- |",
+  "| attack | bystander p50 / p99, quiet (ms) | attacked (ms) | p99 ratio | within 3x | after: call / health (ms) | within 1 s | the attacker |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- |",
   ...rows.map(
     (r) =>
-      `| ${r.attack}: ${r.what} | ${r.quiet.p50} / ${r.quiet.p99} | ${r.attacked.p50} / ${r.attacked.p99} | ${r.ratio}x | ${r.holds ? "yes" : "NO"} | ${Object.entries(r.attacker)
+      `| ${r.attack}: ${r.what} | ${r.quiet.p50} / ${r.quiet.p99} | ${r.attacked.p50} / ${r.attacked.p99} | ${r.ratio}x | ${r.holds ? "yes" : "NO"} | ` +
+      `${ms(r.afterwards.call_ms)} / ${ms(r.afterwards.health_ms)} | ${r.prompt_after ? "yes" : "NO"} | ${Object.entries(r.attacker)
         .map(([k, v]) => `${k.replace(/_/g, " ")} ${v}`)
         .join("; ")} |`,
   ),
