@@ -11,7 +11,7 @@
  *   no-read  sockets that say hello and then never read while the group is busy
  *   search   four loops of the worst search over ~20 MB of history
  *   page     a signed-in web-room page socket sending 4 KB frames as fast as it can, until the
- *            relay closes it or 5,000 frames / 10 s have gone (then it says "not closed")
+ *            relay closes it or 5,000 frames / 10 s have gone (then it says the relay never closed it)
  *
  * After each attack ends, the bystander's send_message and GET /health are timed from that moment:
  * both should answer within 1 s.
