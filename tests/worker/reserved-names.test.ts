@@ -88,6 +88,9 @@ describe("names reserved by minting through the relay", () => {
     const bad = await workerFetch(`${BASE}/groups/${group}/names`, { method: "POST", body: JSON.stringify({ name: "Dana!", role: "boss", expires_at: null, proof: "1.x" }) });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toBe("invalid_body");
+    const farFuture = await reserve(group, "dana", "peer", 8_700_000_000_000_000);
+    expect(farFuture.status).toBe(400);
+    expect(farFuture.body.error).toBe("invalid_body");
     // Nothing was reserved by the refused calls.
     expect((await join(await makeInvite(group, 1), "dana")).status).toBe(200);
   });

@@ -19,7 +19,8 @@ export const nameReservations = new Hono<{ Bindings: Env }>();
 const ReserveBody = z.object({
   name: z.string().refine(isValidName, `name must be ${NAME_RULE}`),
   role: z.enum(NAME_ROLES),
-  expires_at: z.number().int().positive().nullable(),
+  // At most the last moment a Date can show, so the answer can always print it.
+  expires_at: z.number().int().positive().max(8.64e15).nullable(),
   proof: z.string().max(200),
 });
 
