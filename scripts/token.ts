@@ -18,7 +18,7 @@ import { isValidName, NAME_RULE } from "../contract/names.ts";
 import { adminPost, commandLine, parseTtl, RelayRefused, requireSecret } from "./admin.ts";
 
 const USAGE = `Usage:
-  npm run -s token -- --group <group> --peer <peer> --url <relay url> [--ttl <30d|12h|90m|3600s>] [--observer | --lead]
+  npm run -s token -- --group <group> --peer <peer> [--url <relay url>] [--ttl <30d|12h|90m|3600s>] [--observer | --lead]
   npm run -s token -- --group <group> --peer <peer> --link --url <relay url> [--ttl ...] [--observer | --lead]
   npm run -s token -- --revoke --group <group> --peer <peer> --url <relay url>
 
