@@ -189,3 +189,15 @@ export async function verifyAdminProof(
   const valid = await crypto.subtle.verify("HMAC", await hmacKey(secret), mac, encoder.encode(`admin|${action}|${target}|${at}`));
   return valid ? at : null;
 }
+
+/** A token's role as a name reservation records it: "peer" for a plain token. */
+export const NAME_ROLES = ["peer", ...ROLES] as const;
+export type NameRole = (typeof NAME_ROLES)[number];
+
+/**
+ * What the admin proof of a name reservation (POST /groups/:group/names) signs: the group, the
+ * name, the role and the token's expiry, so a captured proof reserves nothing else.
+ */
+export function nameReservationTarget(group: string, name: string, role: NameRole, expiresAt: number | null): string {
+  return `${group}/${name}/${role}/${expiresAt ?? "never"}`;
+}

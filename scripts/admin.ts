@@ -24,17 +24,37 @@ export function requireSecret(): { secret: string } | { problem: string } {
   return { secret: secret! };
 }
 
-/** POSTs JSON to the relay; resolves with the parsed answer, or rejects with a message saying what went wrong. */
-export async function adminPost<T>(relayUrl: string, path: string, body: unknown): Promise<T> {
+/** The relay answered with a refusal; `code` is its error code when it sent one. */
+export class RelayRefused extends Error {
+  readonly status: number;
+  readonly code: string | undefined;
+  constructor(message: string, status: number, code: string | undefined) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * POSTs JSON to the relay; resolves with the parsed answer, or rejects with a message saying what
+ * went wrong: a RelayRefused when the relay answered no, a plain Error when it could not be reached
+ * (or did not answer within `timeoutMs`).
+ */
+export async function adminPost<T>(relayUrl: string, path: string, body: unknown, timeoutMs?: number): Promise<T> {
   const url = new URL(path, relayUrl);
   let response: Response;
   try {
-    response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      ...(timeoutMs !== undefined && { signal: AbortSignal.timeout(timeoutMs) }),
+    });
   } catch (error) {
     throw new Error(`could not reach ${url.origin}: ${error instanceof Error ? error.message : error}. Is the relay running?`);
   }
-  const answer = (await response.json().catch(() => ({}))) as T & { message?: string };
-  if (!response.ok) throw new Error(`the relay refused: ${answer.message ?? `HTTP ${response.status}`}`);
+  const answer = (await response.json().catch(() => ({}))) as T & { error?: string; message?: string };
+  if (!response.ok) throw new RelayRefused(`the relay refused: ${answer.message ?? `HTTP ${response.status}`}`, response.status, answer.error);
   return answer;
 }
 

@@ -1,27 +1,39 @@
 /**
  * Mint a peer token, or revoke a peer's tokens.
  *
- *   npm run -s token -- --group core --peer alice [--ttl 30d]
+ *   npm run -s token -- --group core --peer alice --url http://localhost:8787 [--ttl 30d]
  *   npm run -s token -- --revoke --group core --peer alice --url http://localhost:8787
  *
  * Minting prints exactly one token on stdout and nothing else, so `$(npm run -s token ...)`
  * works. The secret comes from RELAY_SECRET, else from .dev.vars (what `npm start` uses).
+ *
+ * The token is signed here, offline. With --url the name is also reserved on that relay (an
+ * admin-proven POST /groups/<group>/names), so no invite can take it and void the token before its
+ * holder first uses it. Without --url, or with the relay unreachable, the token is still printed
+ * and stderr says the name is not reserved; a relay that refuses the proof (another secret) gets
+ * no token, since it would refuse the token too.
  */
-import { signAdminProof, signToken } from "../contract/token.ts";
+import { nameReservationTarget, type NameRole, signAdminProof, signToken } from "../contract/token.ts";
 import { isValidName, NAME_RULE } from "../contract/names.ts";
-import { adminPost, commandLine, parseTtl, requireSecret } from "./admin.ts";
+import { adminPost, commandLine, parseTtl, RelayRefused, requireSecret } from "./admin.ts";
 
 const USAGE = `Usage:
-  npm run -s token -- --group <group> --peer <peer> [--ttl <30d|12h|90m|3600s>] [--observer | --lead]
+  npm run -s token -- --group <group> --peer <peer> [--url <relay url>] [--ttl <30d|12h|90m|3600s>] [--observer | --lead]
   npm run -s token -- --group <group> --peer <peer> --link --url <relay url> [--ttl ...] [--observer | --lead]
   npm run -s token -- --revoke --group <group> --peer <peer> --url <relay url>
 
+--url: the relay the token is for. Minting reserves the peer name there, so no invite can take it
+(which would void this token); without --url the token is minted offline and the name is not
+reserved (a warning on stderr says so).
 --link prints a sign-in link for the browser instead of the bare token; the token rides in the
 link's #fragment, which browsers never send to the server.
 --observer: may read every message of the group, DMs between others included, and send nothing.
 --lead: may pause and resume the group.
 
 The team secret is read from RELAY_SECRET, else from .dev.vars.`;
+
+/** How long minting waits for the relay before printing the token without reserving its name. */
+const RESERVE_TIMEOUT_MS = 15_000;
 
 const cli = commandLine("token", USAGE, {
   group: { type: "string" },
@@ -59,10 +71,11 @@ if (values.revoke) {
 
 if (values.observer && values.lead) die("--observer and --lead exclude each other: an observer sends nothing, so cannot lead.");
 if (values.link && !values.url) die("--link needs --url, the relay the link opens (e.g. http://localhost:8787).");
-let linkBase: URL | undefined;
-if (values.link) {
+let relayBase: URL | undefined;
+if (values.url !== undefined) {
   try {
-    linkBase = new URL("/", values.url);
+    relayBase = new URL("/", values.url);
+    if (relayBase.protocol !== "http:" && relayBase.protocol !== "https:") throw new Error();
   } catch {
     die(`--url '${values.url}' is not a URL like http://localhost:8787 or https://relay.example.workers.dev.`);
   }
@@ -73,6 +86,35 @@ if (values.ttl !== undefined) {
   if (ttl === null || ttl <= 0) die(`--ttl '${values.ttl}' is not a duration like 30d, 12h, 90m or 3600s.`);
   exp = Date.now() + ttl;
 }
-const role = values.observer ? "observer" : values.lead ? "lead" : undefined;
-const token = await signToken(secret, { g: values.group, p: values.peer, iat: Date.now(), ...(exp ? { exp } : {}), ...(role ? { r: role } : {}) });
-process.stdout.write(linkBase ? `${new URL(`/g/${values.group}#t=${token}`, linkBase).href}\n` : `${token}\n`);
+const role: NameRole = values.observer ? "observer" : values.lead ? "lead" : "peer";
+const { group, peer } = values;
+const token = await signToken(secret, { g: group, p: peer, iat: Date.now(), ...(exp ? { exp } : {}), ...(role !== "peer" ? { r: role } : {}) });
+
+const unreserved = `An invite to ${group} could take the name '${peer}' and void this token before it is first used.`;
+if (!relayBase) {
+  console.error(`token: '${peer}' is not reserved on any relay (no --url). ${unreserved} Pass --url <relay> to reserve it.`);
+} else {
+  const expiresAt = exp ?? null;
+  const proof = await signAdminProof(secret, "reserve-name", nameReservationTarget(group, peer, role, expiresAt), Date.now());
+  try {
+    const { reservation } = await adminPost<{ reservation: { looks_like: string | null } }>(
+      relayBase.href,
+      `/groups/${group}/names`,
+      { name: peer, role, expires_at: expiresAt, proof },
+      RESERVE_TIMEOUT_MS,
+    );
+    if (reservation.looks_like) {
+      console.error(`token: note: '${peer}' looks like '${reservation.looks_like}', already in ${group}; people may take one for the other.`);
+    }
+  } catch (error) {
+    const message = (error as Error).message;
+    // A relay that refuses the proof or the request would refuse this token too: print none.
+    if (error instanceof RelayRefused && (error.status === 400 || error.status === 401)) {
+      console.error(`token: ${message} No token was printed.`);
+      process.exit(1);
+    }
+    // Unreachable, or a relay that does not reserve names: the token still works there.
+    console.error(`token: '${peer}' is not reserved on ${relayBase.origin} (${message}). ${unreserved} Mint again with --url once the relay answers.`);
+  }
+}
+process.stdout.write(values.link ? `${new URL(`/g/${group}#t=${token}`, relayBase).href}\n` : `${token}\n`);

@@ -21,6 +21,7 @@ import { webApp } from "./web/routes.ts";
 import { FORWARDED_ROLE_HEADER, WEB_SOCKET_HEADER } from "./web/room-sockets.ts";
 import { bridgeDownload } from "./bridge-download.ts";
 import { invites } from "./invite/routes.ts";
+import { nameReservations } from "./invite/reserve-name.ts";
 
 export { GroupObject } from "./group/object.ts";
 
@@ -280,6 +281,7 @@ app.route("/", webApp);
 // ---------------------------------------------------------------------------------------------
 
 app.route("/", invites);
+app.route("/", nameReservations);
 app.route("/", bridgeDownload);
 
 const FEED_MAX_LIMIT = 200;

@@ -36,6 +36,7 @@ export type ProblemCode =
   | "forbidden"
   | "invite_refused"
   | "name_taken"
+  | "name_confusable"
   | "quota_exceeded";
 
 export interface Problem {

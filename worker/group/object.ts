@@ -50,6 +50,8 @@ import { SocketHub } from "./sockets.ts";
 import { DAY_MS, GroupStore, iso } from "./store.ts";
 import { SlidingWindow } from "./throttle.ts";
 import { ParkedWaits } from "./waits.ts";
+import type { NameRole } from "../../contract/token.ts";
+import { inviteNameProblem, type NameReservation, reserveName } from "./reserved-names.ts";
 
 const SWEEP_INTERVAL_MS = 5 * 60_000;
 const RETENTION_INTERVAL_MS = 60 * 60_000;
@@ -639,9 +641,9 @@ export class GroupObject extends DurableObject<RelayVars> {
     const now = Date.now();
     const refused = this.inviteProblem(id, now);
     if (refused) return { ok: false, problem: refused };
-    if (this.store.peer(peer) || this.revokedBefore.has(peer)) {
-      return fail("name_taken", `The name '${peer}' is already taken in group '${group}'. Pick another name.`);
-    }
+    // Taken, reserved by minting, or a look-alike of either (reserved-names.ts).
+    const nameRefused = inviteNameProblem(this.ctx.storage.sql, group, peer, now);
+    if (nameRefused) return { ok: false, problem: nameRefused };
     // No await between these writes: the use and the name are taken together or not at all.
     this.store.useInvite(id, peer, now);
     this.store.touch(peer, now);
@@ -676,5 +678,10 @@ export class GroupObject extends DurableObject<RelayVars> {
     const page = await this.webFeed(caller, after === undefined ? { limit } : { after, limit });
     if (!page.ok) return page;
     return ok({ messages: page.value.messages, latest_seq: this.store.latestSeq() });
+  }
+
+  /** Minting a token through the relay reserves its name from invites (reserved-names.ts). */
+  async reserveName(group: string, name: string, role: NameRole, tokenExpiresAt: number | null): Promise<NameReservation> {
+    return reserveName(this.ctx.storage.sql, group, name, role, tokenExpiresAt, Date.now());
   }
 }

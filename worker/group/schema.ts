@@ -1,3 +1,5 @@
+import { RESERVED_NAMES_SCHEMA } from "./reserved-names.ts";
+
 /**
  * The group object's SQLite schema, as an ordered list of migrations. Each runs once, inside one
  * transaction, and is recorded in `_migrations`; DO SQLite has no `PRAGMA user_version`, so the
@@ -140,6 +142,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     `INSERT INTO sent_bytes (peer, day, bytes)
        SELECT sender, created_at / 86400000, SUM(length(CAST(text AS BLOB)) + length(CAST(tags AS BLOB))) FROM messages GROUP BY 1, 2`,
   ],
+  // Names reserved by minting a token through the relay; the table and its rules live beside their queries.
+  RESERVED_NAMES_SCHEMA,
 ];
 
 export function migrate(storage: DurableObjectStorage): void {

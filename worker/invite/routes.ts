@@ -102,6 +102,9 @@ invites.post("/groups/:group/invites/:id/revoke", async (c) => {
 
 // The person invited -----------------------------------------------------------------------------
 
+/** Refusals of the name, not of the invite: the person may try again with another name. */
+const NAME_REFUSALS: ReadonlySet<string> = new Set(["name_taken", "name_confusable"]);
+
 type Redeemed =
   | { ok: true; joined: Joined & { base: string } }
   | { ok: false; status: 400 | 403 | 409; error: string; message: string; claims?: InviteClaims };
@@ -116,7 +119,7 @@ async function redeem(c: Context<{ Bindings: Env }>, code: string, name: unknown
   }
   const outcome = await group(c.env, claims.g).redeemInvite(claims.g, claims.i, name);
   if (!outcome.ok) {
-    const status = outcome.problem.code === "name_taken" ? 409 : 403;
+    const status = NAME_REFUSALS.has(outcome.problem.code) ? 409 : 403;
     return { ok: false, status, error: outcome.problem.code, message: outcome.problem.message, claims };
   }
   const observer = outcome.value.observer;
@@ -167,7 +170,7 @@ invites.post("/invite/:code", async (c) => {
   const result = await redeem(c, c.req.param("code"), name);
   if (result.ok) return c.html(joinedPage(result.joined));
   // A bad or taken name: the form again, saying why. A refused invite: only why.
-  if (result.claims && (result.error === "invalid_name" || result.error === "name_taken")) {
+  if (result.claims && (result.error === "invalid_name" || NAME_REFUSALS.has(result.error))) {
     return c.html(formPage(result.claims.g, result.claims.o === 1, terminalCommands(c), result.message, name), result.status);
   }
   return c.html(refusedPage("This invite cannot be used", result.message), result.status);
