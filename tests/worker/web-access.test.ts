@@ -71,6 +71,45 @@ describe("sign-in and the session cookie", () => {
     expect(((await expired.json()) as { message: string }).message).toContain("expired");
   });
 
+  it("signing out ends that session on the server: a copied cookie is refused and its page socket closes; other sessions and the token carry on", async () => {
+    const group = freshGroup("web");
+    const token = await mint(group, "dana");
+    const { cookie } = await signIn(token);
+    const other = await signIn(token);
+    const copied = cookie;
+    const upgraded = await workerFetch(`${BASE}/g/${group}/ws`, { headers: { Upgrade: "websocket", Cookie: copied, Origin: ORIGIN } });
+    expect(upgraded.status).toBe(101);
+    const ws = upgraded.webSocket!;
+    const frames: { type: string; message?: string }[] = [];
+    let closedWith: number | null = null;
+    ws.addEventListener("message", (event) => frames.push(JSON.parse(String(event.data))));
+    ws.addEventListener("close", (event) => (closedWith = event.code));
+    ws.accept();
+
+    const out = await workerFetch(`${BASE}/g/${group}/session/end`, { method: "POST", headers: { Cookie: cookie, Origin: ORIGIN } });
+    expect(out.status).toBe(200);
+    expect(out.headers.get("Set-Cookie")).toMatch(/^relay_session=; .*Max-Age=0/);
+    expect(await out.json()).toMatchObject({ signed_out: true, sockets_closed: 1 });
+    await expect.poll(() => closedWith).toBe(4401);
+    expect(frames).toContainEqual({ type: "signed_out", message: "You signed out. Sign in again with your link." });
+
+    // The copy of the cookie reads nothing, sends nothing, and cannot open another socket.
+    const read = await api(group, "room", copied);
+    expect(read.status).toBe(401);
+    expect(((await read.json()) as { message: string }).message).toContain("signed out");
+    expect((await api(group, "feed?after=0", copied)).status).toBe(401);
+    expect((await api(group, "send", copied, { body: { text: "after sign-out" } })).status).toBe(401);
+    expect((await workerFetch(`${BASE}/g/${group}/ws`, { headers: { Upgrade: "websocket", Cookie: copied, Origin: ORIGIN } })).status).toBe(401);
+
+    // The peer's other session and its token are untouched.
+    expect((await api(group, "room", other.cookie)).status).toBe(200);
+    const scripted = await workerFetch(`${BASE}/g/${group}/api/send`, { method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: JSON.stringify({ text: "still here" }) });
+    expect(scripted.status).toBe(200);
+    // Signing out needs this origin, as every cookie write does.
+    expect((await workerFetch(`${BASE}/g/${group}/session/end`, { method: "POST", headers: { Cookie: other.cookie } })).status).toBe(403);
+    expect((await api(group, "room", other.cookie)).status).toBe(200);
+  });
+
   it("accepts a cookie write only with this origin; a script may use its Bearer token instead", async () => {
     const group = freshGroup("web");
     const token = await mint(group, "dana");

@@ -43,7 +43,8 @@ import {
 import type { PauseInfo, RoomSnapshot } from "../web/frames.ts";
 import { boundedQuery, type FeedPage, type FeedQuery } from "../web/feed.ts";
 import { writeRefusal } from "../web/people.ts";
-import { acceptWebSocket, closeWebSockets, FORWARDED_ROLE_HEADER, isWebAttachment, isWebUpgrade, pushMessage, pushToAll, webSocketsOf } from "../web/room-sockets.ts";
+import { acceptWebSocket, closeWebSockets, FORWARDED_ROLE_HEADER, isWebAttachment, isWebUpgrade, pushMessage, pushToAll, SESSION_HEADER, signOut, webSocketsOf, webSocketsOfSession } from "../web/room-sockets.ts";
+import { EndedSessions } from "./sessions.ts";
 import type { Listener, Viewer } from "./audience.ts";
 import { Handovers } from "./handovers.ts";
 import { SocketHub } from "./sockets.ts";
@@ -110,7 +111,8 @@ export class GroupObject extends DurableObject<RelayVars> {
 
   private revokedProblem(caller: Caller): Problem | null {
     const before = this.revokedBefore.get(caller.peer);
-    if (before === undefined || caller.iat >= before) return null;
+    // PAGE SESSIONS (web helper): a signed-out page session is refused like a revoked token.
+    if (before === undefined || caller.iat >= before) return this.endedSessions.problem(caller);
     return {
       code: "revoked",
       message: `This token for peer '${caller.peer}' was revoked. Ask your team for a new token (npm run -s token -- --group ${caller.group} --peer ${caller.peer}).`,
@@ -489,6 +491,9 @@ export class GroupObject extends DurableObject<RelayVars> {
     };
     const exp = request.headers.get("X-Relay-Exp");
     if (exp) caller.exp = Number(exp);
+    // PAGE SESSIONS (web helper): set by the Worker only on a page's upgrade.
+    const session = request.headers.get(SESSION_HEADER);
+    if (session && isWebUpgrade(request)) caller.session = session;
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket" || !caller.peer) {
       return Response.json({ error: "bad_request", message: "Expected a WebSocket upgrade." }, { status: 426 });
     }
@@ -676,5 +681,31 @@ export class GroupObject extends DurableObject<RelayVars> {
     const page = await this.webFeed(caller, after === undefined ? { limit } : { after, limit });
     if (!page.ok) return page;
     return ok({ messages: page.value.messages, latest_seq: this.store.latestSeq() });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // PAGE SESSIONS AND THE BOARD'S PAGES (added by the web helper; to be ported onto the feature
+  // modules): signing out of one page session, and the board in bounded pages.
+  // ---------------------------------------------------------------------------------------------
+
+  private endedSessionsTable?: EndedSessions;
+  private get endedSessions(): EndedSessions {
+    return (this.endedSessionsTable ??= new EndedSessions(this.ctx.storage.sql));
+  }
+
+  /**
+   * Ends the caller's page session (signing out): every later call with it is refused, and the
+   * page sockets opened with it close now. The peer's other sessions and its token carry on.
+   * `until` is when the session's cookie expires anyway.
+   */
+  async endSession(caller: Caller, until: number): Promise<{ closed: number }> {
+    if (caller.session === undefined) return { closed: 0 };
+    this.endedSessions.end(caller.session, until, Date.now());
+    let closed = 0;
+    for (const ws of webSocketsOfSession(this.ctx, caller.session)) {
+      signOut(ws, "You signed out. Sign in again with your link.", "signed out");
+      closed++;
+    }
+    return { closed };
   }
 }

@@ -140,6 +140,15 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     `INSERT INTO sent_bytes (peer, day, bytes)
        SELECT sender, created_at / 86400000, SUM(length(CAST(text AS BLOB)) + length(CAST(tags AS BLOB))) FROM messages GROUP BY 1, 2`,
   ],
+  [
+    // Page sessions signed out before their cookie expired (group/sessions.ts). `until` is when
+    // the cookie would have expired anyway: rows past it are pruned.
+    `CREATE TABLE ended_sessions (
+       id TEXT PRIMARY KEY,
+       until INTEGER NOT NULL
+     )`,
+    `CREATE INDEX ended_sessions_by_until ON ended_sessions (until)`,
+  ],
 ];
 
 export function migrate(storage: DurableObjectStorage): void {

@@ -18,8 +18,8 @@ import type { Env } from "../env.ts";
 import type { Caller, Outcome, Problem } from "../types.ts";
 import { SendDmInput, SendMessageInput } from "../mcp/inputs.ts";
 import { ASSETS } from "./assets.gen.ts";
-import { FORWARDED_ROLE_HEADER, WEB_SOCKET_HEADER } from "./room-sockets.ts";
-import { openSession, sealSession, SESSION_COOKIE, sessionCookie } from "./session.ts";
+import { FORWARDED_ROLE_HEADER, SESSION_HEADER, WEB_SOCKET_HEADER } from "./room-sockets.ts";
+import { openSession, sealSession, type Session, SESSION_COOKIE, sessionCookie } from "./session.ts";
 import { roomPage, SECURITY_HEADERS, signInPage } from "./page.ts";
 
 type Vars = { caller: Caller; viaCookie: boolean; sessionEnds?: number };
@@ -113,15 +113,30 @@ webApp.post("/session", async (c) => {
   return c.json({ group: claims.g, peer: claims.p, role: claims.r ?? null, room: `/g/${claims.g}` });
 });
 
-webApp.post("/g/:group/session/end", (c) => {
+/**
+ * Signs out: the group object records the session as ended, so the cookie is refused from now on
+ * wherever a copy of it is, and the page sockets opened with it close. The browser drops it too.
+ */
+webApp.post("/g/:group/session/end", async (c) => {
   if (!sameOrigin(c)) return refuse(403, "origin_mismatch", "Sign out from the relay's own page.");
-  c.header("Set-Cookie", sessionCookie(c.req.param("group"), "", 0, new URL(c.req.url).protocol === "https:"));
-  return c.json({ signed_out: true });
+  const group = c.req.param("group");
+  c.header("Set-Cookie", sessionCookie(group, "", 0, new URL(c.req.url).protocol === "https:"));
+  c.header("Cache-Control", "no-store");
+  const opened = await openSession(c.env.RELAY_SECRET!, getCookie(c, SESSION_COOKIE));
+  // No valid session of this group: nothing to end but the cookie in this browser.
+  if (!opened.ok || opened.session.g !== group || !isValidName(group)) return c.json({ signed_out: true, sockets_closed: 0 });
+  const { closed } = await groupStub(c.env, group).endSession(callerOf(opened.session), opened.session.sx);
+  return c.json({ signed_out: true, sockets_closed: closed });
 });
 
 // ---------------------------------------------------------------------------------------------
 // Who is calling: the session cookie, or a Bearer token (scripts)
 // ---------------------------------------------------------------------------------------------
+
+/** The caller a page session speaks as; its id travels along, so the group can refuse an ended one. */
+function callerOf(s: Session): Caller {
+  return { group: s.g, peer: s.p, iat: s.iat, ...(s.exp !== undefined && { exp: s.exp }), ...(s.r && { role: s.r }), session: s.sid };
+}
 
 const requirePerson = createMiddleware<{ Bindings: Env; Variables: Vars }>(async (c, next) => {
   const group = c.req.param("group") ?? "";
@@ -136,8 +151,7 @@ const requirePerson = createMiddleware<{ Bindings: Env; Variables: Vars }>(async
   } else {
     const opened = await openSession(c.env.RELAY_SECRET!, getCookie(c, SESSION_COOKIE));
     if (!opened.ok) return refuse(401, "signed_out", opened.reason);
-    const { g, p, iat, exp, r } = opened.session;
-    c.set("caller", { group: g, peer: p, iat, ...(exp !== undefined && { exp }), ...(r && { role: r }) });
+    c.set("caller", callerOf(opened.session));
     c.set("viaCookie", true);
     c.set("sessionEnds", opened.session.sx);
   }
@@ -169,6 +183,12 @@ webApp.get("/g/:group/api/room", async (c) => {
   return answer(await groupStub(c.env, c.req.param("group")).webRoom(c.get("caller"), Math.min(limit, ROOM_FIRST_PAGE)), (room) =>
     ends === undefined ? room : { ...room, session_ends: new Date(ends).toISOString() },
   );
+});
+
+/** Who this browser (or script) is signed in as here: the page asks before a link switches it. */
+webApp.get("/g/:group/api/whoami", async (c) => {
+  const caller = c.get("caller");
+  return answer(await groupStub(c.env, caller.group).authorize(caller), () => ({ group: caller.group, peer: caller.peer, role: caller.role ?? null }));
 });
 
 webApp.get("/g/:group/api/feed", async (c) => {
@@ -250,5 +270,7 @@ webApp.get("/g/:group/ws", async (c) => {
   // The socket ends when the session does (the token's expiry caps the session's).
   headers.set("X-Relay-Exp", String(s.sx));
   if (s.r) headers.set(FORWARDED_ROLE_HEADER, s.r);
+  // Signing out of this session closes this socket, and an ended session cannot open another.
+  headers.set(SESSION_HEADER, s.sid);
   return groupStub(c.env, group).fetch(new Request(c.req.url, { headers }));
 });
