@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ASSETS } from "../../worker/web/assets.gen.ts";
 import { signToken } from "../../contract/token.ts";
-import { BASE, call, closeSockets, connect, freshGroup, mint, openSocket, peer, stubFor, workerFetch } from "./helpers.ts";
+import { BASE, call, closeSockets, connect, freshGroup, mint, openSocket, peer, sqlIn, stubFor, workerFetch } from "./helpers.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 
 const ORIGIN = BASE;
@@ -198,6 +198,42 @@ describe("the feed and live sockets", () => {
     expect(raw.join("\n")).not.toContain("secret for bob");
     expect(raw.join("\n")).not.toContain('"type":"message"');
     ws.close(1000, "done");
+  });
+});
+
+describe("the board in pages", () => {
+  it("a board at its size limit: the room's first load stays small, pages bring every key once, and a key's whole value on request", async () => {
+    const group = freshGroup("web");
+    const { cookie } = await signIn(await mint(group, "dana"));
+    await api(group, "whoami", cookie);
+    // 200 keys of 16,000 characters, several changed in the same millisecond.
+    const value = JSON.stringify("v".repeat(15_998));
+    const base = Date.now() - 60_000;
+    await sqlIn(group, `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 199)
+      INSERT INTO state (key, value, updated_by, updated_at) SELECT printf('key-%03d', i), ?1, 'ada', ?2 + i / 3 FROM n`, value, base);
+
+    const room = await api(group, "room", cookie);
+    const text = await room.text();
+    expect(text.length).toBeLessThan(64 * 1024);
+    const snapshot = JSON.parse(text) as { board: { key: string; value_json: string; truncated?: true }[]; board_next: { updated_at: string; key: string } | null; board_total: number };
+    expect(snapshot.board_total).toBe(200);
+    expect(snapshot.board).toHaveLength(50);
+    expect(snapshot.board[0]).toMatchObject({ key: "key-198", truncated: true });
+    expect(snapshot.board.every((e) => e.truncated && e.value_json.length === 280)).toBe(true);
+
+    const seen = snapshot.board.map((e) => e.key);
+    let next = snapshot.board_next;
+    while (next) {
+      const page = (await (await api(group, `board?after=${encodeURIComponent(next.updated_at)}&key=${next.key}&limit=70`, cookie)).json()) as { entries: { key: string }[]; next: typeof next };
+      seen.push(...page.entries.map((e) => e.key));
+      next = page.next;
+    }
+    expect(seen).toHaveLength(200);
+    expect(new Set(seen).size).toBe(200);
+
+    const whole = (await (await api(group, "board/value?key=key-007", cookie)).json()) as { entry: { key: string; value_json: string } };
+    expect(whole.entry).toMatchObject({ key: "key-007", value_json: value });
+    expect((await api(group, "board/value?key=nothing-here", cookie)).status).toBe(404);
   });
 });
 

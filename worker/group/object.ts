@@ -45,6 +45,7 @@ import { boundedQuery, type FeedPage, type FeedQuery } from "../web/feed.ts";
 import { writeRefusal } from "../web/people.ts";
 import { acceptWebSocket, closeWebSockets, FORWARDED_ROLE_HEADER, isWebAttachment, isWebUpgrade, pushMessage, pushToAll, SESSION_HEADER, signOut, webSocketsOf, webSocketsOfSession } from "../web/room-sockets.ts";
 import { EndedSessions } from "./sessions.ts";
+import { type BoardCursor, type BoardPage, boardPage, roomBoard } from "./board-pages.ts";
 import type { Listener, Viewer } from "./audience.ts";
 import { Handovers } from "./handovers.ts";
 import { SocketHub } from "./sockets.ts";
@@ -590,7 +591,8 @@ export class GroupObject extends DurableObject<RelayVars> {
       ...page.value,
       open_questions: this.store.openQuestions(caller.peer),
       peers: this.store.roomPeers(this.observers, (name) => this.sockets.isOnline(name, now)),
-      board: this.store.boardEntries(),
+      // BOARD PAGES (web helper): a bounded first page; the rest through webBoard.
+      ...roomBoard(this.ctx.storage.sql),
       pause: this.paused,
     });
   }
@@ -707,5 +709,12 @@ export class GroupObject extends DurableObject<RelayVars> {
       closed++;
     }
     return { closed };
+  }
+
+  /** A page of the board for the room: entries after `after`, values cut to a preview. */
+  async webBoard(caller: Caller, after: BoardCursor | null, limit: number): Promise<Outcome<BoardPage>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    return ok(boardPage(this.ctx.storage.sql, after, limit));
   }
 }

@@ -15,6 +15,7 @@ import { bearerToken, verifyToken } from "../../contract/token.ts";
 import { isValidName, NAME_RULE } from "../../contract/names.ts";
 import { READ_MAX_LIMIT } from "../../contract/limits.ts";
 import type { Env } from "../env.ts";
+import { BOARD_PAGE_MAX } from "../group/board-pages.ts";
 import type { Caller, Outcome, Problem } from "../types.ts";
 import { SendDmInput, SendMessageInput } from "../mcp/inputs.ts";
 import { ASSETS } from "./assets.gen.ts";
@@ -42,6 +43,7 @@ const STATUS: Partial<Record<Problem["code"], 401 | 403 | 404 | 429>> = {
   rate_limited: 429,
   unknown_peer: 404,
   unknown_message: 404,
+  not_found: 404,
 };
 
 function answer<T>(outcome: Outcome<T>, render: (value: T) => unknown = (v) => v): Response {
@@ -204,6 +206,24 @@ webApp.get("/g/:group/api/feed", async (c) => {
       ...(query && { query }),
     }),
   );
+});
+
+/** The board after the entry named by `after` (its change time) and `key`: each value a preview. */
+webApp.get("/g/:group/api/board", async (c) => {
+  const after = c.req.query("after");
+  const key = c.req.query("key");
+  const cursor = after !== undefined && key !== undefined && Number.isFinite(Date.parse(after)) ? { updated_at: after, key } : null;
+  const limit = optionalInt(c.req.query("limit")) ?? BOARD_PAGE_MAX;
+  const caller = c.get("caller");
+  return answer(await groupStub(c.env, caller.group).webBoard(caller, cursor, limit));
+});
+
+/** One key's whole value, for an entry the board showed cut short. */
+webApp.get("/g/:group/api/board/value", async (c) => {
+  const key = c.req.query("key") ?? "";
+  if (!isValidName(key)) return refuse(400, "invalid_input", `A board key is ${NAME_RULE}.`);
+  const caller = c.get("caller");
+  return answer(await groupStub(c.env, caller.group).getState(caller, key, undefined), (entries) => ({ entry: entries[0] }));
 });
 
 /** One body for both kinds of send; validated by the very schemas the tools use, for the same errors. */
