@@ -177,6 +177,27 @@ describe("the room in a real browser", () => {
     expect(((await copied.json()) as { message: string }).message).toContain("signed out");
   });
 
+  it("pages the board: previews first, a key's whole value and the older keys on request", async () => {
+    const group = "board";
+    const ada = await agent(group, "ada");
+    const bob = await agent(group, "bob");
+    const long = `${"0123456789".repeat(100)}END`;
+    await ada.call("set_state", { key: "long-note", value: long });
+    // 55 keys from two agents (each stays under the write limit); the long one is the oldest.
+    for (let i = 0; i < 54; i++) await (i % 2 ? ada : bob).call("set_state", { key: `k-${String(i).padStart(2, "0")}`, value: i });
+    const { page } = await person(linkFor(relay.url, group, await mintAs(group, "dana")));
+    await expect.poll(() => page.locator("#board dt").count()).toBe(50);
+    expect(await page.locator("#board-count").textContent()).toBe("Showing 50 of 55 keys, the most recently changed.");
+    await page.getByRole("button", { name: "Show more keys" }).click();
+    await expect.poll(() => page.locator("#board dt").count()).toBe(55);
+    expect(await page.getByRole("button", { name: "Show more keys" }).isHidden()).toBe(true);
+    const entry = page.locator("#board dd", { has: page.getByRole("button", { name: "Show all of long-note" }) });
+    expect(await entry.locator("code").textContent()).not.toContain("END");
+    await page.getByRole("button", { name: "Show all of long-note" }).click();
+    await expect.poll(() => page.locator("#board code", { hasText: "END" }).count()).toBe(1);
+    await Promise.all([ada.close(), bob.close()]);
+  });
+
   it("renders hostile text inert", async () => {
     const group = "hostile";
     const mallory = await agent(group, "mallory");
