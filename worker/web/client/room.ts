@@ -103,14 +103,16 @@ async function arrive(token: string): Promise<void> {
   $("switch").hidden = false;
   stay.focus();
   const choose = (switching: boolean) => {
+    stay.onclick = go.onclick = null;
     $("switch").hidden = true;
     document.getElementById("signin")?.removeAttribute("hidden");
     if (switching) void signOut(named.g).then(() => exchange(token));
     else if (location.pathname !== `/g/${named.g}`) location.replace(`/g/${named.g}`);
     else if (!roomOpened) void openRoom();
   };
-  stay.addEventListener("click", () => choose(false), { once: true });
-  go.addEventListener("click", () => choose(true), { once: true });
+  // Assigned, not added: a later link's prompt replaces this one's choices rather than adding to them.
+  stay.onclick = () => choose(false);
+  go.onclick = () => choose(true);
 }
 
 function showSignIn(message: string): void {
