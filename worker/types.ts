@@ -18,6 +18,8 @@ export interface Caller {
   exp?: number;
   /** The token's role; absent for a plain peer. */
   role?: Role;
+  /** The page session (its id) the call came through; absent for a token. An ended one is refused. */
+  session?: string;
 }
 
 export type ProblemCode =

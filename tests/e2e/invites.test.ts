@@ -188,14 +188,16 @@ describe("the invite page in a real browser: open the link, run the commands it 
       await chromium.close();
     }
 
-    // The two lines of step 1, verbatim, in a shell with a clean HOME and the system's Node. Only
+    // The three lines of step 1, verbatim, in a shell with a clean HOME and the system's Node. Only
     // --pane is added: the tmux stand-in is not a process named claude, so setup could not find it.
     const home = mkdtempSync(join(tmpdir(), "page-home-"));
     const pane = await lab.standin();
     const env = { HOME: home, PATH: teammatePath(claudeDir()), TMUX: lab.tmuxEnv() };
-    expect(commands).toHaveLength(2);
+    expect(commands).toHaveLength(3);
     await run("/bin/sh", ["-c", commands[0]!], { env });
-    await run("/bin/sh", ["-c", `${commands[1]} --pane ${pane.pane}`], { env, timeout: 60_000 });
+    // The checksum line, with the real sha256sum, accepts the bridge just downloaded.
+    expect((await run("/bin/sh", ["-c", commands[1]!], { env })).stdout.trim()).toBe(`${home}/.local/bin/relay-bridge: OK`);
+    await run("/bin/sh", ["-c", `${commands[2]} --pane ${pane.pane}`], { env, timeout: 60_000 });
     const alice = await relay.mint(g, "alice");
     await run(OLDEST_NODE, [join(home, ".local/bin/relay-bridge"), "dm", "eve", "hello eve"], { env: { ...env, RELAY_URL: relay.url, RELAY_TOKEN: alice } });
     await waitFor(() => pane.events().some((e) => e.event === "submit" && e.line.includes("DM from alice")), { what: "the notice in eve's pane" });

@@ -72,3 +72,30 @@ describe("invites in the group object", () => {
     await client.close();
   });
 });
+
+describe("the bridge download's checksum", () => {
+  const hexOf = async (bytes: ArrayBuffer) => [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+  it("/bridge.mjs, /bridge.mjs.sha256, the invite page and the join answer give the SHA-256 of the bytes served", async () => {
+    const download = await workerFetch(`${BASE}/bridge.mjs`);
+    expect(download.status).toBe(200);
+    const bytes = await download.arrayBuffer();
+    const sha256 = await hexOf(bytes);
+    expect(download.headers.get("X-Relay-Bridge-Sha256")).toBe(sha256);
+    const digest = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))));
+    expect(download.headers.get("Repr-Digest")).toBe(`sha-256=:${digest}:`);
+    // The format `sha256sum -c` reads, naming the file as the install command saves it.
+    const listed = await workerFetch(`${BASE}/bridge.mjs.sha256`);
+    expect(listed.status).toBe(200);
+    expect(await listed.text()).toBe(`${sha256}  relay-bridge\n`);
+
+    const code = await makeInvite(freshGroup("inv"), 2);
+    const verify = `echo "${sha256}  $HOME/.local/bin/relay-bridge" | sha256sum -c`;
+    const form = await (await workerFetch(`${BASE}/invite/${code}`)).text();
+    expect(form).toContain(verify.replaceAll('"', "&quot;"));
+    const page = await (await workerFetch(`${BASE}/invite/${code}`, { method: "POST", headers: { Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" }, body: "name=pia" })).text();
+    expect(page).toContain(verify.replaceAll('"', "&quot;"));
+    const joined = (await (await join(code, "quinn")).json()) as { verify: string; bridge_sha256: string };
+    expect(joined).toMatchObject({ verify, bridge_sha256: sha256 });
+  });
+});

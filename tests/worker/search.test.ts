@@ -199,8 +199,8 @@ describe("get_history search", () => {
       for (const trigger of sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'trigger'`).toArray()) {
         sql.exec(`DROP TRIGGER ${trigger.name}`);
       }
-      for (const table of ["invites", "invite_uses", "messages_fts", "counters", "sent_bytes"]) sql.exec(`DROP TABLE IF EXISTS ${table}`);
-      // The versions after the roles-and-pause one are the invites', this index's and the quotas'.
+      for (const table of ["invites", "invite_uses", "messages_fts", "counters", "sent_bytes", "reserved_names", "ended_sessions"]) sql.exec(`DROP TABLE IF EXISTS ${table}`);
+      // The versions after the roles-and-pause one are the invites', this index's, the quotas', the reserved names' and the ended page sessions'.
       sql.exec(`DELETE FROM _migrations WHERE version > 2`);
       sql.exec(`INSERT INTO messages (id, sender, kind, text, created_at) VALUES ('m_old', 'alice', 'group', 'written before the index', ?)`, Date.now());
       migrate(state.storage);

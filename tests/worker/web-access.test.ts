@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ASSETS } from "../../worker/web/assets.gen.ts";
 import { signToken } from "../../contract/token.ts";
-import { BASE, call, closeSockets, connect, freshGroup, mint, openSocket, peer, stubFor, workerFetch } from "./helpers.ts";
+import { BASE, call, closeSockets, connect, freshGroup, mint, openSocket, peer, sqlIn, stubFor, workerFetch } from "./helpers.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 
 const ORIGIN = BASE;
@@ -69,6 +69,45 @@ describe("sign-in and the session cookie", () => {
     const expired = await api(group, "room", short.cookie);
     expect(expired.status).toBe(401);
     expect(((await expired.json()) as { message: string }).message).toContain("expired");
+  });
+
+  it("signing out ends that session on the server: a copied cookie is refused and its page socket closes; other sessions and the token carry on", async () => {
+    const group = freshGroup("web");
+    const token = await mint(group, "dana");
+    const { cookie } = await signIn(token);
+    const other = await signIn(token);
+    const copied = cookie;
+    const upgraded = await workerFetch(`${BASE}/g/${group}/ws`, { headers: { Upgrade: "websocket", Cookie: copied, Origin: ORIGIN } });
+    expect(upgraded.status).toBe(101);
+    const ws = upgraded.webSocket!;
+    const frames: { type: string; message?: string }[] = [];
+    let closedWith: number | null = null;
+    ws.addEventListener("message", (event) => frames.push(JSON.parse(String(event.data))));
+    ws.addEventListener("close", (event) => (closedWith = event.code));
+    ws.accept();
+
+    const out = await workerFetch(`${BASE}/g/${group}/session/end`, { method: "POST", headers: { Cookie: cookie, Origin: ORIGIN } });
+    expect(out.status).toBe(200);
+    expect(out.headers.get("Set-Cookie")).toMatch(/^relay_session=; .*Max-Age=0/);
+    expect(await out.json()).toMatchObject({ signed_out: true, sockets_closed: 1 });
+    await expect.poll(() => closedWith).toBe(4401);
+    expect(frames).toContainEqual({ type: "signed_out", message: "You signed out. Sign in again with your link." });
+
+    // The copy of the cookie reads nothing, sends nothing, and cannot open another socket.
+    const read = await api(group, "room", copied);
+    expect(read.status).toBe(401);
+    expect(((await read.json()) as { message: string }).message).toContain("signed out");
+    expect((await api(group, "feed?after=0", copied)).status).toBe(401);
+    expect((await api(group, "send", copied, { body: { text: "after sign-out" } })).status).toBe(401);
+    expect((await workerFetch(`${BASE}/g/${group}/ws`, { headers: { Upgrade: "websocket", Cookie: copied, Origin: ORIGIN } })).status).toBe(401);
+
+    // The peer's other session and its token are untouched.
+    expect((await api(group, "room", other.cookie)).status).toBe(200);
+    const scripted = await workerFetch(`${BASE}/g/${group}/api/send`, { method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: JSON.stringify({ text: "still here" }) });
+    expect(scripted.status).toBe(200);
+    // Signing out needs this origin, as every cookie write does.
+    expect((await workerFetch(`${BASE}/g/${group}/session/end`, { method: "POST", headers: { Cookie: other.cookie } })).status).toBe(403);
+    expect((await api(group, "room", other.cookie)).status).toBe(200);
   });
 
   it("accepts a cookie write only with this origin; a script may use its Bearer token instead", async () => {
@@ -159,6 +198,42 @@ describe("the feed and live sockets", () => {
     expect(raw.join("\n")).not.toContain("secret for bob");
     expect(raw.join("\n")).not.toContain('"type":"message"');
     ws.close(1000, "done");
+  });
+});
+
+describe("the board in pages", () => {
+  it("a board at its size limit: the room's first load stays small, pages bring every key once, and a key's whole value on request", async () => {
+    const group = freshGroup("web");
+    const { cookie } = await signIn(await mint(group, "dana"));
+    await api(group, "whoami", cookie);
+    // 200 keys of 16,000 characters, several changed in the same millisecond.
+    const value = JSON.stringify("v".repeat(15_998));
+    const base = Date.now() - 60_000;
+    await sqlIn(group, `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 199)
+      INSERT INTO state (key, value, updated_by, updated_at) SELECT printf('key-%03d', i), ?1, 'ada', ?2 + i / 3 FROM n`, value, base);
+
+    const room = await api(group, "room", cookie);
+    const text = await room.text();
+    expect(text.length).toBeLessThan(64 * 1024);
+    const snapshot = JSON.parse(text) as { board: { key: string; value_json: string; truncated?: true }[]; board_next: { updated_at: string; key: string } | null; board_total: number };
+    expect(snapshot.board_total).toBe(200);
+    expect(snapshot.board).toHaveLength(50);
+    expect(snapshot.board[0]).toMatchObject({ key: "key-198", truncated: true });
+    expect(snapshot.board.every((e) => e.truncated && e.value_json.length === 280)).toBe(true);
+
+    const seen = snapshot.board.map((e) => e.key);
+    let next = snapshot.board_next;
+    while (next) {
+      const page = (await (await api(group, `board?after=${encodeURIComponent(next.updated_at)}&key=${next.key}&limit=70`, cookie)).json()) as { entries: { key: string }[]; next: typeof next };
+      seen.push(...page.entries.map((e) => e.key));
+      next = page.next;
+    }
+    expect(seen).toHaveLength(200);
+    expect(new Set(seen).size).toBe(200);
+
+    const whole = (await (await api(group, "board/value?key=key-007", cookie)).json()) as { entry: { key: string; value_json: string } };
+    expect(whole.entry).toMatchObject({ key: "key-007", value_json: value });
+    expect((await api(group, "board/value?key=nothing-here", cookie)).status).toBe(404);
   });
 });
 

@@ -43,7 +43,9 @@ import {
 import type { PauseInfo, RoomSnapshot } from "../web/frames.ts";
 import { boundedQuery, type FeedPage, type FeedQuery } from "../web/feed.ts";
 import { writeRefusal } from "../web/people.ts";
-import { acceptWebSocket, closeWebSockets, FORWARDED_ROLE_HEADER, isWebAttachment, isWebUpgrade, pushMessage, pushToAll, webSocketsOf } from "../web/room-sockets.ts";
+import { acceptWebSocket, closeWebSockets, FORWARDED_ROLE_HEADER, isWebAttachment, isWebUpgrade, pushMessage, pushToAll, SESSION_HEADER, signOut, webSocketsOf, webSocketsOfSession } from "../web/room-sockets.ts";
+import { EndedSessions } from "./sessions.ts";
+import { type BoardCursor, type BoardPage, boardPage, roomBoard } from "./board-pages.ts";
 import type { Listener, Viewer } from "./audience.ts";
 import { Handovers } from "./handovers.ts";
 import { SocketHub } from "./sockets.ts";
@@ -112,7 +114,8 @@ export class GroupObject extends DurableObject<RelayVars> {
 
   private revokedProblem(caller: Caller): Problem | null {
     const before = this.revokedBefore.get(caller.peer);
-    if (before === undefined || caller.iat >= before) return null;
+    // PAGE SESSIONS (web helper): a signed-out page session is refused like a revoked token.
+    if (before === undefined || caller.iat >= before) return this.endedSessions.problem(caller);
     return {
       code: "revoked",
       message: `This token for peer '${caller.peer}' was revoked. Ask your team for a new token (npm run -s token -- --group ${caller.group} --peer ${caller.peer}).`,
@@ -491,6 +494,9 @@ export class GroupObject extends DurableObject<RelayVars> {
     };
     const exp = request.headers.get("X-Relay-Exp");
     if (exp) caller.exp = Number(exp);
+    // PAGE SESSIONS (web helper): set by the Worker only on a page's upgrade.
+    const session = request.headers.get(SESSION_HEADER);
+    if (session && isWebUpgrade(request)) caller.session = session;
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket" || !caller.peer) {
       return Response.json({ error: "bad_request", message: "Expected a WebSocket upgrade." }, { status: 426 });
     }
@@ -587,7 +593,8 @@ export class GroupObject extends DurableObject<RelayVars> {
       ...page.value,
       open_questions: this.store.openQuestions(caller.peer),
       peers: this.store.roomPeers(this.observers, (name) => this.sockets.isOnline(name, now)),
-      board: this.store.boardEntries(),
+      // BOARD PAGES (web helper): a bounded first page; the rest through webBoard.
+      ...roomBoard(this.ctx.storage.sql),
       pause: this.paused,
     });
   }
@@ -683,5 +690,38 @@ export class GroupObject extends DurableObject<RelayVars> {
   /** Minting a token through the relay reserves its name from invites (reserved-names.ts). */
   async reserveName(group: string, name: string, role: NameRole, tokenExpiresAt: number | null): Promise<NameReservation> {
     return reserveName(this.ctx.storage.sql, group, name, role, tokenExpiresAt, Date.now());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // PAGE SESSIONS AND THE BOARD'S PAGES (added by the web helper; to be ported onto the feature
+  // modules): signing out of one page session, and the board in bounded pages.
+  // ---------------------------------------------------------------------------------------------
+
+  private endedSessionsTable?: EndedSessions;
+  private get endedSessions(): EndedSessions {
+    return (this.endedSessionsTable ??= new EndedSessions(this.ctx.storage.sql));
+  }
+
+  /**
+   * Ends the caller's page session (signing out): every later call with it is refused, and the
+   * page sockets opened with it close now. The peer's other sessions and its token carry on.
+   * `until` is when the session's cookie expires anyway.
+   */
+  async endSession(caller: Caller, until: number): Promise<{ closed: number }> {
+    if (caller.session === undefined) return { closed: 0 };
+    this.endedSessions.end(caller.session, until, Date.now());
+    let closed = 0;
+    for (const ws of webSocketsOfSession(this.ctx, caller.session)) {
+      signOut(ws, "You signed out. Sign in again with your link.", "signed out");
+      closed++;
+    }
+    return { closed };
+  }
+
+  /** A page of the board for the room: entries after `after`, values cut to a preview. */
+  async webBoard(caller: Caller, after: BoardCursor | null, limit: number): Promise<Outcome<BoardPage>> {
+    const revoked = this.revokedProblem(caller);
+    if (revoked) return { ok: false, problem: revoked };
+    return ok(boardPage(this.ctx.storage.sql, after, limit));
   }
 }

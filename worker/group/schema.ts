@@ -144,6 +144,15 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   ],
   // Names reserved by minting a token through the relay; the table and its rules live beside their queries.
   RESERVED_NAMES_SCHEMA,
+  [
+    // Page sessions signed out before their cookie expired (group/sessions.ts). `until` is when
+    // the cookie would have expired anyway: rows past it are pruned.
+    `CREATE TABLE ended_sessions (
+       id TEXT PRIMARY KEY,
+       until INTEGER NOT NULL
+     )`,
+    `CREATE INDEX ended_sessions_by_until ON ended_sessions (until)`,
+  ],
 ];
 
 export function migrate(storage: DurableObjectStorage): void {

@@ -28,7 +28,10 @@ function layout(title: string, body: Html): Html {
 <body>${body}</body></html>`;
 }
 
-export function formPage(group: string, observer: boolean, terminal: { install: string; join: string }, problem?: string, name = ""): Html {
+/** Says what the verify line does, and its spelling where sha256sum is missing (macOS). */
+const VERIFY_NOTE = html`<p class="note">The second line checks the download against the SHA-256 of the bridge this relay serves (also at <code>/bridge.mjs.sha256</code>) and prints <code>OK</code>; if it says <code>FAILED</code>, delete the file and ask your team. On macOS, use <code>shasum -a 256 -c</code> in place of <code>sha256sum -c</code>.</p>`;
+
+export function formPage(group: string, observer: boolean, terminal: { install: string; verify: string; join: string }, problem?: string, name = ""): Html {
   return layout(
     `Join ${group}`,
     html`<h1>Join the relay group <code>${group}</code>${observer ? " as an observer" : ""}</h1>
@@ -40,7 +43,9 @@ ${problem ? html`<p class="problem">${problem}</p>` : ""}
 </form>
 <p class="note">Or from a terminal, without a browser (Node 20 or newer):</p>
 <pre>${terminal.install}
-~/.local/bin/relay-bridge join ${terminal.join} --name &lt;your name&gt;</pre>`,
+${terminal.verify}
+~/.local/bin/relay-bridge join ${terminal.join} --name &lt;your name&gt;</pre>
+${VERIFY_NOTE}`,
   );
 }
 
@@ -51,6 +56,9 @@ export interface Joined {
   token: string;
   mcpAdd: string;
   install: string;
+  /** Checks the download against the served bridge's SHA-256. */
+  verify: string;
+  sha256: string;
   setup: string;
 }
 
@@ -62,7 +70,9 @@ export function joinedPage(j: Joined): Html {
 <h2>1. Install the bridge and set everything up</h2>
 <p>In a terminal inside tmux, with Claude Code running in another pane of the same tmux (Node 20 or newer):</p>
 <pre>${j.install}
+${j.verify}
 ${j.setup}</pre>
+${VERIFY_NOTE}
 <p class="note">It saves the relay, group, name and token in <code>~/.config/claude-relay/config.json</code> (mode 0600), registers the relay's tools with Claude Code in that pane's project, and opens a sidebar with the conversation and the bridge's status. Then restart Claude Code there (<code>claude --continue</code>): a running session does not load a newly added server.</p>
 <h2>2. Or only register the relay with Claude Code</h2>
 <p>In your project directory:</p>

@@ -18,6 +18,8 @@ import { z } from "zod";
 import { verifyInvite, type InviteClaims } from "../../contract/invite.ts";
 import { isValidName, NAME_RULE } from "../../contract/names.ts";
 import { signToken, verifyAdminProof } from "../../contract/token.ts";
+import { BRIDGE_FILE } from "../bridge-download.ts";
+import { BRIDGE_SHA256 } from "../bridge-bundle.gen.ts";
 import type { Env } from "../env.ts";
 import { formPage, INVITE_CSP, INVITE_CSS, joinedPage, refusedPage, type Joined } from "./page.ts";
 
@@ -41,7 +43,16 @@ async function jsonBody(c: Context): Promise<unknown> {
 
 /** Downloads this relay's bridge: one file, runs on Node 20+, no checkout. */
 function installCommand(base: string): string {
-  return `mkdir -p ~/.local/bin && curl -fsSL ${base}/bridge.mjs -o ~/.local/bin/relay-bridge && chmod +x ~/.local/bin/relay-bridge`;
+  return `mkdir -p ~/.local/bin && curl -fsSL ${base}/bridge.mjs -o ~/.local/bin/${BRIDGE_FILE} && chmod +x ~/.local/bin/${BRIDGE_FILE}`;
+}
+
+/**
+ * Checks the downloaded bridge against the checksum of the one this relay serves, built in the
+ * same build: it prints "OK", or fails and says the file differs. The checksum is written into the
+ * command, so a copy of the page or a teammate's message pins exactly this bridge.
+ */
+function verifyCommand(): string {
+  return `echo "${BRIDGE_SHA256}  $HOME/.local/bin/${BRIDGE_FILE}" | sha256sum -c`;
 }
 
 /** The commands a new peer runs, the same on the page and in the JSON answer `relay-bridge join` gets. */
@@ -49,6 +60,7 @@ export function commandsFor(base: string, token: string) {
   return {
     mcp_add: `claude mcp add --transport http relay ${base}/mcp --header "Authorization: Bearer ${token}"`,
     install: installCommand(base),
+    verify: verifyCommand(),
     setup: `~/.local/bin/relay-bridge setup --url ${base} --token ${token}`,
   };
 }
@@ -129,7 +141,7 @@ async function redeem(c: Context<{ Bindings: Env }>, code: string, name: unknown
   const commands = commandsFor(base, token);
   return {
     ok: true,
-    joined: { base, group: claims.g, peer: name, observer, token, mcpAdd: commands.mcp_add, install: commands.install, setup: commands.setup },
+    joined: { base, group: claims.g, peer: name, observer, token, mcpAdd: commands.mcp_add, install: commands.install, verify: commands.verify, sha256: BRIDGE_SHA256, setup: commands.setup },
   };
 }
 
@@ -144,9 +156,9 @@ function pageHeaders(c: Context): void {
 }
 
 /** What the form page offers for a terminal: install the bridge, then join with this very link. */
-function terminalCommands(c: Context): { install: string; join: string } {
+function terminalCommands(c: Context): { install: string; verify: string; join: string } {
   const url = new URL(c.req.url);
-  return { install: installCommand(url.origin), join: `'${url.origin}${url.pathname}'` };
+  return { install: installCommand(url.origin), verify: verifyCommand(), join: `'${url.origin}${url.pathname}'` };
 }
 
 invites.get("/invite.css", (c) => {
@@ -188,6 +200,7 @@ invites.post("/invite/:code/join", async (c) => {
     peer: j.peer,
     observer: j.observer,
     token: j.token,
+    bridge_sha256: j.sha256,
     ...commandsFor(j.base, j.token),
   });
 });

@@ -21,6 +21,8 @@ export interface BoardEntry {
   value_json: string | null;
   updated_by: string;
   updated_at: string;
+  /** Set when value_json is only the start of the value (a page of the board): ask for the key to see all. */
+  truncated?: true;
 }
 
 export interface RoomPeer {
@@ -45,7 +47,12 @@ export interface RoomSnapshot {
   /** Questions addressed to the viewer that the viewer has not answered yet, oldest first. */
   open_questions: RoomMessage[];
   peers: RoomPeer[];
+  /** The most recently changed board entries, values cut to a preview (worker/group/board-pages.ts). */
   board: BoardEntry[];
+  /** Where the board's next page starts; null when `board` holds every key. */
+  board_next: { updated_at: string; key: string } | null;
+  /** Keys on the board. */
+  board_total: number;
   pause: PauseInfo | null;
   /** When the page's session ends (token expiry or the session's own limit); absent for a script. */
   session_ends?: string;

@@ -46,8 +46,15 @@ const signIn = html`<section id="signin" class="card" aria-labelledby="signin-ti
 </form>
 </section>`;
 
+/** Shown instead of signing in when a link names someone other than who this browser is signed in as. */
+const switchPrompt = html`<section id="switch" class="card" role="alertdialog" aria-labelledby="switch-title" aria-describedby="switch-text" hidden>
+<h2 id="switch-title">Switch who you are?</h2>
+<p id="switch-text"></p>
+<div class="row"><button id="switch-stay" type="button"></button><button id="switch-go" type="button"></button></div>
+</section>`;
+
 export function signInPage() {
-  return shell("Sign in · claude-relay", null, html`<header class="top"><h1>claude-relay</h1></header><main class="signin-main">${signIn}</main>`);
+  return shell("Sign in · claude-relay", null, html`<header class="top"><h1>claude-relay</h1></header><main class="signin-main">${switchPrompt}${signIn}</main>`);
 }
 
 export function roomPage(group: string) {
@@ -65,6 +72,7 @@ export function roomPage(group: string) {
 </header>
 <p id="pause-banner" class="banner" role="status" hidden></p>
 <p id="connection" class="muted" role="status"></p>
+${switchPrompt}
 <main id="room" hidden>
 <div class="conversation">
 <section aria-labelledby="questions-title" class="card">
@@ -99,7 +107,8 @@ export function roomPage(group: string) {
 </div>
 <aside class="side">
 <section aria-labelledby="peers-title" class="card"><h2 id="peers-title">Peers</h2><ul id="peers" class="peers"></ul></section>
-<section aria-labelledby="board-title" class="card"><h2 id="board-title">Board</h2><dl id="board" class="board"></dl></section>
+<section aria-labelledby="board-title" class="card"><h2 id="board-title">Board</h2><dl id="board" class="board"></dl>
+<p id="board-count" class="muted small"></p><button id="board-more" type="button" hidden>Show more keys</button></section>
 </aside>
 </main>
 <div id="signin-slot" hidden>${signIn}</div>`,

@@ -13,6 +13,8 @@ import type { RoomFrame, RoomMessage } from "./frames.ts";
 export const WEB_SOCKET_HEADER = "X-Relay-Web";
 /** The verified token role, forwarded with a page's upgrade; stripped from any other request. */
 export const FORWARDED_ROLE_HEADER = "X-Relay-Role";
+/** The page session's id, forwarded with a page's upgrade (honoured only with WEB_SOCKET_HEADER). */
+export const SESSION_HEADER = "X-Relay-Session";
 const WEB_TAG = "web";
 
 /** Kept on each page socket; the fields the alarm's expiry/revocation sweep reads match a bridge's. */
@@ -39,11 +41,18 @@ export function isWebUpgrade(request: Request): boolean {
   return request.headers.get(WEB_SOCKET_HEADER) === "1";
 }
 
-export function acceptWebSocket(ctx: DurableObjectState, caller: { peer: string; iat: number; exp?: number; role?: Role }, now: number): Response {
+/** The page sockets opened with one page session, which signing out of it closes. */
+export function webSocketsOfSession(ctx: DurableObjectState, session: string): WebSocket[] {
+  return ctx.getWebSockets(`${WEB_TAG}-session:${session}`);
+}
+
+export function acceptWebSocket(ctx: DurableObjectState, caller: { peer: string; iat: number; exp?: number; role?: Role; session?: string }, now: number): Response {
   const { 0: client, 1: server } = new WebSocketPair();
   const attachment: WebAttachment = { kind: "web", peer: caller.peer, iat: caller.iat, observer: caller.role === "observer", connectedAt: now, lastFrameAt: now };
   if (caller.exp !== undefined) attachment.exp = caller.exp;
-  ctx.acceptWebSocket(server, [WEB_TAG, `${WEB_TAG}:${caller.peer}`]);
+  const tags = [WEB_TAG, `${WEB_TAG}:${caller.peer}`];
+  if (caller.session) tags.push(`${WEB_TAG}-session:${caller.session}`);
+  ctx.acceptWebSocket(server, tags);
   server.serializeAttachment(attachment);
   return new Response(null, { status: 101, webSocket: client });
 }
@@ -87,7 +96,7 @@ export function closeWebSockets(ctx: DurableObjectState, peer: string, before: n
   return closed;
 }
 
-function signOut(ws: WebSocket, message: string, reason: string): void {
+export function signOut(ws: WebSocket, message: string, reason: string): void {
   send(ws, JSON.stringify({ type: "signed_out", message } satisfies RoomFrame));
   try {
     ws.close(CLOSE_CODES.revoked, reason);

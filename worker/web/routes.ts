@@ -15,11 +15,12 @@ import { bearerToken, verifyToken } from "../../contract/token.ts";
 import { isValidName, NAME_RULE } from "../../contract/names.ts";
 import { READ_MAX_LIMIT } from "../../contract/limits.ts";
 import type { Env } from "../env.ts";
+import { BOARD_PAGE_MAX } from "../group/board-pages.ts";
 import type { Caller, Outcome, Problem } from "../types.ts";
 import { SendDmInput, SendMessageInput } from "../mcp/inputs.ts";
 import { ASSETS } from "./assets.gen.ts";
-import { FORWARDED_ROLE_HEADER, WEB_SOCKET_HEADER } from "./room-sockets.ts";
-import { openSession, sealSession, SESSION_COOKIE, sessionCookie } from "./session.ts";
+import { FORWARDED_ROLE_HEADER, SESSION_HEADER, WEB_SOCKET_HEADER } from "./room-sockets.ts";
+import { openSession, sealSession, type Session, SESSION_COOKIE, sessionCookie } from "./session.ts";
 import { roomPage, SECURITY_HEADERS, signInPage } from "./page.ts";
 
 type Vars = { caller: Caller; viaCookie: boolean; sessionEnds?: number };
@@ -42,6 +43,7 @@ const STATUS: Partial<Record<Problem["code"], 401 | 403 | 404 | 429>> = {
   rate_limited: 429,
   unknown_peer: 404,
   unknown_message: 404,
+  not_found: 404,
 };
 
 function answer<T>(outcome: Outcome<T>, render: (value: T) => unknown = (v) => v): Response {
@@ -113,15 +115,30 @@ webApp.post("/session", async (c) => {
   return c.json({ group: claims.g, peer: claims.p, role: claims.r ?? null, room: `/g/${claims.g}` });
 });
 
-webApp.post("/g/:group/session/end", (c) => {
+/**
+ * Signs out: the group object records the session as ended, so the cookie is refused from now on
+ * wherever a copy of it is, and the page sockets opened with it close. The browser drops it too.
+ */
+webApp.post("/g/:group/session/end", async (c) => {
   if (!sameOrigin(c)) return refuse(403, "origin_mismatch", "Sign out from the relay's own page.");
-  c.header("Set-Cookie", sessionCookie(c.req.param("group"), "", 0, new URL(c.req.url).protocol === "https:"));
-  return c.json({ signed_out: true });
+  const group = c.req.param("group");
+  c.header("Set-Cookie", sessionCookie(group, "", 0, new URL(c.req.url).protocol === "https:"));
+  c.header("Cache-Control", "no-store");
+  const opened = await openSession(c.env.RELAY_SECRET!, getCookie(c, SESSION_COOKIE));
+  // No valid session of this group: nothing to end but the cookie in this browser.
+  if (!opened.ok || opened.session.g !== group || !isValidName(group)) return c.json({ signed_out: true, sockets_closed: 0 });
+  const { closed } = await groupStub(c.env, group).endSession(callerOf(opened.session), opened.session.sx);
+  return c.json({ signed_out: true, sockets_closed: closed });
 });
 
 // ---------------------------------------------------------------------------------------------
 // Who is calling: the session cookie, or a Bearer token (scripts)
 // ---------------------------------------------------------------------------------------------
+
+/** The caller a page session speaks as; its id travels along, so the group can refuse an ended one. */
+function callerOf(s: Session): Caller {
+  return { group: s.g, peer: s.p, iat: s.iat, ...(s.exp !== undefined && { exp: s.exp }), ...(s.r && { role: s.r }), session: s.sid };
+}
 
 const requirePerson = createMiddleware<{ Bindings: Env; Variables: Vars }>(async (c, next) => {
   const group = c.req.param("group") ?? "";
@@ -136,8 +153,7 @@ const requirePerson = createMiddleware<{ Bindings: Env; Variables: Vars }>(async
   } else {
     const opened = await openSession(c.env.RELAY_SECRET!, getCookie(c, SESSION_COOKIE));
     if (!opened.ok) return refuse(401, "signed_out", opened.reason);
-    const { g, p, iat, exp, r } = opened.session;
-    c.set("caller", { group: g, peer: p, iat, ...(exp !== undefined && { exp }), ...(r && { role: r }) });
+    c.set("caller", callerOf(opened.session));
     c.set("viaCookie", true);
     c.set("sessionEnds", opened.session.sx);
   }
@@ -171,6 +187,12 @@ webApp.get("/g/:group/api/room", async (c) => {
   );
 });
 
+/** Who this browser (or script) is signed in as here: the page asks before a link switches it. */
+webApp.get("/g/:group/api/whoami", async (c) => {
+  const caller = c.get("caller");
+  return answer(await groupStub(c.env, caller.group).authorize(caller), () => ({ group: caller.group, peer: caller.peer, role: caller.role ?? null }));
+});
+
 webApp.get("/g/:group/api/feed", async (c) => {
   const after = optionalInt(c.req.query("after"));
   const before = optionalInt(c.req.query("before"));
@@ -184,6 +206,24 @@ webApp.get("/g/:group/api/feed", async (c) => {
       ...(query && { query }),
     }),
   );
+});
+
+/** The board after the entry named by `after` (its change time) and `key`: each value a preview. */
+webApp.get("/g/:group/api/board", async (c) => {
+  const after = c.req.query("after");
+  const key = c.req.query("key");
+  const cursor = after !== undefined && key !== undefined && Number.isFinite(Date.parse(after)) ? { updated_at: after, key } : null;
+  const limit = optionalInt(c.req.query("limit")) ?? BOARD_PAGE_MAX;
+  const caller = c.get("caller");
+  return answer(await groupStub(c.env, caller.group).webBoard(caller, cursor, limit));
+});
+
+/** One key's whole value, for an entry the board showed cut short. */
+webApp.get("/g/:group/api/board/value", async (c) => {
+  const key = c.req.query("key") ?? "";
+  if (!isValidName(key)) return refuse(400, "invalid_input", `A board key is ${NAME_RULE}.`);
+  const caller = c.get("caller");
+  return answer(await groupStub(c.env, caller.group).getState(caller, key, undefined), (entries) => ({ entry: entries[0] }));
 });
 
 /** One body for both kinds of send; validated by the very schemas the tools use, for the same errors. */
@@ -250,5 +290,7 @@ webApp.get("/g/:group/ws", async (c) => {
   // The socket ends when the session does (the token's expiry caps the session's).
   headers.set("X-Relay-Exp", String(s.sx));
   if (s.r) headers.set(FORWARDED_ROLE_HEADER, s.r);
+  // Signing out of this session closes this socket, and an ended session cannot open another.
+  headers.set(SESSION_HEADER, s.sid);
   return groupStub(c.env, group).fetch(new Request(c.req.url, { headers }));
 });

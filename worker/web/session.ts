@@ -3,6 +3,9 @@
  * a cookie that names the token's group, peer, issue time, role and expiry, signed with the relay
  * secret. The group object checks the issue time against revocations on every call, and the
  * token's own expiry caps the session's, so revoking or expiring the token ends the session at once.
+ * Each session also carries a random id: signing out records that id as ended in the group object,
+ * so a copy of the cookie is refused from then on, while the peer's other sessions and its bridge
+ * token (which share the token's issue time) carry on.
  */
 import { base64url, fromBase64url, hmacKey, type Role, type TokenClaims } from "../../contract/token.ts";
 
@@ -18,6 +21,8 @@ export interface Session {
   r?: Role;
   /** When the session itself ends (epoch ms). */
   sx: number;
+  /** This session's own id (random), what signing out ends. */
+  sid: string;
 }
 
 const encoder = new TextEncoder();
@@ -25,7 +30,8 @@ const encoder = new TextEncoder();
 const CONTEXT = "rly-session|";
 
 export async function sealSession(secret: string, claims: TokenClaims, now = Date.now()): Promise<{ value: string; session: Session }> {
-  const session: Session = { g: claims.g, p: claims.p, iat: claims.iat, sx: Math.min(now + SESSION_TTL_MS, claims.exp ?? Number.POSITIVE_INFINITY) };
+  const sid = base64url(crypto.getRandomValues(new Uint8Array(16)));
+  const session: Session = { g: claims.g, p: claims.p, iat: claims.iat, sx: Math.min(now + SESSION_TTL_MS, claims.exp ?? Number.POSITIVE_INFINITY), sid };
   if (claims.exp !== undefined) session.exp = claims.exp;
   if (claims.r !== undefined) session.r = claims.r;
   const body = base64url(encoder.encode(JSON.stringify(session)));
@@ -47,6 +53,8 @@ export async function openSession(secret: string, value: string | undefined, now
   } catch {
     return { ok: false, reason: "The session cookie is malformed; sign in again." };
   }
+  // A cookie without an id could never be signed out: it is refused, and the person signs in again once.
+  if (typeof session.sid !== "string" || session.sid.length === 0) return { ok: false, reason: "This session cannot be signed out; sign in again with your link." };
   if (session.exp !== undefined && session.exp <= now) return { ok: false, reason: "Your token has expired. Ask your team for a new sign-in link." };
   if (session.sx <= now) return { ok: false, reason: "Your session has ended. Sign in again with your link." };
   return { ok: true, session };

@@ -48,8 +48,71 @@ async function exchange(token: string): Promise<void> {
     showSignIn(signed.message);
     return;
   }
-  if (signed.value.room === location.pathname) void openRoom();
+  // A room already drawn is someone else's: load it afresh rather than mix two people's state.
+  if (signed.value.room === location.pathname && !roomOpened) void openRoom();
   else location.replace(signed.value.room);
+}
+
+/** Ends this browser's session in group `g` on the relay, so no copy of its cookie works afterwards. */
+async function signOut(g = group): Promise<void> {
+  await call(`/g/${g}/session/end`, {});
+}
+
+/**
+ * The group, peer and role a sign-in link's token names, read without checking its signature: only
+ * to ask the person before switching. The relay checks the token itself when it is exchanged.
+ */
+function namedIn(token: string): { g: string; p: string; r?: string } | null {
+  try {
+    const claims = JSON.parse(atob((token.split(".")[1] ?? "").replace(/-/g, "+").replace(/_/g, "/"))) as { g?: unknown; p?: unknown; r?: unknown };
+    if (typeof claims.g !== "string" || typeof claims.p !== "string") return null;
+    return { g: claims.g, p: claims.p, ...(typeof claims.r === "string" && { r: claims.r }) };
+  } catch {
+    return null;
+  }
+}
+
+/** Who this browser is signed in as in group `g`, or null (not signed in, or the session ended). */
+async function signedInAs(g: string): Promise<{ peer: string; role: string | null } | null> {
+  try {
+    const response = await fetch(`/g/${encodeURIComponent(g)}/api/whoami`, { credentials: "same-origin" });
+    return response.ok ? ((await response.json()) as { peer: string; role: string | null }) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A sign-in link was opened. If this browser is already signed in to the link's group as someone
+ * else, the person chooses: a link pasted by another (or a mistake) must not silently change who
+ * they speak as.
+ */
+async function arrive(token: string): Promise<void> {
+  const named = namedIn(token);
+  const current = named ? await signedInAs(named.g) : null;
+  if (!named || !current || (current.peer === named.p && current.role === (named.r ?? null))) return exchange(token);
+  const who = (peer: string, role: string | null) => (role ? `${peer} (${role})` : peer);
+  const now = who(current.peer, current.role);
+  const next = who(named.p, named.r ?? null);
+  $("switch-text").textContent = `This browser is signed in to group ${named.g} as ${now}. The link you opened signs in as ${next}.`;
+  const stay = $<HTMLButtonElement>("switch-stay");
+  const go = $<HTMLButtonElement>("switch-go");
+  stay.textContent = `Stay ${now}`;
+  go.textContent = `Switch to ${next}`;
+  document.getElementById("signin")?.setAttribute("hidden", "");
+  $("switch").hidden = false;
+  stay.focus();
+  const choose = (switching: boolean) => {
+    stay.onclick = go.onclick = null;
+    $("switch").hidden = true;
+    document.getElementById("signin")?.removeAttribute("hidden");
+    if (switching) void signOut(named.g).then(() => exchange(token));
+    else if (location.pathname !== `/g/${named.g}`) location.replace(`/g/${named.g}`);
+    else if (!roomOpened) void openRoom();
+  };
+  // Assigned, not added: a later link's prompt replaces this one's choices rather than adding to them.
+  stay.onclick = () => choose(false);
+  go.onclick = () => choose(true);
 }
 
 function showSignIn(message: string): void {
@@ -76,6 +139,9 @@ const messages = new Map<number, RoomMessage>();
 const byId = new Map<string, RoomMessage>();
 const openQuestions = new Map<string, RoomMessage>();
 const board = new Map<string, BoardEntry>();
+/** Where the board's next page starts (null: every key is shown), and how many keys it has. */
+let boardNext: { updated_at: string; key: string } | null = null;
+let boardTotal = 0;
 let me = "";
 let observer = false;
 let lead = false;
@@ -214,9 +280,36 @@ function drawPeers(peers: RoomPeer[]): void {
 function drawBoard(): void {
   const entries = [...board.values()].sort((a, b) => a.key.localeCompare(b.key));
   $("board").replaceChildren(
-    ...entries.flatMap((e) => [el("dt", {}, e.key), el("dd", {}, el("code", {}, literal(e.value_json ?? "")), el("div", { class: "muted small" }, `${e.updated_by}, `, time(e.updated_at)))]),
+    ...entries.flatMap((e) => {
+      const value = el("code", {}, literal(e.value_json ?? ""), e.truncated ? "…" : "");
+      const whole = e.truncated ? el("button", { type: "button", class: "link" }, `Show all of ${e.key}`) : null;
+      whole?.addEventListener("click", () => void loadBoardValue(e.key));
+      return [el("dt", {}, e.key), el("dd", {}, value, whole, el("div", { class: "muted small" }, `${e.updated_by}, `, time(e.updated_at)))];
+    }),
   );
   if (entries.length === 0) $("board").append(el("dd", { class: "muted" }, "The board is empty."));
+  $("board-more").hidden = boardNext === null;
+  $("board-count").textContent = boardNext === null ? "" : `Showing ${board.size} of ${boardTotal} keys, the most recently changed.`;
+}
+
+/** The board's next page: previews of the entries changed before the last one shown. */
+async function loadMoreBoard(): Promise<void> {
+  if (boardNext === null) return;
+  const page = await call<{ entries: BoardEntry[]; next: typeof boardNext; total: number }>(api(`board?after=${encodeURIComponent(boardNext.updated_at)}&key=${encodeURIComponent(boardNext.key)}`));
+  if (!page.ok) return;
+  // A key already shown may be newer (a live change): keep that.
+  for (const entry of page.value.entries) if (!board.has(entry.key)) board.set(entry.key, entry);
+  boardNext = page.value.next;
+  boardTotal = page.value.total;
+  drawBoard();
+}
+
+/** One key's whole value, for an entry the board showed cut short. */
+async function loadBoardValue(key: string): Promise<void> {
+  const found = await call<{ entry: BoardEntry }>(api(`board/value?key=${encodeURIComponent(key)}`));
+  if (!found.ok) return;
+  board.set(key, found.value.entry);
+  drawBoard();
 }
 
 function drawPause(pause: PauseInfo | null): void {
@@ -245,7 +338,6 @@ function markReadSoon(): void {
   clearTimeout(readTimer);
   readTimer = window.setTimeout(() => void call(api("read"), {}), 300);
 }
-document.addEventListener("visibilitychange", markReadSoon);
 
 // ---------------------------------------------------------------------------------------------
 // Sending
@@ -267,29 +359,32 @@ async function send(body: { to?: string; text: string; reply_to?: string; urgent
   return sent.ok;
 }
 
-$<HTMLFormElement>("composer").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const box = $<HTMLTextAreaElement>("message");
-  const to = $<HTMLSelectElement>("to").value;
-  const tags = $<HTMLInputElement>("tags").value.split(",").map((t) => t.trim()).filter(Boolean);
-  const urgent = $<HTMLInputElement>("urgent").checked;
-  const body = { text: box.value, ...(to && { to }), ...(urgent && { urgent }), ...(!to && tags.length && { tags }) };
-  void send(body, $("composer-status")).then((ok) => {
-    // Only if the box still holds what was sent: the person may have typed the next message.
-    if (ok && box.value === body.text) box.value = "";
+/** The composer and the lead's controls; the room page only (the sign-in page has none of them). */
+function wireControls(): void {
+  $<HTMLFormElement>("composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const box = $<HTMLTextAreaElement>("message");
+    const to = $<HTMLSelectElement>("to").value;
+    const tags = $<HTMLInputElement>("tags").value.split(",").map((t) => t.trim()).filter(Boolean);
+    const urgent = $<HTMLInputElement>("urgent").checked;
+    const body = { text: box.value, ...(to && { to }), ...(urgent && { urgent }), ...(!to && tags.length && { tags }) };
+    void send(body, $("composer-status")).then((ok) => {
+      // Only if the box still holds what was sent: the person may have typed the next message.
+      if (ok && box.value === body.text) box.value = "";
+    });
   });
-});
-// Ctrl/Cmd+Enter sends from the message box, as in most chat tools; Enter alone is a new line.
-$("message").addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $<HTMLFormElement>("composer").requestSubmit();
-});
+  // Ctrl/Cmd+Enter sends from the message box, as in most chat tools; Enter alone is a new line.
+  $("message").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $<HTMLFormElement>("composer").requestSubmit();
+  });
 
-$<HTMLFormElement>("pause-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  void call<{ pause: PauseInfo | null }>(api("pause"), { reason: $<HTMLInputElement>("pause-reason").value }).then((r) => r.ok && drawPause(r.value.pause));
-});
-$("resume").addEventListener("click", () => void call<{ pause: PauseInfo | null }>(api("resume"), {}).then((r) => r.ok && drawPause(r.value.pause)));
-$("signout").addEventListener("click", () => void call(`/g/${group}/session/end`, {}).then(() => showSignIn("Signed out.")));
+  $<HTMLFormElement>("pause-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    void call<{ pause: PauseInfo | null }>(api("pause"), { reason: $<HTMLInputElement>("pause-reason").value }).then((r) => r.ok && drawPause(r.value.pause));
+  });
+  $("resume").addEventListener("click", () => void call<{ pause: PauseInfo | null }>(api("resume"), {}).then((r) => r.ok && drawPause(r.value.pause)));
+  $("signout").addEventListener("click", () => void signOut().then(() => showSignIn("Signed out.")));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Older pages and search
@@ -307,29 +402,33 @@ async function loadOlder(): Promise<void> {
   drawThreads();
   scroller.scrollTop = scroller.scrollHeight - fromBottom;
 }
-$("older").addEventListener("click", () => void loadOlder());
-$("channel-scroll").addEventListener("scroll", () => {
-  if ($("channel-scroll").scrollTop < 20) void loadOlder();
-});
-
-$<HTMLFormElement>("search-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const q = $<HTMLInputElement>("search").value.trim();
-  if (!q) return clearSearch();
-  void call<{ messages: RoomMessage[] }>(api(`feed?q=${encodeURIComponent(q)}&limit=200`)).then((found) => {
-    if (!found.ok) return;
-    searching = true;
-    $("search-clear").hidden = false;
-    drawChannel(found.value.messages);
-  });
-});
 function clearSearch(): void {
   searching = false;
   $("search-clear").hidden = true;
   $<HTMLInputElement>("search").value = "";
   drawChannel();
 }
-$("search-clear").addEventListener("click", clearSearch);
+
+/** Scrolling back, search, and the board's pages; the room page only. */
+function wireChannel(): void {
+  $("older").addEventListener("click", () => void loadOlder());
+  $("channel-scroll").addEventListener("scroll", () => {
+    if ($("channel-scroll").scrollTop < 20) void loadOlder();
+  });
+  $<HTMLFormElement>("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const q = $<HTMLInputElement>("search").value.trim();
+    if (!q) return clearSearch();
+    void call<{ messages: RoomMessage[] }>(api(`feed?q=${encodeURIComponent(q)}&limit=200`)).then((found) => {
+      if (!found.ok) return;
+      searching = true;
+      $("search-clear").hidden = false;
+      drawChannel(found.value.messages);
+    });
+  });
+  $("search-clear").addEventListener("click", clearSearch);
+  $("board-more").addEventListener("click", () => void loadMoreBoard());
+}
 
 // ---------------------------------------------------------------------------------------------
 // Live
@@ -400,7 +499,9 @@ async function refreshPeers(): Promise<void> {
   if (room.ok) drawPeers(room.value.peers);
 }
 
+let roomOpened = false;
 async function openRoom(): Promise<void> {
+  roomOpened = true;
   const started = performance.now();
   const room = await call<RoomSnapshot>(api("room"));
   if (!room.ok) return;
@@ -413,6 +514,8 @@ async function openRoom(): Promise<void> {
   r.messages.forEach(add);
   r.open_questions.forEach(add);
   for (const entry of r.board) board.set(entry.key, entry);
+  boardNext = r.board_next;
+  boardTotal = r.board_total;
   $("signin-slot").hidden = true;
   $("room").hidden = false;
   $("signout").hidden = false;
@@ -439,8 +542,21 @@ async function openRoom(): Promise<void> {
 
 // The token may arrive in the fragment, which browsers never send to a server. Take it, and wipe
 // it from the address bar and history at once, before anything else can read or share it.
-const fragment = new URLSearchParams(location.hash.slice(1));
-const token = fragment.get("t");
-if (token) history.replaceState(null, "", location.pathname + location.search);
-if (token) void exchange(token);
+function takeToken(): string | null {
+  const token = new URLSearchParams(location.hash.slice(1)).get("t");
+  if (token) history.replaceState(null, "", location.pathname + location.search);
+  return token;
+}
+const token = takeToken();
+// A link pasted into the address bar of this very page changes only the fragment: no new load.
+window.addEventListener("hashchange", () => {
+  const pasted = takeToken();
+  if (pasted) void arrive(pasted);
+});
+if (group) {
+  wireControls();
+  wireChannel();
+  document.addEventListener("visibilitychange", markReadSoon);
+}
+if (token) void arrive(token);
 else if (group) void openRoom();
