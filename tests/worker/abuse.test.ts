@@ -3,7 +3,7 @@
  * closed, the upgrade refused, the notices stop, the search stays bounded), and a bystander in the
  * same group still sends, and still hears about mail, while it runs. The bystander's latency
  * under attack is measured properly by `npm run bench:abuse`; here it only has to stay far below
- * what the unbounded versions cost (seconds).
+ * what the unbounded versions cost (a stall of tens of seconds or more).
  */
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
@@ -13,8 +13,13 @@ import { bridge, closeSockets, openSocket, stubFor, timed, trio, upgradeRequest,
 
 afterEach(closeSockets);
 
-/** What a bystander may take per send while an attack runs; the unbounded attacks cost seconds. */
-const BYSTANDER_BOUND_MS = 1_500;
+/**
+ * What a bystander may take per call while an attack runs: only a stall fails it. The unbounded
+ * attacks stalled a group for tens of seconds to minutes; a loaded 2-core machine takes a few
+ * seconds for a call that takes milliseconds when quiet, so the latency itself is measured by
+ * `npm run bench:abuse`, not here.
+ */
+const BYSTANDER_BOUND_MS = 15_000;
 
 type Trio = Awaited<ReturnType<typeof trio>>;
 
