@@ -91,7 +91,8 @@ function atMcpPath(request: Request): Request {
   const url = new URL(request.url);
   if (url.pathname === MCP_PATH) return request;
   url.pathname = MCP_PATH;
-  return new Request(url, request);
+  // A body already read and parsed travels as `parsedBody`; the copy carries the rest.
+  return request.bodyUsed ? new Request(url, { method: request.method, headers: request.headers, signal: request.signal }) : new Request(url, request);
 }
 
 export interface McpRequest {
