@@ -1,7 +1,7 @@
 /**
  * The relay Worker: routes requests, checks tokens, and hands each request to its group's
- * Durable Object. Reading order for a newcomer: this file, then mcp/tools.ts (the tools), then
- * group/object.ts (where everything is stored and delivered).
+ * Durable Object. Reading order for a newcomer: this file, then mcp/route.ts (the MCP endpoint)
+ * and mcp/tools.ts (the tools), then group/object.ts (where everything is stored and delivered).
  */
 import { type Context, Hono } from "hono";
 import { createMiddleware } from "hono/factory";
@@ -225,6 +225,7 @@ app.get("/groups/:group/feed", requireToken, async (c) => {
   const afterText = c.req.query("after");
   const limitText = c.req.query("limit") ?? "50";
   const after = afterText === undefined ? undefined : Number(afterText);
+  // A feed page is a page of history, so it takes history's limit.
   const limit = Number(limitText);
   if ((after !== undefined && !(Number.isSafeInteger(after) && after >= 0)) || !(Number.isSafeInteger(limit) && limit >= 1 && limit <= HISTORY_MAX_LIMIT)) {
     return refuse(400, "invalid_query", `after must be a seq (a whole number, 0 or more); limit 1 to ${HISTORY_MAX_LIMIT}.`);

@@ -131,11 +131,15 @@ describe("MCP where people point Claude Code by mistake", () => {
     });
   }
 
-  it("a browser's GET / is still the sign-in page; a POST / without a token is told how to send one", async () => {
+  it("a browser's GET / is still the sign-in page; a client's GET / is MCP's; a POST / without a token is told how to send one", async () => {
     const page = await workerFetch(`${BASE}/`, { headers: { Accept: "text/html,application/xhtml+xml,*/*;q=0.8" } });
     expect(page.status).toBe(200);
     expect(page.headers.get("Content-Type")).toMatch(/text\/html/);
     expect(await page.text()).toContain("claude-relay");
+    // A client's GET of the event stream is MCP's (a stateless relay has none to offer).
+    const token = await mint(freshGroup("path"), "alice");
+    const stream = await workerFetch(`${BASE}/`, { headers: { Accept: "text/event-stream", Authorization: `Bearer ${token}` } });
+    expect(stream.status).toBe(405);
     const anonymous = await workerFetch(`${BASE}/`, { method: "POST", headers: HEADERS, body: "{}" });
     expect(anonymous.status).toBe(401);
     expect(((await anonymous.json()) as { error: string }).error).toBe("missing_token");

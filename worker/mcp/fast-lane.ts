@@ -8,8 +8,9 @@
  * special about them, and answers them as that handler does: the same checks, the same tool result
  * (validation errors and thrown errors included), the same JSON-RPC envelope, the same SSE framing
  * and headers. Anything else (initialize, tools/list, notifications, batches, GETs, modern-era
- * requests, odd headers or params) returns null and goes to the SDK. tests/worker/tools.test.ts and
- * validation.test.ts run through both lanes, so the two cannot drift apart.
+ * requests, odd headers or params) returns null and goes to the SDK. The tool and validation
+ * suites run through both lanes, and tests/worker/mcp-lanes.test.ts compares their answers byte for
+ * byte, so the two cannot drift apart.
  */
 import { isJsonContentType, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/server";
 import type { ToolResult } from "./render.ts";
