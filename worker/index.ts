@@ -1,11 +1,9 @@
 /**
  * The relay Worker: routes requests, checks tokens, and hands each request to its group's
- * Durable Object. Reading order for a newcomer: this file, then mcp/tools.ts (the tools), then
- * group/object.ts (where everything is stored and delivered).
+ * Durable Object. Reading order for a newcomer: this file, then mcp/route.ts (the MCP endpoint)
+ * and mcp/tools.ts (the tools), then group/object.ts (where everything is stored and delivered).
  */
-import { createMcpHandler } from "agents/mcp/server";
-import { env } from "cloudflare:workers";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { bearerToken, secretProblem, verifyAdminProof, verifyToken } from "../contract/token.ts";
@@ -13,9 +11,8 @@ import type { Env } from "./env.ts";
 import type { Caller } from "./types.ts";
 import { hostGuard } from "./host-guard.ts";
 import { nameSchema } from "./mcp/inputs.ts";
-import { confirmWhenWritten, Handover, handsOverMail } from "./mcp/handover.ts";
-import { buildRelayServer } from "./mcp/tools.ts";
-import { MAX_MCP_BODY_BYTES } from "../contract/limits.ts";
+import { MCP_PATH, serveMcp } from "./mcp/route.ts";
+import { HISTORY_MAX_LIMIT } from "../contract/limits.ts";
 import { isValidName, NAME_RULE } from "../contract/names.ts";
 import { webApp } from "./web/routes.ts";
 import { FORWARDED_ROLE_HEADER, WEB_SOCKET_HEADER } from "./web/room-sockets.ts";
@@ -53,9 +50,9 @@ app.use("*", async (c, next) => {
   await next();
 });
 
-/** Verifies the bearer token and stores the caller; any failure is a 401 that says what to do. */
-const requireToken = createMiddleware<{ Bindings: Env; Variables: Vars }>(async (c, next) => {
-  const token = bearerToken(c.req.header("Authorization"));
+/** The caller a request's bearer token names, or the 401 that says what to do. */
+async function callerOf(authorization: string | undefined, secret: string): Promise<Caller | Response> {
+  const token = bearerToken(authorization);
   if (!token) {
     return refuse(
       401,
@@ -63,10 +60,17 @@ const requireToken = createMiddleware<{ Bindings: Env; Variables: Vars }>(async 
       "Send your peer token as `Authorization: Bearer <token>`. Mint one with `npm run -s token -- --group <group> --peer <name>`.",
     );
   }
-  const verdict = await verifyToken(c.env.RELAY_SECRET!, token);
+  const verdict = await verifyToken(secret, token);
   if (!verdict.ok) return refuse(401, "invalid_token", `Token refused: ${verdict.reason}. Ask your team for a new token.`);
   const { g: group, p: peer, iat, exp, r: role } = verdict.claims;
-  c.set("caller", { group, peer, iat, ...(exp !== undefined && { exp }), ...(role !== undefined && { role }) });
+  return { group, peer, iat, ...(exp !== undefined && { exp }), ...(role !== undefined && { role }) };
+}
+
+/** Verifies the bearer token and stores the caller. */
+const requireToken = createMiddleware<{ Bindings: Env; Variables: Vars }>(async (c, next) => {
+  const caller = await callerOf(c.req.header("Authorization"), c.env.RELAY_SECRET!);
+  if (caller instanceof Response) return caller;
+  c.set("caller", caller);
   await next();
 });
 
@@ -84,103 +88,33 @@ function groupStub(env: Env, group: string) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// MCP (streamable HTTP, stateless: every request gets a fresh server bound to the caller)
+// MCP (streamable HTTP, stateless; worker/mcp/route.ts). Served at /mcp, and also where a person
+// is likely to point a client by mistake: /mcp/ and the bare origin (a POST; a GET of / in a
+// browser is the room's sign-in page).
 // ---------------------------------------------------------------------------------------------
 
-const mcpHandler = createMcpHandler(
-  (ctx) => {
-    const { caller, handover } = (ctx.authInfo?.extra ?? {}) as { caller?: Caller; handover?: Handover };
-    // The /mcp route below sets both on every request, so this cannot happen.
-    if (!caller || !handover) throw new Error("MCP request reached the server without a verified caller");
-    return buildRelayServer(env as Env, caller, handover);
-  },
-  // hostGuard has already checked Host and Origin for every route, this one included.
-  { route: "/mcp", corsOptions: false, allowedOriginHostnames: "*" },
-);
-
-
-/** The answer to a /mcp body over MAX_MCP_BODY_BYTES, sent before any more of it is read. */
-function bodyTooLarge(): Response {
-  return Response.json(
-    {
-      error: "body_too_large",
-      message: `The request body is over ${MAX_MCP_BODY_BYTES} bytes, the most /mcp reads. Nothing was done. Send less per call: a message's text has its own, much smaller limit; put bulky content in a file and send its path.`,
-    },
-    { status: 413 },
-  );
-}
-
-/**
- * The body as text, read chunk by chunk; null as soon as more than `max` bytes have arrived (the
- * rest is cancelled, never buffered). A body without Content-Length cannot make the Worker hold
- * more than `max` plus one chunk.
- */
-async function readCapped(body: ReadableStream<Uint8Array> | null, max: number): Promise<string | null> {
-  if (!body) return "";
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let received = 0;
-  let text = "";
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return text + decoder.decode();
-    received += value.byteLength;
-    if (received > max) {
-      await reader.cancel("request body too large");
-      return null;
-    }
-    text += decoder.decode(value, { stream: true });
-  }
-}
-
-/**
- * Reads a POST body once, refusing one over MAX_MCP_BODY_BYTES (declared or not) with a 413.
- * Returns the parsed JSON (handed to the MCP handler as `parsedBody`, so the SDK neither clones
- * nor parses the body again), or a fresh copy of the request when the body is not JSON we want
- * to pre-parse, so the handler answers it exactly as before.
- */
-async function readMcpBody(request: Request): Promise<{ parsed: unknown } | { request: Request } | { refused: Response }> {
-  const declared = Number(request.headers.get("Content-Length") ?? "0");
-  if (declared > MAX_MCP_BODY_BYTES) return { refused: bodyTooLarge() };
-  const text = await readCapped(request.body, MAX_MCP_BODY_BYTES);
-  if (text === null) return { refused: bodyTooLarge() };
-  try {
-    if (text.length > 0) return { parsed: JSON.parse(text) };
-  } catch {
-    // Fall through: the handler produces its own parse error.
-  }
-  return { request: new Request(request, { body: text }) };
-}
-
-function isToolCall(body: unknown): boolean {
-  return typeof body === "object" && body !== null && (body as { method?: unknown }).method === "tools/call";
-}
-
-app.all("/mcp", requireToken, async (c) => {
-  const caller = c.get("caller");
-  let request = c.req.raw;
-  let parsedBody: unknown;
-  if (request.method === "POST") {
-    const read = await readMcpBody(request);
-    if ("refused" in read) return read.refused;
-    if ("parsed" in read) parsedBody = read.parsed;
-    else request = read.request;
-    if (!isToolCall(parsedBody)) {
-      // initialize, tools/list, ping: no data is touched, but a revoked token must still fail.
-      const verdict = await groupStub(c.env, caller.group).authorize(caller);
-      if (!verdict.ok) return refuse(401, "token_revoked", verdict.problem.message);
-    }
-  }
-  const handover = new Handover();
-  const response = await mcpHandler.fetch(request, {
-    // The token itself is deliberately not passed on: tools never see or echo it.
-    authInfo: { token: "verified", clientId: caller.peer, scopes: [], extra: { caller, handover } },
-    ...(parsedBody !== undefined && { parsedBody }),
+async function mcp(c: Context<{ Bindings: Env; Variables: Vars }>): Promise<Response> {
+  const caller = await callerOf(c.req.header("Authorization"), c.env.RELAY_SECRET!);
+  if (caller instanceof Response) return caller;
+  return serveMcp({
+    request: c.req.raw,
+    env: c.env,
+    caller,
+    authorize: () => groupStub(c.env, caller.group).authorize(caller),
+    waitUntil: (p) => c.executionCtx.waitUntil(p),
   });
-  // Only the tools that hand over mail need their response watched; the rest go out untouched.
-  if (parsedBody !== undefined && !handsOverMail(parsedBody)) return response;
-  return confirmWhenWritten(response, handover, caller, () => groupStub(c.env, caller.group), (p) => c.executionCtx.waitUntil(p));
-});
+}
+
+/** A client's request to the bare origin, not a browser's: it posts, or asks only for an event stream. */
+function isMcpAtRoot(request: Request): boolean {
+  if (request.method === "POST" || request.method === "DELETE") return true;
+  const accept = request.headers.get("Accept") ?? "";
+  return request.method === "GET" && accept.includes("text/event-stream") && !accept.includes("text/html");
+}
+
+app.all(MCP_PATH, mcp);
+app.all(`${MCP_PATH}/`, mcp);
+app.on(["GET", "POST", "DELETE"], "/", async (c, next) => (isMcpAtRoot(c.req.raw) ? mcp(c) : next()));
 
 // ---------------------------------------------------------------------------------------------
 // Bridge sockets
@@ -284,21 +218,19 @@ app.route("/", invites);
 app.route("/", nameReservations);
 app.route("/", bridgeDownload);
 
-const FEED_MAX_LIMIT = 200;
-
 /** What the caller may see after `after` (broadcasts, DMs to or from them), text included; marks nothing read. */
 app.get("/groups/:group/feed", requireToken, async (c) => {
   const caller = c.get("caller");
   const group = c.req.param("group");
-  if (group !== caller.group) {
-    return refuse(403, "wrong_group", `Your token is for group '${caller.group}', not '${group}': ask for a token for '${group}'.`);
-  }
+  const refused = refuseOtherGroup(caller, group);
+  if (refused) return refused;
   const afterText = c.req.query("after");
   const limitText = c.req.query("limit") ?? "50";
   const after = afterText === undefined ? undefined : Number(afterText);
+  // A feed page is a page of history, so it takes history's limit.
   const limit = Number(limitText);
-  if ((after !== undefined && !(Number.isSafeInteger(after) && after >= 0)) || !(Number.isSafeInteger(limit) && limit >= 1 && limit <= FEED_MAX_LIMIT)) {
-    return refuse(400, "invalid_query", `after must be a seq (a whole number, 0 or more); limit 1 to ${FEED_MAX_LIMIT}.`);
+  if ((after !== undefined && !(Number.isSafeInteger(after) && after >= 0)) || !(Number.isSafeInteger(limit) && limit >= 1 && limit <= HISTORY_MAX_LIMIT)) {
+    return refuse(400, "invalid_query", `after must be a seq (a whole number, 0 or more); limit 1 to ${HISTORY_MAX_LIMIT}.`);
   }
   const outcome = await groupStub(c.env, group).feed(caller, after, limit);
   if (!outcome.ok) return refuse(401, "token_revoked", outcome.problem.message);

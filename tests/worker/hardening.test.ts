@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { signAdminProof } from "../../contract/token.ts";
 import { MAX_STATE_KEYS } from "../../contract/limits.ts";
 import { TEST_SECRET } from "../test-secret.ts";
-import { BASE, bridge, closeSockets, freshGroup, mint, openSocket, parkedWaits, peer, sqlIn, stubFor, timed, workerFetch } from "./helpers.ts";
+import { BASE, bridge, closeSockets, freshGroup, type Lane, LANES, mint, openSocket, parkedWaits, peer, sqlIn, stubFor, timed, workerFetch } from "./helpers.ts";
 
 afterEach(closeSockets);
 
@@ -63,22 +63,26 @@ describe("revocation and expiry reach calls and sockets already open", () => {
 });
 
 /** A raw tools/call as a client library sends it; the test decides whether to read the answer. */
-function rawToolCall(token: string, name: string, args: Record<string, unknown>): Promise<Response> {
-  return workerFetch(`${BASE}/mcp`, {
+/** A raw tools/call by `lane`: the SDK's handler takes it when sent as a batch of one. */
+async function rawToolCall(token: string, name: string, args: Record<string, unknown>, lane: Lane): Promise<Response> {
+  const message = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: args } };
+  const response = await workerFetch(`${BASE}/mcp`, {
     method: "POST",
     headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: args } }),
+    body: JSON.stringify(lane === "sdk" ? [message] : message),
   });
+  expect(response.headers.get("X-Relay-Lane")).toBe(lane);
+  return response;
 }
 
-describe("a client that gives up loses nothing", () => {
+describe.each(LANES)("a client that gives up loses nothing (%s lane)", (lane) => {
   it("an ask_peer whose client went away leaves the reply unread", async () => {
     const group = freshGroup("gone");
-    const alice = await peer(group, "alice");
-    const bob = await peer(group, "bob");
+    const alice = await peer(group, "alice", lane);
+    const bob = await peer(group, "bob", lane);
     await bob.call("list_peers");
     // A raw tools/call whose response the client abandons while the ask is parked.
-    const response = await rawToolCall(alice.token, "ask_peer", { to: "bob", question: "still there?", timeout_seconds: 20 });
+    const response = await rawToolCall(alice.token, "ask_peer", { to: "bob", question: "still there?", timeout_seconds: 20 }, lane);
     await expect.poll(() => parkedWaits(group)).toEqual({ mail: 0, reply: 1 });
     await response.body?.cancel("client gone");
     const question = (await bob.call("read_new_messages")).data.messages[0];
@@ -88,10 +92,10 @@ describe("a client that gives up loses nothing", () => {
 
   it("a wait_for_messages whose client went away leaves the mail it would have returned unread", async () => {
     const group = freshGroup("gone");
-    const alice = await peer(group, "alice");
-    const bob = await peer(group, "bob");
+    const alice = await peer(group, "alice", lane);
+    const bob = await peer(group, "bob", lane);
     await bob.call("list_peers");
-    const response = await rawToolCall(bob.token, "wait_for_messages", { timeout_seconds: 20 });
+    const response = await rawToolCall(bob.token, "wait_for_messages", { timeout_seconds: 20 }, lane);
     await expect.poll(() => parkedWaits(group)).toEqual({ mail: 1, reply: 0 });
     await response.body?.cancel("client gone");
     for (const text of ["one", "two", "three"]) await alice.call("send_dm", { to: "bob", text });
@@ -103,9 +107,9 @@ describe("a client that gives up loses nothing", () => {
 
   it("of two waits of one peer, the one that finds its mail taken keeps waiting", async () => {
     const group = freshGroup("two");
-    const alice = await peer(group, "alice");
-    const aliceElsewhere = await peer(group, "alice");
-    const bob = await peer(group, "bob");
+    const alice = await peer(group, "alice", lane);
+    const aliceElsewhere = await peer(group, "alice", lane);
+    const bob = await peer(group, "bob", lane);
     await bob.call("list_peers");
     const first = timed(alice.call("wait_for_messages", { timeout_seconds: 4 }));
     const second = timed(aliceElsewhere.call("wait_for_messages", { timeout_seconds: 4 }));

@@ -30,10 +30,40 @@ export function workerFetch(input: string | URL | Request, init?: RequestInit): 
   return exports.default.fetch(request);
 }
 
-export async function connect(token: string): Promise<Client> {
-  const transport = new StreamableHTTPClientTransport(new URL(`${BASE}/mcp`), {
+/**
+ * The two ways the relay answers a tools/call (worker/mcp/route.ts): the fast lane takes a plain
+ * single call; the SDK's handler takes everything else, here forced by sending the call as a
+ * JSON-RPC batch of one, which the fast lane never takes.
+ */
+export type Lane = "fast" | "sdk";
+export const LANES: readonly Lane[] = ["fast", "sdk"];
+
+function isToolCallBody(body: unknown): boolean {
+  return typeof body === "object" && body !== null && (body as { method?: unknown }).method === "tools/call";
+}
+
+/**
+ * A fetch for the MCP client that sends every tools/call by `lane` and fails the call if another
+ * lane answered it, so a suite run per lane really covers both.
+ */
+function laneFetch(lane: Lane | undefined) {
+  return async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    if (!lane || init?.method !== "POST" || typeof init.body !== "string") return workerFetch(input as string, init);
+    const body: unknown = JSON.parse(init.body);
+    if (!isToolCallBody(body)) return workerFetch(input as string, init);
+    const sent = lane === "sdk" ? { ...init, body: JSON.stringify([body]) } : init;
+    const response = await workerFetch(input as string, sent);
+    const served = response.headers.get("X-Relay-Lane");
+    if (response.ok && served !== lane) throw new Error(`tools/call answered by the ${served} lane, expected ${lane}`);
+    return response;
+  };
+}
+
+/** A real MCP client for `token`, at `path` (the relay also answers at /mcp/ and /). */
+export async function connect(token: string, options: { lane?: Lane; path?: string } = {}): Promise<Client> {
+  const transport = new StreamableHTTPClientTransport(new URL(`${BASE}${options.path ?? "/mcp"}`), {
     requestInit: { headers: { Authorization: `Bearer ${token}` } },
-    fetch: (input, init) => workerFetch(input as string, init),
+    fetch: laneFetch(options.lane),
   });
   const client = new Client({ name: "relay-test", version: "1.0.0" });
   await client.connect(transport);
@@ -60,9 +90,9 @@ export async function call(client: Client, name: string, args: Record<string, un
 }
 
 /** A peer with its own MCP client: the usual unit of a test. */
-export async function peer(group: string, name: string) {
+export async function peer(group: string, name: string, lane?: Lane) {
   const token = await mint(group, name);
-  const client = await connect(token);
+  const client = await connect(token, lane ? { lane } : {});
   return {
     name,
     token,
@@ -73,11 +103,11 @@ export async function peer(group: string, name: string) {
 }
 
 /** alice, bob and carol in a fresh group, bob and carol already seen by it (so DMs to them work). */
-export async function trio(prefix = "g") {
+export async function trio(prefix = "g", lane?: Lane) {
   const group = freshGroup(prefix);
-  const alice = await peer(group, "alice");
-  const bob = await peer(group, "bob");
-  const carol = await peer(group, "carol");
+  const alice = await peer(group, "alice", lane);
+  const bob = await peer(group, "bob", lane);
+  const carol = await peer(group, "carol", lane);
   await bob.call("list_peers");
   await carol.call("list_peers");
   return { group, alice, bob, carol };

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { bridge, closeSockets, freshGroup, peer, sqlIn } from "./helpers.ts";
+import { bridge, closeSockets, freshGroup, LANES, peer, sqlIn } from "./helpers.ts";
 
 afterEach(closeSockets);
 
-describe("MCP tools, through a real MCP client", () => {
+describe.each(LANES)("MCP tools, through a real MCP client (%s lane)", (lane) => {
   it("lists exactly the relay's tools, each saying it is the team relay", async () => {
-    const alice = await peer(freshGroup(), "alice");
+    const alice = await peer(freshGroup(), "alice", lane);
     const { tools } = await alice.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(
       [
@@ -30,8 +30,8 @@ describe("MCP tools, through a real MCP client", () => {
 
   it("register sets the profile that list_peers shows; every other tool works before it", async () => {
     const group = freshGroup();
-    const alice = await peer(group, "alice");
-    const bob = await peer(group, "bob");
+    const alice = await peer(group, "alice", lane);
+    const bob = await peer(group, "bob", lane);
     // bob never registers, yet he can read, send and be listed: identity comes from the token.
     expect((await bob.call("read_new_messages")).isError).toBe(false);
 
@@ -61,9 +61,9 @@ describe("MCP tools, through a real MCP client", () => {
 
   it("send_message broadcasts to others, not the sender, with reply_to, urgent and tags", async () => {
     const group = freshGroup();
-    const alice = await peer(group, "alice");
-    const bob = await peer(group, "bob");
-    const carol = await peer(group, "carol");
+    const alice = await peer(group, "alice", lane);
+    const bob = await peer(group, "bob", lane);
+    const carol = await peer(group, "carol", lane);
     await bob.call("list_peers");
     await carol.call("list_peers");
 
@@ -110,8 +110,8 @@ describe("MCP tools, through a real MCP client", () => {
 
   it("send_dm reaches only its recipient, who sees it as a dm", async () => {
     const group = freshGroup();
-    const alice = await peer(group, "alice");
-    const bob = await peer(group, "bob");
+    const alice = await peer(group, "alice", lane);
+    const bob = await peer(group, "bob", lane);
     await bob.call("list_peers");
 
     const sent = await alice.call("send_dm", { to: "bob", text: "just you", urgent: true });
@@ -135,8 +135,8 @@ describe("MCP tools, through a real MCP client", () => {
 
   it("read_new_messages returns oldest first, honours limit and says how many remain", async () => {
     const group = freshGroup();
-    const alice = await peer(group, "alice");
-    const bob = await peer(group, "bob");
+    const alice = await peer(group, "alice", lane);
+    const bob = await peer(group, "bob", lane);
     await bob.call("list_peers");
     const texts = ["one", "two", "three", "four", "five"];
     for (const [i, text] of texts.entries()) {
@@ -166,9 +166,9 @@ describe("MCP tools, through a real MCP client", () => {
 
   it("a newcomer's unread mail starts now: the group's past is history, not unread", async () => {
     const group = freshGroup();
-    const alice = await peer(group, "alice");
+    const alice = await peer(group, "alice", lane);
     await alice.call("send_message", { text: "before dave" });
-    const dave = await peer(group, "dave");
+    const dave = await peer(group, "dave", lane);
     expect((await dave.call("read_new_messages")).data.messages).toEqual([]);
     expect((await dave.call("get_history")).data.messages.map((m: { text: string }) => m.text)).toEqual(["before dave"]);
     await alice.call("send_message", { text: "after dave" });
@@ -177,8 +177,8 @@ describe("MCP tools, through a real MCP client", () => {
 
   it("list_peers shows online only while a bridge socket is connected", async () => {
     const group = freshGroup();
-    const alice = await peer(group, "alice");
-    const bob = await peer(group, "bob");
+    const alice = await peer(group, "alice", lane);
+    const bob = await peer(group, "bob", lane);
     await bob.call("list_peers");
     const online = async () =>
       Object.fromEntries(
@@ -197,8 +197,8 @@ describe("MCP tools, through a real MCP client", () => {
 
   it("leave_group hides you from list_peers until you send or register again; history stays", async () => {
     const group = freshGroup();
-    const alice = await peer(group, "alice");
-    const bob = await peer(group, "bob");
+    const alice = await peer(group, "alice", lane);
+    const bob = await peer(group, "bob", lane);
     const names = async () => (await bob.call("list_peers")).data.peers.map((p: { name: string }) => p.name);
     await alice.call("send_message", { text: "before leaving" });
     expect(await names()).toEqual(["alice", "bob"]);
@@ -229,9 +229,9 @@ describe("MCP tools, through a real MCP client", () => {
 
   it("get_history shows the group channel, or with peer only your DM thread with that peer", async () => {
     const group = freshGroup();
-    const alice = await peer(group, "alice");
-    const bob = await peer(group, "bob");
-    const carol = await peer(group, "carol");
+    const alice = await peer(group, "alice", lane);
+    const bob = await peer(group, "bob", lane);
+    const carol = await peer(group, "carol", lane);
     await bob.call("list_peers");
     await carol.call("list_peers");
 
@@ -260,7 +260,7 @@ describe("MCP tools, through a real MCP client", () => {
 
   it("get_history pages newest first by before / next_before and limit", async () => {
     const group = freshGroup();
-    const alice = await peer(group, "alice");
+    const alice = await peer(group, "alice", lane);
     const seqs: number[] = [];
     for (let i = 1; i <= 7; i++) seqs.push((await alice.call("send_message", { text: `m${i}` })).data.seq);
 
@@ -287,7 +287,7 @@ describe("MCP tools, through a real MCP client", () => {
 
   it("get_history query searches text, taking % and _ literally", async () => {
     const group = freshGroup();
-    const alice = await peer(group, "alice");
+    const alice = await peer(group, "alice", lane);
     for (const text of ["100% done", "1000 done", "snake_case name", "snakeXcase name", "back\\slash", "Deploy FAILED"]) {
       await alice.call("send_message", { text });
     }
@@ -312,8 +312,8 @@ describe("MCP tools, through a real MCP client", () => {
 
   it("set_state / get_state: a shared board with values, listing, prefixes and null removing", async () => {
     const group = freshGroup();
-    const alice = await peer(group, "alice");
-    const bob = await peer(group, "bob");
+    const alice = await peer(group, "alice", lane);
+    const bob = await peer(group, "bob", lane);
 
     const set = await alice.call("set_state", { key: "task.parser", value: { owner: "alice", done: false, steps: [1, 2] } });
     expect(set.isError).toBe(false);
@@ -363,7 +363,7 @@ describe("MCP tools, through a real MCP client", () => {
 
   it("state is kept as JSON of every kind and survives in storage as JSON text", async () => {
     const group = freshGroup();
-    const alice = await peer(group, "alice");
+    const alice = await peer(group, "alice", lane);
     const values: unknown[] = [0, -1.5, "text with \"quotes\" and ünïcode", false, [], {}, [{ a: [null, 1] }]];
     for (const [i, value] of values.entries()) {
       expect((await alice.call("set_state", { key: `k${i}`, value })).isError).toBe(false);

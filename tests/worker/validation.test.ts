@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { NAME_RULE } from "../../contract/names.ts";
-import { freshGroup, peer, type Snapshot, snapshot, sqlIn } from "./helpers.ts";
+import { freshGroup, type Lane, LANES, peer, type Snapshot, snapshot, sqlIn } from "./helpers.ts";
 
 type Peer = Awaited<ReturnType<typeof peer>>;
 type Case = [who: "alice" | "bob", args: Record<string, unknown>, says: RegExp, code?: string];
@@ -18,11 +18,11 @@ const TOO_MANY_BYTES = "é".repeat(32_769);
  * A group with some of everything stored: peers, a broadcast, a DM, unread mail for bob, a state
  * key. Every peer's last_seen is pinned, so even a stray "touch" shows up as a change.
  */
-async function seeded(): Promise<{ group: string; peers: Record<"alice" | "bob" | "carol", Peer>; before: Snapshot }> {
+async function seeded(lane: Lane): Promise<{ group: string; peers: Record<"alice" | "bob" | "carol", Peer>; before: Snapshot }> {
   const group = freshGroup("val");
-  const alice = await peer(group, "alice");
-  const bob = await peer(group, "bob");
-  const carol = await peer(group, "carol");
+  const alice = await peer(group, "alice", lane);
+  const bob = await peer(group, "bob", lane);
+  const carol = await peer(group, "carol", lane);
   await bob.call("list_peers");
   await carol.call("list_peers");
   await alice.call("send_message", { text: "hello" });
@@ -32,8 +32,8 @@ async function seeded(): Promise<{ group: string; peers: Record<"alice" | "bob" 
   return { group, peers: { alice, bob, carol }, before: await snapshot(group) };
 }
 
-async function expectRefused(tool: string, cases: Case[]): Promise<void> {
-  const { group, peers, before } = await seeded();
+async function expectRefused(lane: Lane, tool: string, cases: Case[]): Promise<void> {
+  const { group, peers, before } = await seeded(lane);
   for (const [who, args, says, code] of cases) {
     const label = `${tool} ${JSON.stringify(args).slice(0, 80)}`;
     const result = await peers[who].call(tool, args);
@@ -46,9 +46,9 @@ async function expectRefused(tool: string, cases: Case[]): Promise<void> {
   expect((await peers.bob.call("read_new_messages")).data.messages.map((m: { text: string }) => m.text)).toEqual(["hello", "psst"]);
 }
 
-describe("bad input is refused with an error that says what to do, and nothing changes", () => {
+describe.each(LANES)("bad input is refused with an error that says what to do, and nothing changes (%s lane)", (lane) => {
   it("register", async () => {
-    await expectRefused("register", [
+    await expectRefused(lane, "register", [
       ["alice", { summary: "x".repeat(513) }, /summary: must be at most 512 characters/],
       ["alice", { hostname: "h".repeat(513) }, /hostname: must be at most 512 characters/],
       ["alice", { cwd: "c".repeat(513), branch: "main" }, /cwd: must be at most 512 characters/],
@@ -58,7 +58,7 @@ describe("bad input is refused with an error that says what to do, and nothing c
   });
 
   it("send_message", async () => {
-    await expectRefused("send_message", [
+    await expectRefused(lane, "send_message", [
       ["alice", {}, /text: .*expected string/],
       ["alice", { text: "" }, /text must not be empty/],
       ["alice", { text: 5 }, /text: .*expected string/],
@@ -75,7 +75,7 @@ describe("bad input is refused with an error that says what to do, and nothing c
   });
 
   it("send_dm", async () => {
-    await expectRefused("send_dm", [
+    await expectRefused(lane, "send_dm", [
       ["alice", { to: "alice", text: "me" }, /cannot send a DM to yourself/, "self_dm"],
       ["alice", { to: "nobody", text: "x" }, /No peer named 'nobody'.*Known peers: alice, bob, carol.*send_message to reach everyone/, "unknown_peer"],
       ["alice", { to: "Bob", text: "x" }, RULE],
@@ -91,7 +91,7 @@ describe("bad input is refused with an error that says what to do, and nothing c
   });
 
   it("read_new_messages (a refused read marks nothing read)", async () => {
-    await expectRefused("read_new_messages", [
+    await expectRefused(lane, "read_new_messages", [
       ["bob", { limit: 0 }, /limit: limit is at least 1/],
       ["bob", { limit: -5 }, /limit: limit is at least 1/],
       ["bob", { limit: 201 }, /limit is at most 200/],
@@ -101,7 +101,7 @@ describe("bad input is refused with an error that says what to do, and nothing c
   });
 
   it("get_history", async () => {
-    await expectRefused("get_history", [
+    await expectRefused(lane, "get_history", [
       ["alice", { peer: "Nobody!" }, RULE],
       ["alice", { peer: "nobody" }, /No peer named 'nobody'.*list_peers shows who is here/, "unknown_peer"],
       ["alice", { before: 0 }, /before: before must be a seq \(1 or more\)/],
@@ -115,7 +115,7 @@ describe("bad input is refused with an error that says what to do, and nothing c
   });
 
   it("ask_peer (a refused question is never sent)", async () => {
-    await expectRefused("ask_peer", [
+    await expectRefused(lane, "ask_peer", [
       ["alice", { to: "alice", question: "q" }, /cannot send a DM to yourself/, "self_dm"],
       ["alice", { to: "nobody", question: "q" }, /No peer named 'nobody'/, "unknown_peer"],
       ["alice", { to: "Bob", question: "q" }, RULE],
@@ -130,7 +130,7 @@ describe("bad input is refused with an error that says what to do, and nothing c
   });
 
   it("wait_for_messages (a refused wait takes no mail)", async () => {
-    await expectRefused("wait_for_messages", [
+    await expectRefused(lane, "wait_for_messages", [
       ["bob", { timeout_seconds: 601 }, /timeout_seconds is at most 600/],
       ["bob", { timeout_seconds: -1 }, /timeout_seconds: timeout_seconds must not be negative/],
       ["bob", { timeout_seconds: 2.5 }, /timeout_seconds must be a whole number/],
@@ -139,7 +139,7 @@ describe("bad input is refused with an error that says what to do, and nothing c
   });
 
   it("set_state", async () => {
-    await expectRefused("set_state", [
+    await expectRefused(lane, "set_state", [
       ["alice", { key: "Bad Key", value: 1 }, RULE],
       ["alice", { key: "", value: 1 }, RULE],
       ["alice", { key: "-dash", value: 1 }, RULE],
@@ -153,7 +153,7 @@ describe("bad input is refused with an error that says what to do, and nothing c
   });
 
   it("get_state", async () => {
-    await expectRefused("get_state", [
+    await expectRefused(lane, "get_state", [
       ["alice", { key: "Bad" }, RULE],
       ["alice", { key: "missing" }, /No state key 'missing'\. Call get_state without a key to list the keys/, "not_found"],
       ["alice", { prefix: "p".repeat(65) }, /prefix is at most 64 characters/],
@@ -162,16 +162,16 @@ describe("bad input is refused with an error that says what to do, and nothing c
   });
 
   it("an unknown tool is refused too (a protocol error, as MCP specifies)", async () => {
-    const { group, peers, before } = await seeded();
+    const { group, peers, before } = await seeded(lane);
     await expect(peers.alice.call("send_email", { to: "bob" })).rejects.toThrow(/Tool send_email not found/);
     expect(await snapshot(group)).toEqual(before);
   });
 });
 
-describe("limits at their edges", () => {
+describe.each(LANES)("limits at their edges (%s lane)", (lane) => {
   it("text of exactly MAX_MESSAGE_BYTES is accepted; state of exactly 16 KiB is accepted", async () => {
     const group = freshGroup("val");
-    const alice = await peer(group, "alice");
+    const alice = await peer(group, "alice", lane);
     const exact = "é".repeat(32_768);
     const sent = await alice.call("send_message", { text: exact });
     expect(sent.isError).toBe(false);
@@ -184,7 +184,7 @@ describe("limits at their edges", () => {
 
   it("8 tags of 32 characters, limit 200 and timeout 600 are in range", async () => {
     const group = freshGroup("val");
-    const alice = await peer(group, "alice");
+    const alice = await peer(group, "alice", lane);
     const tags = Array.from({ length: 8 }, (_, i) => `${i}`.padEnd(32, "t"));
     expect((await alice.call("send_message", { text: "tagged", tags })).data.seq).toBeTypeOf("number");
     expect((await alice.call("get_history", { limit: 200 })).data.messages[0].tags).toEqual(tags);
@@ -193,10 +193,11 @@ describe("limits at their edges", () => {
 });
 
 describe("the per-peer send rate", () => {
+  const lane = "fast";
   it("the 31st message within 10 s is refused and not stored; others' sends are unaffected", async () => {
     const group = freshGroup("rate");
-    const alice = await peer(group, "alice");
-    const bob = await peer(group, "bob");
+    const alice = await peer(group, "alice", lane);
+    const bob = await peer(group, "bob", lane);
     await bob.call("list_peers");
     const started = Date.now();
     for (let i = 1; i <= 30; i++) {
