@@ -1,0 +1,567 @@
+/**
+ * The rules of path claims as pure functions, shared by the relay (which grants claims) and the
+ * bridge's guards (which refuse edits, git commands and commits inside someone else's claim).
+ * No imports at all: the guards run as fresh processes on every edit and commit, so they load
+ * this file and nothing else of the contract.
+ *
+ * Patterns. A claim pattern is a glob relative to the repository root, `/`-separated:
+ *   `*`   any characters within one path segment (it never crosses `/`)
+ *   `?`   one character other than `/`
+ *   `[…]` one character of a class: `[abc]`, `[a-z]`, negated `[!a-z]` or `[^a-z]`
+ *   `**`  as a whole segment: zero or more segments (`src`, `**`, `test` joined by `/` covers
+ *         both `src/test` and `src/a/b/test`)
+ * Everything else is literal and case-sensitive, as git is. Directories: a pattern whose last
+ * segment is a plain name covers that path and everything under it, so `src`, `src/` and
+ * `src/**` are one pattern and a claim on a directory holds whatever is created in it later (how
+ * people mean "I am working in src/"). A last segment with a wildcard covers only the paths it
+ * matches: `src/*.ts` covers `src/a.ts`, not `src/a.ts/x`, and `*.md` does not reach into
+ * directories; write `src/*` followed by `/**` (or a trailing `/`) for everything in
+ * each matching directory. `.` or `**` claims the whole repository.
+ *
+ * Overlap. Two patterns overlap when some valid path (no empty segments) is covered by both; it
+ * is decided exactly, by walking both patterns' automata together, so it holds both ways:
+ * `src/**` and `src/a/*.ts` overlap, `*.md` and `docs/*.md` do not.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Limits
+// ---------------------------------------------------------------------------------------------
+
+/** Characters in one claim pattern. */
+export const MAX_CLAIM_PATTERN_LENGTH = 256;
+/** Wildcards (`*`, `?`, `[…]`) in one pattern: each makes every overlap check against it costlier. */
+export const MAX_CLAIM_WILDCARDS = 12;
+/** Patterns one claim_paths / release_paths call may name. */
+export const MAX_CLAIM_PATHS = 20;
+/** Live claims one peer may hold at once. */
+export const MAX_CLAIMS_PER_PEER = 100;
+/** Live claims a group holds at most: every new claim is checked against all of them. */
+export const MAX_CLAIMS_PER_GROUP = 1_000;
+export const DEFAULT_CLAIM_TTL_MINUTES = 60;
+/** A claim lasts at most a day; claiming again renews it. */
+export const MAX_CLAIM_TTL_MINUTES = 24 * 60;
+export const MAX_CLAIM_REASON_LENGTH = 200;
+export const MAX_REPO_LENGTH = 200;
+
+// ---------------------------------------------------------------------------------------------
+// The record
+// ---------------------------------------------------------------------------------------------
+
+/** A claim as the relay keeps it and every reader gets it. */
+export interface Claim {
+  peer: string;
+  /** The normalised origin (`github.com/acme/app`); null covers every repository of the group. */
+  repo: string | null;
+  /** Normalised (see normaliseClaimPattern). */
+  pattern: string;
+  exclusive: boolean;
+  /** Omitted when none was given. */
+  reason?: string;
+  claimed_at: string;
+  expires_at: string;
+}
+
+/** One of another peer's claims that stands in the way of a request, and what it was in the way of. */
+export interface ClaimConflict {
+  /** The pattern asked for, or the path or pathspec checked. */
+  requested: string;
+  claim: Claim;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pattern validation and normalisation
+// ---------------------------------------------------------------------------------------------
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Why `text` is not a valid claim pattern, in a sentence that says what to write instead, or null.
+ * Checked before normalising, so the message quotes what the caller wrote.
+ */
+export function claimPatternProblem(text: string): string | null {
+  const example = "relative to the repository root, like src/api/** or docs/*.md";
+  if (text.length === 0) return `A path must not be empty: give a glob ${example}.`;
+  if (text.length > MAX_CLAIM_PATTERN_LENGTH) return `A path is at most ${MAX_CLAIM_PATTERN_LENGTH} characters; claim a directory above it instead.`;
+  if (CONTROL.test(text)) return `The path ${JSON.stringify(text)} contains control characters; give a glob ${example}.`;
+  if (text.includes("\\")) return `The path '${text}' contains a backslash: use forward slashes, ${example}.`;
+  if (text.startsWith("/") || text.startsWith("~") || /^[A-Za-z]:/.test(text)) {
+    return `The path '${text}' is absolute: give it ${example} (run \`git rev-parse --show-toplevel\` to see the root).`;
+  }
+  const segments = stripDot(text).replace(/\/+$/, "").split("/");
+  if (segments.some((s) => s === "..")) return `The path '${text}' contains '..': claims stay inside the repository; give it ${example}.`;
+  if (segments.length > 1 && segments.some((s) => s === "" || s === ".")) {
+    return `The path '${text}' has an empty or '.' segment: write it ${example}.`;
+  }
+  let wildcards = 0;
+  const chars = [...text];
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i]!;
+    if (c === "*") {
+      wildcards++;
+      while (chars[i + 1] === "*") i++;
+    } else if (c === "?") wildcards++;
+    else if (c === "[") {
+      const end = classEnd(chars, i);
+      if (end < 0) return `The path '${text}' opens a character class '[' that is never closed; close it with ']' or leave the '[' out.`;
+      wildcards++;
+      i = end;
+    }
+  }
+  if (wildcards > MAX_CLAIM_WILDCARDS) return `The path '${text}' has ${wildcards} wildcards; at most ${MAX_CLAIM_WILDCARDS}. Claim a directory instead.`;
+  return null;
+}
+
+function stripDot(text: string): string {
+  let out = text;
+  while (out.startsWith("./")) out = out.slice(2).replace(/^\/+/, "");
+  return out;
+}
+
+/** Whether a segment has a wildcard (then, last in a pattern, it does not cover what is under it). */
+function hasWildcard(segment: string): boolean {
+  return /[*?[]/.test(segment);
+}
+
+/**
+ * The one spelling of a valid pattern: no leading `./`; runs of `**` segments as one; a trailing
+ * `/` or `/**` dropped after a plain name (which covers what is under it anyway) and spelled `/**`
+ * after a wildcard segment; `.` and `**` become `**`.
+ */
+export function normaliseClaimPattern(text: string): string {
+  const stripped = stripDot(text);
+  const directory = stripped.endsWith("/");
+  const trimmed = stripped.replace(/\/+$/, "");
+  if (trimmed === "" || trimmed === ".") return "**";
+  const segments: string[] = [];
+  for (const segment of trimmed.split("/")) {
+    if (segment === "**" && segments.at(-1) === "**") continue;
+    segments.push(segment);
+  }
+  if (directory && segments.at(-1) !== "**") segments.push("**");
+  while (segments.length > 1 && segments.at(-1) === "**" && !hasWildcard(segments.at(-2)!)) segments.pop();
+  return segments.join("/");
+}
+
+/** The index of the `]` closing the class opened at `open`, or -1. `]` right after `[`, `[!` or `[^` is literal. */
+function classEnd(chars: string[], open: number): number {
+  let i = open + 1;
+  if (chars[i] === "!" || chars[i] === "^") i++;
+  if (chars[i] === "]") i++;
+  for (; i < chars.length; i++) {
+    if (chars[i] === "/") return -1;
+    if (chars[i] === "]") return i;
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Automata: each pattern becomes a small NFA over characters
+// ---------------------------------------------------------------------------------------------
+
+type CharSet =
+  | { kind: "slash" }
+  | { kind: "lit"; cp: number }
+  | { kind: "notslash" }
+  | { kind: "any" }
+  | { kind: "class"; negated: boolean; ranges: [number, number][] };
+
+interface Nfa {
+  /** Per state: labelled edges and epsilon edges. */
+  edges: { set: CharSet; to: number }[][];
+  epsilon: number[][];
+  accept: Set<number>;
+}
+
+const SLASH = "/".codePointAt(0)!;
+
+function inSet(set: CharSet, cp: number): boolean {
+  switch (set.kind) {
+    case "slash":
+      return cp === SLASH;
+    case "lit":
+      return cp === set.cp;
+    case "notslash":
+      return cp !== SLASH;
+    case "any":
+      return true;
+    case "class":
+      return cp !== SLASH && set.ranges.some(([lo, hi]) => cp >= lo && cp <= hi) !== set.negated;
+  }
+}
+
+/** Whether some character other than `/` is in both sets. Exact: see the candidates below. */
+function shareNonSlash(a: CharSet, b: CharSet): boolean {
+  if (a.kind === "slash" || b.kind === "slash") return false;
+  if (a.kind === "lit") return a.cp !== SLASH && inSet(b, a.cp);
+  if (b.kind === "lit") return b.cp !== SLASH && inSet(a, b.cp);
+  // Both are unions of ranges or their complements: their intersection, if not empty, contains
+  // a range endpoint, a neighbour of one, or a character far from all of them.
+  const candidates = [1, 0x10ffff, "a".codePointAt(0)!];
+  for (const set of [a, b]) {
+    if (set.kind !== "class") continue;
+    for (const [lo, hi] of set.ranges) candidates.push(lo, hi, lo - 1, hi + 1);
+  }
+  return candidates.some((cp) => cp >= 0 && cp <= 0x10ffff && cp !== SLASH && inSet(a, cp) && inSet(b, cp));
+}
+
+function parseClass(chars: string[], open: number, end: number): CharSet {
+  let i = open + 1;
+  let negated = false;
+  if (chars[i] === "!" || chars[i] === "^") {
+    negated = true;
+    i++;
+  }
+  const ranges: [number, number][] = [];
+  for (; i < end; i++) {
+    const lo = chars[i]!.codePointAt(0)!;
+    if (chars[i + 1] === "-" && i + 2 < end) {
+      const hi = chars[i + 2]!.codePointAt(0)!;
+      if (lo <= hi) ranges.push([lo, hi]);
+      i += 2;
+    } else ranges.push([lo, lo]);
+  }
+  return { kind: "class", negated, ranges };
+}
+
+interface CompileOptions {
+  /** Git pathspec semantics: `*` crosses `/` (fnmatch without FNM_PATHNAME). */
+  starCrossesSlash?: boolean;
+}
+
+/**
+ * Compiles a normalised pattern. The NFA accepts every path the pattern covers: what the pattern
+ * matches and, when it ends in a plain name or `**`, anything under that (the directory rule).
+ */
+function compile(pattern: string, options: CompileOptions = {}): Nfa {
+  const nfa: Nfa = { edges: [[]], epsilon: [[]], accept: new Set() };
+  const state = () => {
+    nfa.edges.push([]);
+    nfa.epsilon.push([]);
+    return nfa.edges.length - 1;
+  };
+  const edge = (from: number, set: CharSet, to: number) => nfa.edges[from]!.push({ set, to });
+  let cur = 0;
+  const segments = pattern.split("/");
+  if (pattern === "**") {
+    // Everything: any path at all.
+    edge(0, { kind: "any" }, 0);
+    nfa.accept.add(0);
+    return nfa;
+  }
+  const last = segments.length - 1;
+  // A trailing `**` (after a wildcard segment) is the directory rule itself, added below.
+  const body = segments[last] === "**" ? segments.slice(0, last) : segments;
+  const coversUnder = segments[last] === "**" || !hasWildcard(segments[last]!);
+  body.forEach((segment, index) => {
+    if (index > 0 && segments[index - 1] !== "**") {
+      const next = state();
+      edge(cur, { kind: "slash" }, next);
+      cur = next;
+    }
+    if (segment === "**") {
+      // `**/` before the next segment: zero or more whole segments, each ending in `/`.
+      const inside = state();
+      const next = state();
+      nfa.epsilon[cur]!.push(next);
+      edge(cur, { kind: "notslash" }, inside);
+      edge(inside, { kind: "any" }, inside);
+      edge(inside, { kind: "slash" }, next);
+      cur = next;
+      return;
+    }
+    const chars = [...segment];
+    for (let i = 0; i < chars.length; i++) {
+      const c = chars[i]!;
+      if (c === "*") {
+        while (chars[i + 1] === "*") i++;
+        const loop = state();
+        nfa.epsilon[cur]!.push(loop);
+        edge(loop, { kind: options.starCrossesSlash ? "any" : "notslash" }, loop);
+        cur = loop;
+      } else if (c === "?") {
+        const next = state();
+        edge(cur, { kind: "notslash" }, next);
+        cur = next;
+      } else if (c === "[" && classEnd(chars, i) > 0) {
+        const end = classEnd(chars, i);
+        const next = state();
+        edge(cur, parseClass(chars, i, end), next);
+        cur = next;
+        i = end;
+      } else {
+        const next = state();
+        edge(cur, { kind: "lit", cp: c.codePointAt(0)! }, next);
+        cur = next;
+      }
+    }
+  });
+  nfa.accept.add(cur);
+  if (coversUnder) {
+    // The directory rule: the pattern, or the pattern then `/` and anything under it.
+    const under = state();
+    edge(cur, { kind: "slash" }, under);
+    edge(under, { kind: "any" }, under);
+    nfa.accept.add(under);
+  }
+  return nfa;
+}
+
+const compiled = new Map<string, Nfa>();
+
+function nfaFor(pattern: string, options: CompileOptions = {}): Nfa {
+  const key = `${options.starCrossesSlash ? "p" : "c"}:${pattern}`;
+  let nfa = compiled.get(key);
+  if (!nfa) {
+    nfa = compile(pattern, options);
+    // A long-lived relay sees many patterns: a bounded cache, dropped whole when full.
+    if (compiled.size >= 2_000) compiled.clear();
+    compiled.set(key, nfa);
+  }
+  return nfa;
+}
+
+function closure(nfa: Nfa, states: Iterable<number>): Set<number> {
+  const out = new Set(states);
+  const stack = [...out];
+  while (stack.length > 0) {
+    for (const next of nfa.epsilon[stack.pop()!]!) {
+      if (!out.has(next)) {
+        out.add(next);
+        stack.push(next);
+      }
+    }
+  }
+  return out;
+}
+
+/** Normalises a repository-relative path: no leading `./` or `/`, no trailing `/`, no empty segments. */
+export function normalisePath(path: string): string {
+  return path
+    .split("/")
+    .filter((s) => s !== "" && s !== ".")
+    .join("/");
+}
+
+/** Whether `pattern` covers the repository-relative `path` (itself, or as a directory above it). */
+export function claimCovers(pattern: string, path: string): boolean {
+  return accepts(nfaFor(normaliseClaimPattern(pattern)), normalisePath(path));
+}
+
+function accepts(nfa: Nfa, text: string): boolean {
+  let current = closure(nfa, [0]);
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    const next: number[] = [];
+    for (const s of current) for (const e of nfa.edges[s]!) if (inSet(e.set, cp)) next.push(e.to);
+    if (next.length === 0) return false;
+    current = closure(nfa, next);
+  }
+  return [...current].some((s) => nfa.accept.has(s));
+}
+
+/**
+ * Whether some valid path is covered by both patterns. Symmetric by construction: the two
+ * automata are walked together, one character at a time, over every character both allow, and
+ * a third flag keeps the path valid (no leading, trailing or doubled `/`).
+ */
+export function patternsOverlap(a: string, b: string, options: { bIsPathspec?: boolean } = {}): boolean {
+  const left = nfaFor(normaliseClaimPattern(a));
+  const right = nfaFor(normaliseClaimPattern(b), { starCrossesSlash: options.bIsPathspec === true });
+  const seen = new Set<string>();
+  const queue: [number, number, boolean][] = [];
+  const visit = (p: number, q: number, afterSlash: boolean) => {
+    const key = `${p},${q},${afterSlash ? 1 : 0}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    queue.push([p, q, afterSlash]);
+  };
+  // At the start a `/` is not allowed either: treat it as just after one.
+  visit(0, 0, true);
+  while (queue.length > 0) {
+    const [p, q, afterSlash] = queue.pop()!;
+    if (!afterSlash && left.accept.has(p) && right.accept.has(q)) return true;
+    for (const next of left.epsilon[p]!) visit(next, q, afterSlash);
+    for (const next of right.epsilon[q]!) visit(p, next, afterSlash);
+    for (const l of left.edges[p]!) {
+      for (const r of right.edges[q]!) {
+        if (!afterSlash && inSet(l.set, SLASH) && inSet(r.set, SLASH)) visit(l.to, r.to, true);
+        if (shareNonSlash(l.set, r.set)) visit(l.to, r.to, false);
+      }
+    }
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Repositories
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One name for a repository however its origin is spelled: what `git remote get-url origin`
+ * prints (`git@github.com:acme/app.git`, `https://github.com/acme/app`,
+ * `ssh://git@github.com:22/acme/app.git`) all become `github.com/acme/app`. Credentials, ports,
+ * a trailing `.git` or `/` are dropped and everything is lower-cased (hosts that tell case apart
+ * in repository names are rare; two clones spelling one name differently are not). A local path
+ * stays a path. Null for text that names no repository.
+ */
+export function normaliseRepo(origin: string): string | null {
+  let text = origin.trim();
+  if (text === "" || CONTROL.test(text)) return null;
+  let host = "";
+  let path = "";
+  const url = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(text);
+  if (url) {
+    const scheme = url[1]!.toLowerCase();
+    const rest = url[2]!;
+    if (scheme === "file") {
+      path = rest.replace(/^[^/]*/, "");
+    } else {
+      const slash = rest.indexOf("/");
+      const authority = slash < 0 ? rest : rest.slice(0, slash);
+      path = slash < 0 ? "" : rest.slice(slash);
+      host = authority.replace(/^.*@/, "").replace(/:\d*$/, "");
+      // ssh://host:path is not valid URL syntax but git accepts `ssh://git@host:owner/repo`.
+      const colon = host.indexOf(":");
+      if (colon >= 0) {
+        path = `/${host.slice(colon + 1)}${path}`;
+        host = host.slice(0, colon);
+      }
+    }
+  } else {
+    // scp-like `user@host:path` (no slash before the colon), as ssh clones spell it.
+    const scp = /^(?:[^@/]+@)?([^:/]+):(.*)$/.exec(text);
+    if (scp && !/^[A-Za-z]$/.test(scp[1]!)) {
+      host = scp[1]!;
+      path = scp[2]!;
+    } else {
+      path = text;
+    }
+  }
+  path = path
+    .replace(/\\/g, "/")
+    .replace(/\/+$/, "")
+    .replace(/\.git$/i, "")
+    .replace(/\/+$/, "");
+  if (host !== "") path = path.replace(/^\/+/, "").replace(/^~[^/]*\//, "");
+  if (host === "" && path === "") return null;
+  text = host === "" ? path : path === "" ? host : `${host}/${path}`;
+  return text.toLowerCase();
+}
+
+/** A claim scoped to `claimRepo` applies in `repo`: null on either side means every repository. */
+export function reposMeet(claimRepo: string | null, repo: string | null): boolean {
+  return claimRepo === null || repo === null || claimRepo === repo;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conflicts, expiry and renewal
+// ---------------------------------------------------------------------------------------------
+
+export function isLive(claim: Claim, now: number): boolean {
+  return Date.parse(claim.expires_at) > now;
+}
+
+/** A claim being asked for: by whom, on what, where, and how. */
+export interface ClaimRequest {
+  peer: string;
+  pattern: string;
+  repo: string | null;
+  exclusive: boolean;
+}
+
+/**
+ * Whether `existing` stands in the way of `request`: another peer's live claim, in a repository
+ * the request also covers, on an overlapping pattern, with at least one side exclusive. Shared
+ * claims sit together; a peer's own claims never stand in its way.
+ */
+export function conflicts(request: ClaimRequest, existing: Claim, now: number): boolean {
+  return (
+    existing.peer !== request.peer &&
+    isLive(existing, now) &&
+    (request.exclusive || existing.exclusive) &&
+    reposMeet(existing.repo, request.repo) &&
+    patternsOverlap(existing.pattern, request.pattern)
+  );
+}
+
+export function findConflicts(request: ClaimRequest, claims: readonly Claim[], now: number): ClaimConflict[] {
+  return claims.filter((claim) => conflicts(request, claim, now)).map((claim) => ({ requested: request.pattern, claim }));
+}
+
+/**
+ * Other peers' live exclusive claims in `repo` that cover the repository-relative `path`: what
+ * the guards refuse an edit or a commit over. Shared claims never block.
+ */
+export function blockingClaims(path: string, repo: string | null, peer: string, claims: readonly Claim[], now: number): ClaimConflict[] {
+  return claims
+    .filter((c) => c.peer !== peer && c.exclusive && isLive(c, now) && reposMeet(c.repo, repo) && claimCovers(c.pattern, path))
+    .map((claim) => ({ requested: path, claim }));
+}
+
+/**
+ * Other peers' live exclusive claims in `repo` that a git pathspec (repository-relative, with
+ * git's `*` that crosses `/`) reaches into; null as the pathspec means the whole tree.
+ */
+export function claimsReachedBy(pathspec: string | null, repo: string | null, peer: string, claims: readonly Claim[], now: number): ClaimConflict[] {
+  return claims
+    .filter(
+      (c) =>
+        c.peer !== peer &&
+        c.exclusive &&
+        isLive(c, now) &&
+        reposMeet(c.repo, repo) &&
+        (pathspec === null || patternsOverlap(c.pattern, pathspec, { bIsPathspec: true })),
+    )
+    .map((claim) => ({ requested: pathspec ?? ".", claim }));
+}
+
+/**
+ * The claim a grant stores. Claiming what one already holds (same peer, repository and
+ * pattern) renews it: the expiry starts again from now, exclusive follows the new request, the
+ * reason is replaced when a new one is given, and `claimed_at` stays the first grant's.
+ */
+export function grantedClaim(
+  request: ClaimRequest & { ttlMinutes: number; reason?: string },
+  held: Claim | undefined,
+  now: number,
+): Claim {
+  const ttl = Math.min(Math.max(1, Math.floor(request.ttlMinutes)), MAX_CLAIM_TTL_MINUTES);
+  const renewing = held !== undefined && isLive(held, now);
+  const reason = request.reason ?? (renewing ? held.reason : undefined);
+  const claim: Claim = {
+    peer: request.peer,
+    repo: request.repo,
+    pattern: request.pattern,
+    exclusive: request.exclusive,
+    claimed_at: renewing ? held.claimed_at : new Date(now).toISOString(),
+    expires_at: new Date(now + ttl * 60_000).toISOString(),
+  };
+  if (reason !== undefined && reason !== "") claim.reason = reason;
+  return claim;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Words: one wording for the tools, the guards and the terminal
+// ---------------------------------------------------------------------------------------------
+
+/** `14 min`, `2 h 5 min`: how long until `iso` from `now`. */
+export function timeLeft(iso: string, now: number): string {
+  const minutes = Math.max(0, Math.ceil((Date.parse(iso) - now) / 60_000));
+  if (minutes < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h${minutes % 60 === 0 ? "" : ` ${minutes % 60} min`}`;
+}
+
+/** `alice holds src/** (exclusive, github.com/acme/app) until 10:40 UTC, 52 min from now: "refactoring"`. */
+export function describeClaim(claim: Claim, now: number): string {
+  const where = claim.repo === null ? "every repository" : claim.repo;
+  const until = claim.expires_at.slice(11, 16);
+  const why = claim.reason === undefined ? "no reason given" : JSON.stringify(claim.reason);
+  return `${claim.peer} holds ${claim.pattern} (${claim.exclusive ? "exclusive" : "shared"}, ${where}) until ${until} UTC, ${timeLeft(claim.expires_at, now)} from now: ${why}`;
+}
+
+/** What an agent can do about claims in its way, naming their holders. */
+export function whatToDo(conflicts: readonly ClaimConflict[]): string {
+  const holders = [...new Set(conflicts.map((c) => c.claim.peer))];
+  const who = holders.join(" or ");
+  return `Ask ${who} with ask_peer to release it or to make the change for you, work on other files meanwhile, or wait until the claim expires.`;
+}

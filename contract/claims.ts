@@ -1,0 +1,80 @@
+/**
+ * Path claims: the inputs of claim_paths, release_paths and list_claims, declared once with zod,
+ * and the shape of a claim as the relay answers it. The rules themselves (globs, overlap, repository
+ * names, conflicts, renewal) live in claim-rules.ts, which has no imports so the bridge's guards
+ * can load it alone; they are re-exported here for the relay's side.
+ *
+ * A path is a glob relative to the repository root (see claim-rules.ts for what `*`, `**`, `?` and
+ * `[…]` mean and how a directory covers what is under it). `repo` is the normalised origin
+ * (`git remote get-url origin`, e.g. `github.com/acme/app`); a claim without one covers that path
+ * in every repository of the group.
+ */
+import { z } from "zod";
+import {
+  claimPatternProblem,
+  DEFAULT_CLAIM_TTL_MINUTES,
+  MAX_CLAIM_PATHS,
+  MAX_CLAIM_REASON_LENGTH,
+  MAX_CLAIM_TTL_MINUTES,
+  MAX_REPO_LENGTH,
+  normaliseRepo,
+} from "./claim-rules.ts";
+import { NAME_PATTERN, NAME_RULE } from "./names.ts";
+
+export * from "./claim-rules.ts";
+
+/** One glob, checked with a message that says how to write it instead. */
+export const ClaimPattern = z.string().superRefine((text, ctx) => {
+  const problem = claimPatternProblem(text);
+  if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
+});
+
+export const RepoName = z
+  .string()
+  .max(MAX_REPO_LENGTH, `repo is at most ${MAX_REPO_LENGTH} characters`)
+  .refine((text) => normaliseRepo(text) !== null, "repo must name a repository: the output of `git remote get-url origin`, or its short form like github.com/acme/app")
+  .describe("the repository: `git remote get-url origin` or its short form like github.com/acme/app; leave it out to claim the path in every repository");
+
+const paths = (what: string) =>
+  z
+    .array(ClaimPattern)
+    .min(1, `paths must name at least one path; ${what}`)
+    .max(MAX_CLAIM_PATHS, `at most ${MAX_CLAIM_PATHS} paths per call: claim a directory that holds them instead`);
+
+export const ClaimPathsInput = z.object({
+  paths: paths("for example [\"src/api/**\"]").describe("globs relative to the repository root, like src/api/** or docs/*.md; a directory covers everything under it"),
+  ttl_minutes: z
+    .number()
+    .int("ttl_minutes must be a whole number")
+    .min(1, "ttl_minutes is at least 1")
+    .max(MAX_CLAIM_TTL_MINUTES, `ttl_minutes is at most ${MAX_CLAIM_TTL_MINUTES} (a day); claim again later to renew`)
+    .default(DEFAULT_CLAIM_TTL_MINUTES)
+    .describe("how long the claim lasts; claiming the same path again renews it"),
+  exclusive: z.boolean().default(true).describe("true (default): nobody else may claim or edit these paths; false: shared with other shared claims"),
+  reason: z.string().max(MAX_CLAIM_REASON_LENGTH, `reason is at most ${MAX_CLAIM_REASON_LENGTH} characters`).optional().describe("what you are doing there, shown to whoever runs into the claim"),
+  repo: RepoName.optional(),
+});
+
+export const ReleasePathsInput = z.object({
+  paths: paths("leave paths out to release all of your claims").optional().describe("the patterns exactly as claimed; leave out to release all of yours"),
+});
+
+export const ListClaimsInput = z.object({
+  repo: RepoName.optional(),
+  peer: z.string().regex(NAME_PATTERN, `peer must be ${NAME_RULE}`).optional(),
+});
+
+export type ClaimPathsRequest = z.output<typeof ClaimPathsInput>;
+export type ReleasePathsRequest = z.output<typeof ReleasePathsInput>;
+export type ListClaimsRequest = z.output<typeof ListClaimsInput>;
+
+/** A claim as the relay answers it (list_claims, the guards' source). Matches claim-rules' Claim. */
+export const ClaimRecord = z.object({
+  peer: z.string(),
+  repo: z.string().nullable(),
+  pattern: z.string(),
+  exclusive: z.boolean(),
+  reason: z.string().optional(),
+  claimed_at: z.string(),
+  expires_at: z.string(),
+});
