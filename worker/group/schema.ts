@@ -1,3 +1,4 @@
+import { claimsMigration } from "./claims.ts";
 import { RESERVED_NAMES_SCHEMA } from "./reserved-names.ts";
 
 /**
@@ -153,6 +154,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
      )`,
     `CREATE INDEX ended_sessions_by_until ON ended_sessions (until)`,
   ],
+  // Path claims (group/claims.ts).
+  claimsMigration(),
 ];
 
 export function migrate(storage: DurableObjectStorage): void {
