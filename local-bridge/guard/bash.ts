@@ -152,7 +152,7 @@ function discarded(subcommand: string, args: string[], cwd: string): string[] | 
       if (first === undefined) return force ? null : undefined;
       // `git checkout X` switches branch unless X is a path; with more words the first is the
       // tree-ish to take the paths from, unless it is a path itself.
-      const isPath = (w: string) => w === "." || GLOB.test(w) || existsSync(resolve(cwd, w));
+      const isPath = (w: string) => w === "." || w.startsWith(":") || GLOB.test(w) || existsSync(resolve(cwd, w));
       if (isPath(first)) return p.positionals;
       if (rest.length > 0) return rest;
       return force ? null : undefined;

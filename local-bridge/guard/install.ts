@@ -9,7 +9,7 @@
  * the push's ref lines on stdin; a non-zero exit refuses the commit or push. `git commit
  * --no-verify` and `git push --no-verify` skip every hook, ours included, as git users expect.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hooksDir } from "./git.ts";
 
@@ -126,13 +126,4 @@ export function uninstallGuard(dir: string): GuardStatus {
     if (existsSync(chained)) renameSync(chained, path);
   }
   return guardStatus(dir);
-}
-
-/** Whether a path is an executable file (a hook git would run). */
-export function isExecutable(path: string): boolean {
-  try {
-    return (statSync(path).mode & 0o111) !== 0;
-  } catch {
-    return false;
-  }
 }
