@@ -365,20 +365,60 @@ function accepts(nfa: Nfa, text: string): boolean {
  * a third flag keeps the path valid (no leading, trailing or doubled `/`).
  */
 export function patternsOverlap(a: string, b: string, options: { bIsPathspec?: boolean } = {}): boolean {
-  const left = nfaFor(normaliseClaimPattern(a));
-  const right = nfaFor(normaliseClaimPattern(b), { starCrossesSlash: options.bIsPathspec === true });
-  const seen = new Set<string>();
-  const queue: [number, number, boolean][] = [];
+  const left = prepared(a);
+  const right = prepared(b);
+  // Every path either covers starts with its literal prefix: two prefixes that differ where both
+  // have characters rule out any overlap without walking anything (most pairs, in practice).
+  const shared = Math.min(left.prefix.length, right.prefix.length);
+  if (left.prefix.slice(0, shared) !== right.prefix.slice(0, shared)) return false;
+  return walkTogether(nfaFor(left.normal), nfaFor(right.normal, { starCrossesSlash: options.bIsPathspec === true }));
+}
+
+const preparedPatterns = new Map<string, { normal: string; prefix: string }>();
+
+/** A pattern's normal spelling and literal prefix, kept: the relay compares the same claims again and again. */
+function prepared(pattern: string): { normal: string; prefix: string } {
+  let entry = preparedPatterns.get(pattern);
+  if (!entry) {
+    const normal = normaliseClaimPattern(pattern);
+    entry = { normal, prefix: literalPrefix(normal) };
+    if (preparedPatterns.size >= 2_000) preparedPatterns.clear();
+    preparedPatterns.set(pattern, entry);
+  }
+  return entry;
+}
+
+/** The characters before a pattern's first wildcard. */
+function literalPrefix(pattern: string): string {
+  const wildcard = pattern.search(/[*?[]/);
+  return wildcard < 0 ? pattern : pattern.slice(0, wildcard);
+}
+
+/**
+ * States of the walk past which two patterns are taken to overlap. Patterns people write stay far
+ * below it; a pair built to make the walk expensive is answered "overlap" (a conflict to talk
+ * about, never a missed one) at a bounded cost.
+ */
+const MAX_WALK_STATES = 20_000;
+
+function walkTogether(left: Nfa, right: Nfa): boolean {
+  const width = right.edges.length * 2;
+  const seen = new Set<number>();
+  const queue: number[] = [];
   const visit = (p: number, q: number, afterSlash: boolean) => {
-    const key = `${p},${q},${afterSlash ? 1 : 0}`;
+    const key = p * width + q * 2 + (afterSlash ? 1 : 0);
     if (seen.has(key)) return;
     seen.add(key);
-    queue.push([p, q, afterSlash]);
+    queue.push(key);
   };
   // At the start a `/` is not allowed either: treat it as just after one.
   visit(0, 0, true);
   while (queue.length > 0) {
-    const [p, q, afterSlash] = queue.pop()!;
+    if (seen.size > MAX_WALK_STATES) return true;
+    const key = queue.pop()!;
+    const p = Math.floor(key / width);
+    const q = (key % width) >> 1;
+    const afterSlash = (key & 1) === 1;
     if (!afterSlash && left.accept.has(p) && right.accept.has(q)) return true;
     for (const next of left.epsilon[p]!) visit(next, q, afterSlash);
     for (const next of right.epsilon[q]!) visit(p, next, afterSlash);
