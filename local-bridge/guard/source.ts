@@ -21,7 +21,8 @@ export interface ClaimsSource {
   load(): Promise<ClaimsView>;
 }
 
-const ClaimShape = z.object({
+/** A claim as the relay sends it (contract/claim-rules.ts Claim). */
+export const ClaimShape = z.object({
   peer: z.string(),
   repo: z.nullable(z.string()),
   pattern: z.string(),
@@ -31,8 +32,11 @@ const ClaimShape = z.object({
   expires_at: z.string(),
 });
 
+/** What the relay answers on GET /groups/:group/claims: the caller's name and the group's live claims. */
+export const ViewShape = z.object({ peer: z.string(), claims: z.array(ClaimShape) });
+
 /** The cache file: a view and when it was fetched. */
-const CacheShape = z.object({ peer: z.string(), fetched_at: z.string(), claims: z.array(ClaimShape) });
+export const CacheShape = z.object({ peer: z.string(), fetched_at: z.string(), claims: z.array(ClaimShape) });
 
 /** Writes the cache atomically (a temporary file renamed over it), so a guard never reads half a file. */
 export function writeClaimsCache(path: string, view: ClaimsView, now = Date.now()): void {
