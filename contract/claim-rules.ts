@@ -488,9 +488,17 @@ export function normaliseRepo(origin: string): string | null {
   return text.toLowerCase();
 }
 
-/** A claim scoped to `claimRepo` applies in `repo`: null on either side means every repository. */
-export function reposMeet(claimRepo: string | null, repo: string | null): boolean {
-  return claimRepo === null || repo === null || claimRepo === repo;
+/** Two claims can meet: null on either side is a claim on every repository. */
+export function reposMeet(a: string | null, b: string | null): boolean {
+  return a === null || b === null || a === b;
+}
+
+/**
+ * A claim applies in a checkout whose origin is `repo`: a claim without one applies everywhere; a
+ * checkout without an origin (null) is no named repository, so only those apply there.
+ */
+export function appliesIn(claimRepo: string | null, repo: string | null): boolean {
+  return claimRepo === null || claimRepo === repo;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -534,7 +542,7 @@ export function findConflicts(request: ClaimRequest, claims: readonly Claim[], n
  */
 export function blockingClaims(path: string, repo: string | null, peer: string, claims: readonly Claim[], now: number): ClaimConflict[] {
   return claims
-    .filter((c) => c.peer !== peer && c.exclusive && isLive(c, now) && reposMeet(c.repo, repo) && claimCovers(c.pattern, path))
+    .filter((c) => c.peer !== peer && c.exclusive && isLive(c, now) && appliesIn(c.repo, repo) && claimCovers(c.pattern, path))
     .map((claim) => ({ requested: path, claim }));
 }
 
@@ -549,7 +557,7 @@ export function claimsReachedBy(pathspec: string | null, repo: string | null, pe
         c.peer !== peer &&
         c.exclusive &&
         isLive(c, now) &&
-        reposMeet(c.repo, repo) &&
+        appliesIn(c.repo, repo) &&
         (pathspec === null || patternsOverlap(c.pattern, pathspec, { bIsPathspec: true })),
     )
     .map((claim) => ({ requested: pathspec ?? ".", claim }));

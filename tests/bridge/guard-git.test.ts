@@ -97,6 +97,15 @@ describe("pre-commit", () => {
     expect(git(dir, "log", "-1", "--format=%s")).toBe("docs only\n");
   });
 
+  it("sees what `git commit -a` and `git commit PATH` record, not only what was staged before", () => {
+    const dir = repository();
+    installGuard(dir, guardCommand(cache("bob", [claim("alice", "src")])));
+    writeFileSync(join(dir, "src", "a.ts"), "changed\n");
+    expect(run(dir, ["commit", "-q", "-a", "-m", "all"]).stderr).toContain("alice holds src");
+    expect(run(dir, ["commit", "-q", "-m", "path", "src/a.ts"]).stderr).toContain("alice holds src");
+    expect(git(dir, "log", "--format=%s")).toBe("start\n");
+  });
+
   it("never blocks a peer's own claims, shared claims, or claims in another repository; a claim without repo blocks everywhere", () => {
     const dir = repository();
     const commits = (claims: Claim[]) => {

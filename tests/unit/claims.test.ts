@@ -21,6 +21,7 @@ import {
   normaliseRepo,
   patternsOverlap,
   ReleasePathsInput,
+  appliesIn,
   reposMeet,
   whatToDo,
 } from "../../contract/claims.ts";
@@ -187,6 +188,8 @@ describe("normaliseRepo: one name however origin is spelled", () => {
     expect(reposMeet(null, "github.com/acme/app")).toBe(true);
     expect(reposMeet("github.com/acme/app", "github.com/acme/app")).toBe(true);
     expect(reposMeet("github.com/acme/app", "github.com/acme/web")).toBe(false);
+    expect(appliesIn("github.com/acme/app", null)).toBe(false);
+    expect(appliesIn(null, null)).toBe(true);
   });
 });
 
@@ -243,6 +246,12 @@ describe("what the guards refuse", () => {
   it("an edit inside another peer's exclusive claim, in that repository only", () => {
     expect(blockingClaims("src/x.ts", "github.com/acme/app", "bob", claims, NOW).map((c) => c.claim.peer)).toEqual(["alice"]);
     expect(blockingClaims("src/x.ts", "github.com/acme/web", "bob", claims, NOW)).toEqual([]);
+  });
+
+  it("in a checkout without an origin, only claims without a repository apply", () => {
+    expect(blockingClaims("src/x.ts", null, "bob", claims, NOW)).toEqual([]);
+    expect(blockingClaims("lib/x.ts", null, "carol", claims, NOW).map((c) => c.claim.peer)).toEqual(["bob"]);
+    expect(claimsReachedBy(null, null, "alice", claims, NOW).map((c) => c.claim.peer)).toEqual(["bob"]);
   });
 
   it("never a shared claim, never one's own", () => {
