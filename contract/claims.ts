@@ -22,6 +22,7 @@ import {
 import { NAME_PATTERN, NAME_RULE } from "./names.ts";
 
 export * from "./claim-rules.ts";
+export { ClaimRecord, ClaimsViewRecord } from "./claim-record.ts";
 
 /** One glob, checked with a message that says how to write it instead. */
 export const ClaimPattern = z.string().superRefine((text, ctx) => {
@@ -67,14 +68,3 @@ export const ListClaimsInput = z.object({
 export type ClaimPathsRequest = z.output<typeof ClaimPathsInput>;
 export type ReleasePathsRequest = z.output<typeof ReleasePathsInput>;
 export type ListClaimsRequest = z.output<typeof ListClaimsInput>;
-
-/** A claim as the relay answers it (list_claims, the guards' source). Matches claim-rules' Claim. */
-export const ClaimRecord = z.object({
-  peer: z.string(),
-  repo: z.string().nullable(),
-  pattern: z.string(),
-  exclusive: z.boolean(),
-  reason: z.string().optional(),
-  claimed_at: z.string(),
-  expires_at: z.string(),
-});

@@ -4,8 +4,8 @@
  * node:http(s) rather than fetch, for the same reason as the prompt hooks: a guard is a fresh
  * process per edit or commit, and fetch's implementation costs tens of milliseconds to load.
  */
+import { ClaimsViewRecord } from "../../contract/claim-record.ts";
 import type { ClaimsSource, ClaimsView } from "./source.ts";
-import { ViewShape } from "./source.ts";
 
 export interface RelayAddress {
   /** The relay's base URL, no trailing slash. */
@@ -47,7 +47,7 @@ export function relayClaimsSource(relay: RelayAddress, timeoutMs: number): Claim
               const message = (body as { message?: unknown }).message;
               return finish(new Error(`the relay refused (${response.statusCode}): ${typeof message === "string" ? message : text.slice(0, 200)}`));
             }
-            const parsed = ViewShape.safeParse(body);
+            const parsed = ClaimsViewRecord.safeParse(body);
             if (!parsed.success) return finish(new Error("the relay's claims answer was not in the expected shape (is the bridge older than the relay?)"));
             finish(null, parsed.data);
           });

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import * as z from "zod/mini";
 import type { Claim } from "../../contract/claim-rules.ts";
+import { ClaimsViewRecord } from "../../contract/claim-record.ts";
 
 /** What a guard needs to decide: who is asking, and the group's live claims. */
 export interface ClaimsView {
@@ -21,22 +22,8 @@ export interface ClaimsSource {
   load(): Promise<ClaimsView>;
 }
 
-/** A claim as the relay sends it (contract/claim-rules.ts Claim). */
-export const ClaimShape = z.object({
-  peer: z.string(),
-  repo: z.nullable(z.string()),
-  pattern: z.string(),
-  exclusive: z.boolean(),
-  reason: z.optional(z.string()),
-  claimed_at: z.string(),
-  expires_at: z.string(),
-});
-
-/** What the relay answers on GET /groups/:group/claims: the caller's name and the group's live claims. */
-export const ViewShape = z.object({ peer: z.string(), claims: z.array(ClaimShape) });
-
 /** The cache file: a view and when it was fetched. */
-export const CacheShape = z.object({ peer: z.string(), fetched_at: z.string(), claims: z.array(ClaimShape) });
+const CacheShape = z.extend(ClaimsViewRecord, { fetched_at: z.string() });
 
 /** Writes the cache atomically (a temporary file renamed over it), so a guard never reads half a file. */
 export function writeClaimsCache(path: string, view: ClaimsView, now = Date.now()): void {
