@@ -607,6 +607,21 @@ export function describeClaim(claim: Claim, now: number): string {
   return `${claim.peer} holds ${claim.pattern} (${claim.exclusive ? "exclusive" : "shared"}, ${where}) until ${until} UTC, ${timeLeft(claim.expires_at, now)} from now: ${why}`;
 }
 
+/**
+ * A claim as a model reads it in a tool result: only the fields that say something. No `repo`
+ * means every repository; `shared: true` marks a claim that is not exclusive.
+ */
+export function compactClaim(claim: Claim): Record<string, string | boolean> {
+  return {
+    peer: claim.peer,
+    pattern: claim.pattern,
+    ...(claim.repo !== null && { repo: claim.repo }),
+    ...(!claim.exclusive && { shared: true }),
+    ...(claim.reason !== undefined && { reason: claim.reason }),
+    expires_at: claim.expires_at,
+  };
+}
+
 /** What an agent can do about claims in its way, naming their holders. */
 export function whatToDo(conflicts: readonly ClaimConflict[]): string {
   const holders = [...new Set(conflicts.map((c) => c.claim.peer))];

@@ -11,6 +11,7 @@ import {
   ClaimPathsInput,
   claimPatternProblem,
   claimsReachedBy,
+  compactClaim,
   conflicts,
   describeClaim,
   findConflicts,
@@ -306,6 +307,11 @@ describe("grantedClaim: granting and renewing", () => {
 });
 
 describe("words", () => {
+  it("a claim for a model carries only what says something", () => {
+    expect(compactClaim(claim("alice", "src", { exclusive: false, reason: "r" }))).toEqual({ peer: "alice", pattern: "src", shared: true, reason: "r", expires_at: minutes(30) });
+    expect(compactClaim(claim("alice", "src", { repo: "github.com/acme/app" }))).toEqual({ peer: "alice", pattern: "src", repo: "github.com/acme/app", expires_at: minutes(30) });
+  });
+
   it("a claim says who, what, where, until when and why", () => {
     const text = describeClaim(claim("alice", "src/**", { repo: "github.com/acme/app", reason: "API refactor", expires_at: minutes(75) }), NOW);
     expect(text).toBe('alice holds src/** (exclusive, github.com/acme/app) until 11:15 UTC, 1 h 15 min from now: "API refactor"');
