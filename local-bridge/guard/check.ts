@@ -6,7 +6,7 @@
  */
 import { blockingClaims, type ClaimConflict, describeClaim, whatToDo } from "../../contract/claim-rules.ts";
 import { decideToolCall, mayTouchClaims, preToolUseOutput, type ToolCall } from "./decide.ts";
-import { cachedRepoAt, pushedPaths, type RepoContext, repoAt, stagedPaths } from "./git.ts";
+import { cachedRepoAt, pushedPaths, type RepoLookup, repoAt, stagedPaths } from "./git.ts";
 import { type ClaimsSource, loadWithin } from "./source.ts";
 
 /** How long a guard waits for the claims before letting the action through. */
@@ -61,7 +61,7 @@ function describeBlocked(blocked: ClaimConflict[], now: number): string {
 
 export async function checkGitHook(check: GitCheck): Promise<CheckResult> {
   if (check.mode === "off") return { exitCode: 0, message: "" };
-  const context = repoAt(check.dir);
+  const context = await repoAt(check.dir);
   if (!context) return { exitCode: 0, message: "" };
   const paths = check.hook === "pre-commit" ? stagedPaths(context.root) : pushedPaths(context.root, check.remote ?? "origin", check.stdin ?? "");
   if (paths.length === 0) return { exitCode: 0, message: "" };
@@ -98,7 +98,7 @@ export interface ToolGuard {
   mode: GuardMode;
   timeoutMs?: number;
   now?: () => number;
-  repoAt?: (dir: string) => RepoContext | null;
+  repoAt?: RepoLookup;
 }
 
 /** The PreToolUse hook: stdout for Claude Code (empty to allow), stderr for the person. */
@@ -117,7 +117,7 @@ export async function checkToolCall(guard: ToolGuard): Promise<{ stdout: string;
   } catch (error) {
     return { stdout: "", stderr: `relay guard: could not check claims (${(error as Error).message}); allowing the tool call unchecked.\n` };
   }
-  const decision = decideToolCall(call, {
+  const decision = await decideToolCall(call, {
     ...view,
     now: (guard.now ?? Date.now)(),
     cwd: guard.cwd,

@@ -12,7 +12,7 @@
 import { posix, resolve } from "node:path";
 import { claimsReachedBy, blockingClaims, type ClaimConflict, describeClaim, whatToDo } from "../../contract/claim-rules.ts";
 import { discardingGitCommands } from "./bash.ts";
-import { locate, type RepoContext } from "./git.ts";
+import { locate, type RepoLookup } from "./git.ts";
 import type { ClaimsView } from "./source.ts";
 
 /** The part of PreToolUse's stdin JSON the guard reads. */
@@ -28,7 +28,7 @@ export type Decision = { allow: true } | { allow: false; reason: string };
 export interface DecisionContext extends ClaimsView {
   now: number;
   /** The repository holding a directory (git.ts repoAt, cached per call). */
-  repoAt: (dir: string) => RepoContext | null;
+  repoAt: RepoLookup;
   /** Where relative paths start when the call names no cwd. */
   cwd: string;
 }
@@ -59,14 +59,14 @@ export function mayTouchClaims(call: ToolCall, cwd: string): boolean {
   return call.tool_name === "Bash" && typeof command === "string" && discardingGitCommands(command, call.cwd || cwd).length > 0;
 }
 
-export function decideToolCall(call: ToolCall, context: DecisionContext): Decision {
+export async function decideToolCall(call: ToolCall, context: DecisionContext): Promise<Decision> {
   const input = call.tool_input ?? {};
   const cwd = typeof call.cwd === "string" && call.cwd !== "" ? call.cwd : context.cwd;
   const field = EDIT_TOOLS[call.tool_name ?? ""];
   if (field !== undefined) {
     const target = input[field];
     if (typeof target !== "string" || target === "") return { allow: true };
-    const place = locate(resolve(cwd, target), context.repoAt);
+    const place = await locate(resolve(cwd, target), context.repoAt);
     if (!place) return { allow: true };
     const blocking = blockingClaims(place.path, place.context.repo, context.peer, context.claims, context.now);
     if (blocking.length === 0) return { allow: true };
@@ -77,7 +77,7 @@ export function decideToolCall(call: ToolCall, context: DecisionContext): Decisi
   }
   if (call.tool_name === "Bash" && typeof input.command === "string") {
     for (const command of discardingGitCommands(input.command, cwd)) {
-      const place = locate(command.cwd, context.repoAt);
+      const place = await locate(command.cwd, context.repoAt);
       if (!place) continue;
       const reached: ClaimConflict[] = [];
       for (const spec of command.pathspecs ?? [null]) {

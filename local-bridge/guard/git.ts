@@ -3,7 +3,7 @@
  * staged paths of a commit, the paths of the commits a push sends, and where hooks live. Plain
  * `git` processes: git's own answer to each, including worktrees and `core.hooksPath`.
  */
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { normalisePath, normaliseRepo } from "../../contract/claim-rules.ts";
@@ -12,6 +12,11 @@ import { normalisePath, normaliseRepo } from "../../contract/claim-rules.ts";
 export function git(dir: string, args: string[], input?: string): string | null {
   const result = spawnSync("git", args, { cwd: dir, encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
   return result.status === 0 ? result.stdout : null;
+}
+
+/** git in `dir` without waiting for it: the guards ask two questions at once. */
+function gitLater(dir: string, args: string[]): Promise<string | null> {
+  return new Promise((resolve) => execFile("git", args, { cwd: dir, encoding: "utf8" }, (error, stdout) => resolve(error ? null : stdout)));
 }
 
 export interface RepoContext {
@@ -34,18 +39,19 @@ function existingPart(path: string): { real: string; rest: string } {
   return { real: realpathSync(dir), rest: rest.join("/") };
 }
 
-/** The repository holding `dir`, or null when it is in none. */
-export function repoAt(dir: string): RepoContext | null {
+export type RepoLookup = (dir: string) => Promise<RepoContext | null>;
+
+/** The repository holding `dir`, or null when it is in none. Its two git questions run at once. */
+export async function repoAt(dir: string): Promise<RepoContext | null> {
   const { real } = existingPart(dir);
-  const root = git(real, ["rev-parse", "--show-toplevel"])?.trim();
-  if (!root) return null;
-  const origin = git(real, ["remote", "get-url", "origin"])?.trim();
-  return { root, repo: origin ? normaliseRepo(origin) : null };
+  const [root, origin] = await Promise.all([gitLater(real, ["rev-parse", "--show-toplevel"]), gitLater(real, ["remote", "get-url", "origin"])]);
+  if (!root?.trim()) return null;
+  return { root: root.trim(), repo: origin?.trim() ? normaliseRepo(origin.trim()) : null };
 }
 
 /** A repository lookup that asks git once per directory: one tool call may name several. */
-export function cachedRepoAt(lookup: (dir: string) => RepoContext | null = repoAt): (dir: string) => RepoContext | null {
-  const cache = new Map<string, RepoContext | null>();
+export function cachedRepoAt(lookup: RepoLookup = repoAt): RepoLookup {
+  const cache = new Map<string, Promise<RepoContext | null>>();
   return (dir) => {
     if (!cache.has(dir)) cache.set(dir, lookup(dir));
     return cache.get(dir)!;
@@ -56,10 +62,10 @@ export function cachedRepoAt(lookup: (dir: string) => RepoContext | null = repoA
  * Where an absolute path sits: its repository and its path relative to the root (with `/`), or
  * null when it is in no repository (or is the `.git` directory's own content).
  */
-export function locate(path: string, lookup: (dir: string) => RepoContext | null): { context: RepoContext; path: string } | null {
+export async function locate(path: string, lookup: RepoLookup): Promise<{ context: RepoContext; path: string } | null> {
   const { real, rest } = existingPart(path);
   // `real` exists: the path itself, or the deepest directory above it that does.
-  const context = lookup(rest === "" && !statSync(real).isDirectory() ? dirname(real) : real);
+  const context = await lookup(rest === "" && !statSync(real).isDirectory() ? dirname(real) : real);
   if (!context) return null;
   const rel = relative(context.root, rest ? join(real, rest) : real).split("\\").join("/");
   if (rel.startsWith("..") || isAbsolute(rel)) return null;
