@@ -1,24 +1,18 @@
 /**
  * Path claims: the inputs of claim_paths, release_paths and list_claims, declared once with zod,
  * and the shape of a claim as the relay answers it. The rules themselves (globs, overlap, repository
- * names, conflicts, renewal) live in claim-rules.ts, which has no imports so the bridge's guards
- * can load it alone; they are re-exported here for the relay's side.
+ * names, conflicts, renewal) live in claim-rules.ts and claim-globs.ts, which import nothing but
+ * each other and limits.ts, so the bridge's guards can load them alone; they are re-exported here
+ * for the relay's side. The limits are in limits.ts.
  *
- * A path is a glob relative to the repository root (see claim-rules.ts for what `*`, `**`, `?` and
+ * A path is a glob relative to the repository root (see claim-globs.ts for what `*`, `**`, `?` and
  * `[…]` mean and how a directory covers what is under it). `repo` is the normalised origin
  * (`git remote get-url origin`, e.g. `github.com/acme/app`); a claim without one covers that path
  * in every repository of the group.
  */
 import { z } from "zod";
-import {
-  claimPatternProblem,
-  DEFAULT_CLAIM_TTL_MINUTES,
-  MAX_CLAIM_PATHS,
-  MAX_CLAIM_REASON_LENGTH,
-  MAX_CLAIM_TTL_MINUTES,
-  MAX_REPO_LENGTH,
-  normaliseRepo,
-} from "./claim-rules.ts";
+import { claimPatternProblem, normaliseRepo } from "./claim-rules.ts";
+import { DEFAULT_CLAIM_TTL_MINUTES, MAX_CLAIM_PATHS, MAX_CLAIM_REASON_LENGTH, MAX_CLAIM_TTL_MINUTES, MAX_REPO_LENGTH } from "./limits.ts";
 import { NAME_PATTERN, NAME_RULE } from "./names.ts";
 
 export * from "./claim-rules.ts";

@@ -88,3 +88,20 @@ export const MAX_UNACKED_NOTICES = 1_000;
  * the response reached the client. Unconfirmed after this, it is unread again.
  */
 export const HANDOVER_LEASE_MS = 15_000;
+
+// Path claims (contract/claim-rules.ts)
+/** Characters in one claim pattern. */
+export const MAX_CLAIM_PATTERN_LENGTH = 256;
+/** Wildcards (`*`, `?`, `[…]`) in one pattern: each makes every overlap check against it costlier. */
+export const MAX_CLAIM_WILDCARDS = 12;
+/** Patterns one claim_paths / release_paths call may name. */
+export const MAX_CLAIM_PATHS = 20;
+/** Live claims one peer may hold at once. */
+export const MAX_CLAIMS_PER_PEER = 100;
+/** Live claims a group holds at most: every new claim is checked against all of them. */
+export const MAX_CLAIMS_PER_GROUP = 1_000;
+export const DEFAULT_CLAIM_TTL_MINUTES = 60;
+/** A claim lasts at most a day; claiming again renews it. */
+export const MAX_CLAIM_TTL_MINUTES = 24 * 60;
+export const MAX_CLAIM_REASON_LENGTH = 200;
+export const MAX_REPO_LENGTH = 200;

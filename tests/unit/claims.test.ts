@@ -17,7 +17,6 @@ import {
   findConflicts,
   grantedClaim,
   ListClaimsInput,
-  MAX_CLAIM_PATHS,
   normaliseClaimPattern,
   normaliseRepo,
   patternsOverlap,
@@ -26,6 +25,7 @@ import {
   reposMeet,
   whatToDo,
 } from "../../contract/claims.ts";
+import { MAX_CLAIM_PATHS } from "../../contract/limits.ts";
 
 const NOW = Date.parse("2026-12-07T10:00:00Z");
 const minutes = (n: number) => new Date(NOW + n * 60_000).toISOString();

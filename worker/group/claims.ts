@@ -14,12 +14,11 @@ import {
   findConflicts,
   grantedClaim,
   type ListClaimsRequest,
-  MAX_CLAIMS_PER_GROUP,
-  MAX_CLAIMS_PER_PEER,
   normaliseClaimPattern,
   normaliseRepo,
   whatToDo,
 } from "../../contract/claims.ts";
+import { MAX_CLAIMS_PER_GROUP, MAX_CLAIMS_PER_PEER } from "../../contract/limits.ts";
 import { singleLine } from "../../contract/names.ts";
 import { type Caller, fail, ok, type Outcome } from "../types.ts";
 
