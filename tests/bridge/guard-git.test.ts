@@ -257,3 +257,24 @@ describe("pre-push", () => {
     expect(run(dir, ["push", "-q", "--no-verify", "origin", "main"]).status).toBe(0);
   });
 });
+
+describe("the guard's command line", () => {
+  const cli = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { cwd, encoding: "utf8" });
+
+  it("installs, reports and uninstalls; refuses outside a repository and without a command, saying what to do", () => {
+    const dir = repository();
+    const installed = cli(dir, "install", "--command", guardCommand(cache("bob", [])));
+    expect(installed.status).toBe(0);
+    expect(installed.stdout).toContain("pre-commit: relay guard installed");
+    const status = JSON.parse(cli(join(dir, "src"), "status", "--json").stdout);
+    expect(status.hooks.map((h: { state: string }) => h.state)).toEqual(["ours", "ours"]);
+    expect(cli(tmpdir(), "uninstall", "--dir", dir).stdout).toContain("pre-commit: none");
+
+    const outside = cli(mkdtempSync(join(tmpdir(), "guard-plain-")), "status");
+    expect(outside.status).toBe(1);
+    expect(outside.stderr).toContain("is not inside a git worktree. Run this in your repository, or pass --dir");
+    const usage = cli(dir, "install");
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain("usage: guard check --pre-commit");
+  });
+});
