@@ -6,11 +6,11 @@
  * refused the request (unknown peer, rate limited, no such key…); 4 `ask` got no reply in time.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { targetFrom, type RelayTarget } from "./config.ts";
-import { UsageError } from "./errors.ts";
-import { sanitizeLine, sanitizeName } from "./notices.ts";
-import { callTool, EXIT, feed, type FeedMessage } from "./relay-api.ts";
-import { clock } from "./status.ts";
+import { targetFrom, type RelayTarget } from "../core/config.ts";
+import { UsageError } from "../core/errors.ts";
+import { sanitizeLine, sanitizeName } from "../core/notices.ts";
+import { callTool, EXIT, feed, type FeedMessage } from "../core/relay-api.ts";
+import { clock } from "../core/status.ts";
 
 export const CHAT_USAGE = `The relay from a terminal or a script (the token's peer; config file, or --url/--token):
   relay-bridge send "text" [--urgent] [--tag t]... [--reply-to ID]   broadcast to the group

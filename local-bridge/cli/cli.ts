@@ -17,19 +17,20 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { AckStore } from "./ack-store.ts";
-import { Bridge, PaneSink, StdoutSink, type NoticeSink } from "./bridge.ts";
+import { AckStore } from "../core/ack-store.ts";
+import { Bridge, StdoutSink, type NoticeSink } from "../core/bridge.ts";
 import { CHAT_COMMANDS, CHAT_USAGE } from "./chat.ts";
-import type { SettingsScope } from "./claude-settings.ts";
-import { saveProfile } from "./config-file.ts";
-import { targetFrom, type RelayTarget } from "./config.ts";
-import { BridgeError, UsageError } from "./errors.ts";
-import { hooksStatus, installHooks, uninstallHooks } from "./hooks.ts";
+import type { SettingsScope } from "../hooks/claude-settings.ts";
+import { saveProfile } from "../core/config-file.ts";
+import { targetFrom, type RelayTarget } from "../core/config.ts";
+import { BridgeError, UsageError } from "../core/errors.ts";
+import { hooksStatus, installHooks, uninstallHooks } from "../hooks/hooks.ts";
 import { join, JOIN_USAGE } from "./join.ts";
-import { acquirePaneLock } from "./pane-lock.ts";
-import { setup } from "./setup.ts";
-import { StatusLine } from "./status.ts";
-import { claudePanes, listProcesses, Tmux } from "./tmux.ts";
+import { acquirePaneLock } from "../pane/pane-lock.ts";
+import { PaneSink } from "../pane/pane-sink.ts";
+import { setup } from "../setup/setup.ts";
+import { StatusLine } from "../core/status.ts";
+import { claudePanes, listProcesses, Tmux } from "../pane/tmux.ts";
 
 declare const __RELAY_BRIDGE_VERSION__: string | undefined;
 /** Set by scripts/build-bridge.ts in the bundle; running from source, there is no build to name. */
@@ -272,7 +273,7 @@ async function hooksCommand(args: string[]): Promise<number> {
  */
 async function channelCommand(args: string[]): Promise<number> {
   const fromSource = import.meta.url.endsWith(".ts");
-  const entry = new URL(fromSource ? "./channel-main.ts" : "./relay-channel.mjs", import.meta.url);
+  const entry = new URL(fromSource ? "../channel/channel-main.ts" : "./relay-channel.mjs", import.meta.url);
   let channel: { channelMain(args: string[]): Promise<number> };
   try {
     channel = (await import(entry.href)) as typeof channel;
@@ -298,7 +299,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   join,
   hooks: hooksCommand,
   // Loaded on demand: Claude Code waits for this command at every prompt and stop.
-  hook: async (args) => (await import("./hook-command.ts")).runHook(args),
+  hook: async (args) => (await import("../hooks/hook-command.ts")).runHook(args),
   channel: channelCommand,
   "--version": version,
   version,

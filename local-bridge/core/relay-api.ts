@@ -8,7 +8,7 @@
  * stateless, so one POST of `tools/call` is a whole call: no session, no SDK (which would triple
  * the bundle). The answer comes as JSON or as a one-event stream; both are read here.
  */
-import { parseInviteUrl } from "../contract/invite.ts";
+import { parseInviteUrl } from "../../contract/invite.ts";
 import type { RelayTarget } from "./config.ts";
 import { BridgeError } from "./errors.ts";
 import { describeNetworkError } from "./network-errors.ts";

@@ -17,13 +17,13 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { defaultStateDir } from "./ack-store.ts";
-import type { UnreadSummary } from "../contract/unread.ts";
-import type { RelayTarget } from "./config.ts";
-import { loadProfile } from "./config.ts";
-import { UsageError } from "./errors.ts";
+import { defaultStateDir } from "../core/ack-store.ts";
+import type { UnreadSummary } from "../../contract/unread.ts";
+import type { RelayTarget } from "../core/config.ts";
+import { loadProfile } from "../core/config.ts";
+import { UsageError } from "../core/errors.ts";
 import { HOOK_EVENTS, type HookName } from "./hook-events.ts";
-import { sanitizeId, sanitizeName } from "./notices.ts";
+import { sanitizeId, sanitizeName } from "../core/notices.ts";
 
 
 /** Whole budget for the relay call: beyond it the hook gives up and prints nothing. */

@@ -7,13 +7,15 @@
  */
 import { execFile } from "node:child_process";
 import { confirm, select } from "@inquirer/prompts";
-import { allowRule, readSettings, settingsPath, writeSettings } from "./claude-settings.ts";
-import type { RelayTarget } from "./config.ts";
-import { saveTarget } from "./config-file.ts";
-import { BridgeError } from "./errors.ts";
-import { installHooks } from "./hooks.ts";
-import { paneHolder } from "./pane-lock.ts";
-import { bridgePaneFor, claudePanes, listProcesses, type ClaudePane, type PaneInfo, type Tmux } from "./tmux.ts";
+import { allowRule, readSettings, settingsPath, writeSettings } from "../hooks/claude-settings.ts";
+import type { RelayTarget } from "../core/config.ts";
+import { saveTarget } from "../core/config-file.ts";
+import { BridgeError } from "../core/errors.ts";
+import { installHooks } from "../hooks/hooks.ts";
+import { CHANNEL_SERVER_NAME } from "../channel/server-name.ts";
+import { shellLine, shellQuote } from "../core/shell.ts";
+import { paneHolder } from "../pane/pane-lock.ts";
+import { bridgePaneFor, claudePanes, listProcesses, type ClaudePane, type PaneInfo, type Tmux } from "../pane/tmux.ts";
 
 export interface SetupOptions {
   target: RelayTarget;
@@ -39,9 +41,6 @@ export interface SetupOptions {
   print: (line: string) => void;
 }
 
-/** The name the channel server is registered under (`server:<name>` in Claude Code's launch flag). */
-export const CHANNEL_SERVER_NAME = "relay-channel";
-
 /** The permission rule that lets every relay tool run without a prompt. */
 export const RELAY_ALLOW_RULE = "mcp__relay";
 
@@ -58,17 +57,6 @@ const RESTART_ADVICE =
 /** `claude mcp add …` as argv. */
 export function mcpAddArgs(target: RelayTarget): string[] {
   return ["claude", "mcp", "add", "--transport", "http", "relay", target.mcpUrl, "--header", `Authorization: Bearer ${target.token}`];
-}
-
-/** Quotes one word for a POSIX shell; double quotes where they suffice, since people read this. */
-export function shellQuote(word: string): string {
-  if (/^[A-Za-z0-9_/.:%=@+,-]+$/.test(word)) return word;
-  if (!/["$`\\!]/.test(word)) return `"${word}"`;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-export function shellLine(argv: string[]): string {
-  return argv.map(shellQuote).join(" ");
 }
 
 /**

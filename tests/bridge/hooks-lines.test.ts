@@ -1,8 +1,8 @@
 /** The lines the hooks give Claude: short, exact, and built only from names the relay issued. */
 import { describe, expect, it } from "vitest";
 import type { UnreadSummary } from "../../contract/unread.ts";
-import { describeUnread, hookOutput, sessionStartLine } from "../../local-bridge/hook-command.ts";
-import { resolveTarget } from "../../local-bridge/config.ts";
+import { describeUnread, hookOutput, sessionStartLine } from "../../local-bridge/hooks/hook-command.ts";
+import { resolveTarget } from "../../local-bridge/core/config.ts";
 import { signToken } from "../../contract/token.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 
