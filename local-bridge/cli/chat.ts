@@ -69,7 +69,26 @@ function json(value: unknown): void {
   out(JSON.stringify(value));
 }
 
-/** One message for a person: time, seq, who to whom, then the text (control characters removed). */
+/**
+ * Starts every message a person reads (read, history, ask, tail), and nothing else: message text
+ * never contains it (MESSAGE_MARK_LOOKALIKES). A terminal wraps a long line at whatever width it
+ * has, so a message padded to the width and followed by a fake "12:00 #9 alice: …" would otherwise
+ * show a forged header at the start of a row; a row that begins with this mark is a real one at
+ * any width.
+ */
+export const MESSAGE_MARK = "\u258c";
+/** The mark and the block elements that could pass for it, shown as their code when a peer writes them. */
+const MESSAGE_MARK_LOOKALIKES = /[\u2580-\u259f]/g;
+
+/** A line of message text for a terminal: no controls (sanitizeLine), and no message mark. */
+function textLine(line: string): string {
+  return sanitizeLine(line).replace(MESSAGE_MARK_LOOKALIKES, (c) => `[U+${c.codePointAt(0)!.toString(16).toUpperCase()}]`);
+}
+
+/**
+ * One message for a person: the mark, time, seq, who to whom, then the text (control characters
+ * removed); each further line of the text indented, so only a message's first row begins with the mark.
+ */
 export function formatMessage(m: FeedMessage, me: string): string {
   const from = sanitizeName(m.from);
   const to = m.to == null ? "" : ` → ${m.to === me ? "you" : sanitizeName(m.to)}`;
@@ -77,9 +96,9 @@ export function formatMessage(m: FeedMessage, me: string): string {
   const tags = m.tags ?? [];
   const flags = `${m.urgent ? " URGENT" : ""}${tags.length > 0 ? ` [${tags.map(sanitizeName).join(",")}]` : ""}`;
   const reply = m.reply_to ? ` ↩ ${sanitizeName(m.reply_to)}` : "";
-  const lines = m.text.split(/\r\n?|\n|[\u2028\u2029]/).map(sanitizeLine);
+  const lines = m.text.split(/\r\n?|\n|[\u2028\u2029]/).map(textLine);
   const time = clock(new Date(m.time));
-  return `${time} #${m.seq} ${from === me ? `${from} (you)` : from}${to}${kind}${flags}${reply}: ${lines[0]}${lines.slice(1).map((l) => `\n    ${l}`).join("")}`;
+  return `${MESSAGE_MARK} ${time} #${m.seq} ${from === me ? `${from} (you)` : from}${to}${kind}${flags}${reply}: ${lines[0]}${lines.slice(1).map((l) => `\n    ${l}`).join("")}`;
 }
 
 async function send(args: string[]): Promise<number> {
@@ -253,7 +272,7 @@ async function tail(args: string[]): Promise<number> {
   process.once("SIGHUP", end);
   process.stdout.on("error", end);
   const show = (m: FeedMessage) => (values.json ? json(m) : out(formatMessage(m, t.peer)));
-  if (!values.json) process.stderr.write(`relay ${t.group}/${t.peer}: everything you may see, live (marks nothing read; Ctrl-C ends)\n`);
+  if (!values.json) process.stderr.write(`relay ${t.group}/${t.peer}: everything you may see, live; each message starts with ${MESSAGE_MARK} (marks nothing read; Ctrl-C ends)\n`);
   let after: number | undefined;
   if (backlog > 0) {
     const first = await feed(t, undefined, Math.min(backlog, 200));
