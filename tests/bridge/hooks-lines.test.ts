@@ -49,7 +49,7 @@ describe("hook lines", () => {
     const later = { ...dm, total: 5, dms: 2, highest_seq: 5, attention_seq: 5 };
     expect(hookOutput("stop", target, later, store, { stop_hook_active: true })).toBeNull();
     expect(raised).toBe(4);
-    expect(hookOutput("stop", target, later, store, { stop_hook_active: false })?.decision).toBe("block");
+    expect(hookOutput("stop", target, later, store, { stop_hook_active: false })).toMatchObject({ decision: "block" });
     expect(raised).toBe(5);
     // Other hooks are unaffected by it.
     expect(hookOutput("prompt", target, later, null, { stop_hook_active: true })).not.toBeNull();
