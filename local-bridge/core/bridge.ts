@@ -79,7 +79,7 @@ const MAX_PLAUSIBLE_SEQ = 2 ** 48;
  * element as an argument, and a batch that piled up while Claude was busy can exceed the engine's
  * argument limit (about 100k), which throws RangeError.
  */
-function highestSeq(batch: readonly NoticeFrame[]): number {
+export function highestSeq(batch: readonly NoticeFrame[]): number {
   let highest = 0;
   for (const notice of batch) if (notice.seq > highest) highest = notice.seq;
   return highest;
