@@ -7,10 +7,11 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { targetFrom, type RelayTarget } from "../core/config.ts";
-import { UsageError } from "../core/errors.ts";
+import { BridgeError, UsageError } from "../core/errors.ts";
 import { sanitizeLine, sanitizeName } from "../core/notices.ts";
 import { callTool, EXIT, feed, type FeedMessage } from "../core/relay-api.ts";
 import { clock } from "../core/status.ts";
+import { inCliWords } from "./cli-words.ts";
 
 export const CHAT_USAGE = `The relay from a terminal or a script (the token's peer; config file, or --url/--token):
   relay-bridge send "text" [--urgent] [--tag t]... [--reply-to ID]   broadcast to the group
@@ -50,6 +51,11 @@ function positionals(verb: string, given: string[], names: string[]): string[] {
     throw new UsageError(`${verb} takes ${names.length === 0 ? "no arguments" : names.join(" ")}${given.length > names.length ? ` (got ${given.length}: quote the text)` : ""}\n\n${CHAT_USAGE}`);
   }
   return given;
+}
+
+/** An empty message is a slip at the keyboard (an unset shell variable, say), not the relay's call to refuse. */
+function nonEmpty(verb: string, text: string): void {
+  if (text.length === 0) throw new UsageError(`${verb}: the message is empty: give its text in quotes, e.g. relay-bridge ${verb}${verb === "send" ? "" : " PEER"} "hello"`);
 }
 
 function wholeNumber(flag: string, text: string | undefined): number | undefined {
@@ -105,6 +111,7 @@ async function send(args: string[]): Promise<number> {
   const { values, positionals: given } = parse("send", { urgent: { type: "boolean", default: false }, tag: { type: "string", multiple: true }, "reply-to": { type: "string" } }, args);
   if (values.help) return help();
   const [text] = positionals("send", given, ["TEXT"]);
+  nonEmpty("send", text!);
   const t = target(values);
   const sent = await callTool<{ id: string; seq: number; time: string }>(t, "send_message", {
     text,
@@ -121,6 +128,7 @@ async function dm(args: string[]): Promise<number> {
   const { values, positionals: given } = parse("dm", { urgent: { type: "boolean", default: false }, "reply-to": { type: "string" } }, args);
   if (values.help) return help();
   const [to, text] = positionals("dm", given, ["PEER", "TEXT"]);
+  nonEmpty("dm", text!);
   const t = target(values);
   const sent = await callTool<{ id: string; seq: number; time: string; recipient_left?: boolean }>(t, "send_dm", {
     to,
@@ -195,6 +203,7 @@ async function ask(args: string[]): Promise<number> {
   const { values, positionals: given } = parse("ask", { timeout: { type: "string" } }, args);
   if (values.help) return help();
   const [to, question] = positionals("ask", given, ["PEER", "QUESTION"]);
+  nonEmpty("ask", question!);
   const t = target(values);
   const timeout = wholeNumber("--timeout", values.timeout);
   const answer = await callTool<{ question: { id: string; seq: number }; reply?: FeedMessage; timed_out?: boolean }>(t, "ask_peer", {
@@ -306,4 +315,18 @@ function help(): number {
   return EXIT.ok;
 }
 
-export const CHAT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = { send, dm, read, peers, history, ask, board, tail };
+/** Runs a verb; whatever the relay says about its tools is told in the CLI's words. */
+function inOwnWords(verb: (args: string[]) => Promise<number>): (args: string[]) => Promise<number> {
+  return async (args) => {
+    try {
+      return await verb(args);
+    } catch (error) {
+      if (error instanceof BridgeError) error.message = inCliWords(error.message);
+      throw error;
+    }
+  };
+}
+
+export const CHAT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = Object.fromEntries(
+  Object.entries({ send, dm, read, peers, history, ask, board, tail }).map(([name, verb]) => [name, inOwnWords(verb)]),
+);

@@ -24,11 +24,12 @@ import type { SettingsScope } from "../hooks/claude-settings.ts";
 import { saveProfile } from "../core/config-file.ts";
 import { targetFrom, type RelayTarget } from "../core/config.ts";
 import { BridgeError, UsageError } from "../core/errors.ts";
+import { channelEntry, requireChannelServer } from "../channel/bundle.ts";
 import { hooksStatus, installHooks, uninstallHooks } from "../hooks/hooks.ts";
 import { join, JOIN_USAGE } from "./join.ts";
 import { acquirePaneLock } from "../pane/pane-lock.ts";
 import { PaneSink } from "../pane/pane-sink.ts";
-import { setup } from "../setup/setup.ts";
+import { RESTART_CLAUDE, setup } from "../setup/setup.ts";
 import { StatusLine } from "../core/status.ts";
 import { claudePanes, listProcesses, Tmux } from "../pane/tmux.ts";
 
@@ -249,7 +250,7 @@ async function hooksCommand(args: string[]): Promise<number> {
     case "install": {
       const result = installHooks(targetFrom(values), scope, selfCommand());
       say(`${result.replaced > 0 ? "replaced" : "added"} the relay's SessionStart, UserPromptSubmit and Stop hooks in ${result.path} (profile ${result.profile})`);
-      say("they take effect in Claude Code sessions started from now on (restart a running one: `claude --continue`)");
+      say(`they take effect in Claude Code sessions started from now on; to restart a running one, quit it and run ${RESTART_CLAUDE}`);
       return 0;
     }
     case "uninstall": {
@@ -268,19 +269,12 @@ async function hooksCommand(args: string[]): Promise<number> {
 }
 
 /**
- * The channel server lives in its own bundle (see channel-main.ts); from the TypeScript sources it
- * is the module next to this one. The specifier is computed, so esbuild leaves it out of this bundle.
+ * The channel server lives in its own bundle (see channel-main.ts and channel/bundle.ts). The
+ * specifier is computed, so esbuild leaves it out of this bundle.
  */
 async function channelCommand(args: string[]): Promise<number> {
-  const fromSource = import.meta.url.endsWith(".ts");
-  const entry = new URL(fromSource ? "../channel/channel-main.ts" : "./relay-channel.mjs", import.meta.url);
-  let channel: { channelMain(args: string[]): Promise<number> };
-  try {
-    channel = (await import(entry.href)) as typeof channel;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
-    throw new BridgeError(`the channel server's bundle ${fileURLToPath(entry)} is missing: run \`npm run build:bridge\``);
-  }
+  requireChannelServer(import.meta.url);
+  const channel = (await import(channelEntry(import.meta.url).href)) as { channelMain(args: string[]): Promise<number> };
   return channel.channelMain(args);
 }
 

@@ -79,6 +79,8 @@ export async function callTool<T>(target: RelayTarget, name: string, args: Recor
   const text = (result.content ?? []).map((c) => (c.type === "text" ? c.text : "")).join("\n");
   if (result.isError) {
     const code = (result.structuredContent as { error?: unknown } | undefined)?.error;
+    // A revoked token is refused inside the tool, not at the door; it is the token's problem all the same.
+    if (code === "revoked") throw new BridgeError(`the relay refused the token: ${sanitizeRelayText(text)}`, EXIT.failed);
     throw new RelayRefusal(typeof code === "string" ? code : "refused", sanitizeRelayText(text));
   }
   return { text, structured: (result.structuredContent ?? {}) as T };

@@ -12,6 +12,7 @@ import type { RelayTarget } from "../core/config.ts";
 import { saveTarget } from "../core/config-file.ts";
 import { BridgeError } from "../core/errors.ts";
 import { installHooks } from "../hooks/hooks.ts";
+import { requireChannelServer } from "../channel/bundle.ts";
 import { CHANNEL_SERVER_NAME } from "../channel/server-name.ts";
 import { shellLine, shellQuote } from "../core/shell.ts";
 import { paneHolder } from "../pane/pane-lock.ts";
@@ -51,8 +52,13 @@ export function channelAddArgs(bridgeCommand: string[], profile: string): string
 
 export const CHANNEL_LAUNCH = ["claude", "--dangerously-load-development-channels", `server:${CHANNEL_SERVER_NAME}`];
 
-const RESTART_ADVICE =
-  "restart Claude Code there so it loads the relay's tools: quit it and run `claude --continue` (`/mcp` does not load a newly added server)";
+/**
+ * How to restart a session and keep what it had: `--continue` resumes the directory's last
+ * conversation, but with none yet it stops ("No conversation found to continue"), so both are named.
+ */
+export const RESTART_CLAUDE = "`claude --continue` (it resumes the conversation), or `claude` if the session had none yet";
+
+const RESTART_ADVICE = `restart Claude Code there so it loads the relay's tools (\`/mcp\` does not load a newly added server): quit it and run ${RESTART_CLAUDE}`;
 
 /** `claude mcp add …` as argv. */
 export function mcpAddArgs(target: RelayTarget): string[] {
@@ -216,6 +222,8 @@ function printProjectSteps(cwd: string, options: SetupOptions, step: number): vo
 /** `--channel`: no pane, no split; the session in this directory gets notices as channel events. */
 async function setupChannel(options: SetupOptions): Promise<void> {
   const { print } = options;
+  // Before anything is registered: a channel server that cannot start would only fail later, inside Claude Code.
+  requireChannelServer(options.bridgeCommand[1] ?? "");
   const cwd = process.cwd();
   if (options.printOnly) {
     print(`# 1. register the relay's tools with Claude Code, in this project:`);
