@@ -23,8 +23,10 @@ const ARGUMENT_FLAGS: Record<string, string> = {
   tags: "--tag",
 };
 
-const TOOL_NAME = new RegExp(`\`?(?:mcp__relay__)?\\b(${Object.keys(TOOL_COMMANDS).join("|")})\\b\`?`, "g");
-const ARGUMENT = new RegExp(`\\b(${Object.keys(ARGUMENT_FLAGS).join("|")})\\b`, "g");
+// Whole words only (a tool's name inside a longer identifier is not the tool), with or without
+// Claude Code's mcp__relay__ prefix and the backquotes around it.
+const TOOL_NAME = new RegExp(`\`?(?<!\\w)(?:mcp__relay__)?(${Object.keys(TOOL_COMMANDS).join("|")})(?!\\w)\`?`, "g");
+const ARGUMENT = new RegExp(`(?<!\\w)(${Object.keys(ARGUMENT_FLAGS).join("|")})(?!\\w)`, "g");
 
 /** A relay message about tools, in the CLI's commands and flags. */
 export function inCliWords(text: string): string {
