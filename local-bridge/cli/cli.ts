@@ -69,6 +69,7 @@ ${JOIN_USAGE}
       A stdio MCP server for Claude Code that pushes notices into the session as channel events.
       Registered by \`setup --channel\`; launch Claude with
       --dangerously-load-development-channels server:relay-channel
+      Needs relay-channel.mjs beside relay-bridge (the single file from /bridge.mjs has none).
 
 ${CHAT_USAGE}
 Every command reads the relay, group, peer and token from the config file

@@ -72,7 +72,7 @@ export async function callTool<T>(target: RelayTarget, name: string, args: Recor
   if (message.error) {
     // An unknown tool: an observer token is offered only the reading tools.
     const text = sanitizeRelayText(message.error.message ?? "unknown error");
-    if (/not found/i.test(text) && target.observer) throw new RelayRefusal("observer", `this token is an observer's: it may read, not ${name.replace(/_/g, " ")}`);
+    if (/not found/i.test(text) && target.observer) throw new RelayRefusal("observer", `this token is an observer's: it may read, not call ${name}`);
     throw new RelayRefusal(String(message.error.code ?? "error"), text);
   }
   const result = message.result ?? {};
