@@ -1,5 +1,5 @@
 /**
- * Bundles the bridge (local-bridge/cli.ts) into one executable .mjs that runs on Node 20, and
+ * Bundles the bridge (local-bridge/cli/cli.ts) into one executable .mjs that runs on Node 20, and
  * writes it twice (plus the hook and channel bundles beside the first): local-bridge/dist/relay-bridge.mjs (the package bin) and
  * worker/bridge-bundle.gen.ts (git-ignored), from which the Worker serves GET /bridge.mjs. Both
  * come from one build, so the bridge a relay hands out is always the one deployed with it.
@@ -38,7 +38,7 @@ const NODE_BUNDLE: BuildOptions = {
 
 const result = await build({
   ...NODE_BUNDLE,
-  entryPoints: [join(ROOT, "local-bridge", "cli.ts")],
+  entryPoints: [join(ROOT, "local-bridge", "cli", "cli.ts")],
   write: false,
   define: { __RELAY_BRIDGE_VERSION__: JSON.stringify(`${version}+${PLACEHOLDER}`) },
 });
@@ -82,7 +82,7 @@ update(
 // which keeps an idle bridge's memory down). The main bin runs them from its own directory.
 await build({
   ...NODE_BUNDLE,
-  entryPoints: { "relay-hook": join(ROOT, "local-bridge", "hook-main.ts"), "relay-channel": join(ROOT, "local-bridge", "channel-main.ts") },
+  entryPoints: { "relay-hook": join(ROOT, "local-bridge", "hooks", "hook-main.ts"), "relay-channel": join(ROOT, "local-bridge", "channel", "channel-main.ts") },
   outdir: dirname(OUT),
   outExtension: { ".js": ".mjs" },
   define: { __RELAY_BRIDGE_VERSION__: JSON.stringify(fullVersion) },

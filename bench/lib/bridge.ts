@@ -20,7 +20,9 @@ export function useBridgeDir(dir: string): void {
 }
 
 export function bridgeCli(): string {
-  return join(bridgeDir, "cli.ts");
+  // A copy from before the bridge had folders keeps its CLI at the top.
+  const nested = join(bridgeDir, "cli", "cli.ts");
+  return existsSync(nested) ? nested : join(bridgeDir, "cli.ts");
 }
 
 export function bridgeAvailable(): boolean {

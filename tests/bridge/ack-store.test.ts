@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { AckStore, ackFilePath, defaultStateDir } from "../../local-bridge/ack-store.ts";
+import { AckStore, ackFilePath, defaultStateDir } from "../../local-bridge/core/ack-store.ts";
 
 const key = { url: "http://127.0.0.1:8787", group: "core", peer: "alice" };
 

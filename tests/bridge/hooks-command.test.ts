@@ -1,8 +1,8 @@
 /**
  * The hook command Claude Code runs (`relay-bridge hook session-start|prompt|stop`), against the
  * real relay (`npm start`): what each hook prints for what is unread, the Stop hook blocking once
- * per piece of mail and never for nothing, and failing open (nothing printed, exit 0, within its
- * bound) when the relay is down or hangs.
+ * per piece of mail, never for nothing and never while Claude is continuing because of a block,
+ * and failing open (nothing printed, exit 0) when the relay is down or hangs.
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { spawn } from "node:child_process";
@@ -11,8 +11,8 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveTarget } from "../../local-bridge/config.ts";
-import { saveTarget } from "../../local-bridge/config-file.ts";
+import { resolveTarget } from "../../local-bridge/core/config.ts";
+import { saveTarget } from "../../local-bridge/core/config-file.ts";
 import { CLI } from "../helpers/bridge-process.ts";
 import { callTool as call, relayClient } from "../helpers/relay-client.ts";
 import { freePort, startRelay, type RelayServer } from "../helpers/relay-server.ts";
@@ -111,13 +111,20 @@ describe("hook command against the real relay", () => {
     expect((await hook("stop", bob)).stdout).toBe("");
     expect(asked.seq).toBeGreaterThan(0);
 
+    // A DM that lands while Claude is continuing because of a block does not block that
+    // continuation; it blocks the next natural stop, once.
+    await call(alice, "send_dm", { to: "bob", text: "and the docs?" });
+    expect(await hook("stop", bob, { stop_hook_active: true })).toMatchObject({ code: 0, stdout: "" });
+    expect(parsed(await hook("stop", bob, { stop_hook_active: false }))?.decision).toBe("block");
+    expect((await hook("stop", bob)).stdout).toBe("");
+
     // The hooks marked nothing read: read_new_messages still hands over all three.
-    expect((await call(bobClient, "read_new_messages")).messages).toHaveLength(3);
+    expect((await call(bobClient, "read_new_messages")).messages).toHaveLength(4);
     expect((await hook("prompt", bob)).stdout).toBe("");
     expect(parsed(await hook("session-start", bob))?.hookSpecificOutput.additionalContext).toContain("no unread mail");
   });
 
-  it("fails open within its bound: relay down, relay hanging, profile missing", async () => {
+  it("fails open: relay down, relay hanging, profile missing", async () => {
     const down = await profile("hooks-b", "bob", `http://127.0.0.1:${await freePort()}`);
     // A relay that accepts connections and never answers.
     const hung: Socket[] = [];
@@ -131,9 +138,10 @@ describe("hook command against the real relay", () => {
       }
       const slow = await hook("stop", hanging);
       expect(slow).toMatchObject({ code: 0, stdout: "", stderr: "" });
-      // 1.5 s for the relay call, plus the process's own start-up.
+      // It waited for the relay (its 1.5 s budget) and then gave up; the upper bound only catches a
+      // hook that hangs (Claude Code would kill it at its own timeout). Timing is the bench's job.
       expect(slow.ms).toBeGreaterThanOrEqual(1_400);
-      expect(slow.ms).toBeLessThan(3_000);
+      expect(slow.ms).toBeLessThan(20_000);
       const missing = await hook("stop", "nobody@nowhere");
       expect(missing).toMatchObject({ code: 0, stdout: "" });
       expect(missing.stderr).toContain('no profile "nobody@nowhere"');

@@ -1,8 +1,8 @@
 /** The lines the hooks give Claude: short, exact, and built only from names the relay issued. */
 import { describe, expect, it } from "vitest";
 import type { UnreadSummary } from "../../contract/unread.ts";
-import { describeUnread, hookOutput, sessionStartLine } from "../../local-bridge/hook-command.ts";
-import { resolveTarget } from "../../local-bridge/config.ts";
+import { describeUnread, hookOutput, sessionStartLine } from "../../local-bridge/hooks/hook-command.ts";
+import { resolveTarget } from "../../local-bridge/core/config.ts";
 import { signToken } from "../../contract/token.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 
@@ -44,6 +44,15 @@ describe("hook lines", () => {
     expect(hookOutput("stop", target, dm, store)).toEqual({ decision: "block", reason: "[relay] 4 unread (DM from alice, 3 group messages). Call read_new_messages." });
     expect(hookOutput("stop", target, dm, store)).toBeNull();
     expect(hookOutput("stop", target, dm, null)).toBeNull(); // no session id: cannot remember, so never blocks
+    // Claude Code is continuing because of a Stop hook: never block again, and raise nothing, so the
+    // mail that arrived meanwhile blocks the next natural stop instead.
+    const later = { ...dm, total: 5, dms: 2, highest_seq: 5, attention_seq: 5 };
+    expect(hookOutput("stop", target, later, store, { stop_hook_active: true })).toBeNull();
+    expect(raised).toBe(4);
+    expect(hookOutput("stop", target, later, store, { stop_hook_active: false })).toMatchObject({ decision: "block" });
+    expect(raised).toBe(5);
+    // Other hooks are unaffected by it.
+    expect(hookOutput("prompt", target, later, null, { stop_hook_active: true })).not.toBeNull();
     expect(sessionStartLine(target, dm)).toBe(
       "[relay] This session is bob in relay group core: 4 unread (DM from alice, 3 group messages). Team messages go through the relay tools (mcp__relay__*), not the built-in SendMessage. Call read_new_messages.",
     );

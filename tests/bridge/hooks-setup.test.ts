@@ -2,12 +2,13 @@
  * `relay-bridge setup` finishing the job: it allows the relay's tools in the project's
  * .claude/settings.local.json (merged, and it says what it wrote), installs the hooks when asked,
  * tells the person to restart Claude Code (not `/mcp`), sees a pane's lock, and registers the
- * channel server with `--channel`. `claude` is a stand-in script that records its arguments.
+ * channel server with `--channel` (and refuses it where no channel server can start). `claude` is a stand-in script that records its arguments.
  */
 import { execFile } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "../../contract/token.ts";
@@ -51,9 +52,9 @@ function project(): { dir: string; env: NodeJS.ProcessEnv } {
   return { dir, env };
 }
 
-async function setup(args: string[], cwd: string, env: NodeJS.ProcessEnv) {
+async function setup(args: string[], cwd: string, env: NodeJS.ProcessEnv, script = CLI) {
   try {
-    const { stdout } = await exec(process.execPath, [CLI, "setup", ...args], { cwd, env, timeout: 30_000 });
+    const { stdout } = await exec(process.execPath, [script, "setup", ...args], { cwd, env, timeout: 30_000 });
     return { code: 0, stdout };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -76,7 +77,8 @@ describe("setup finishes the job", () => {
     const path = join(dir, ".claude", "settings.local.json");
     expect(first.stdout).toContain(`added "mcp__relay" to permissions.allow in ${path}`);
     expect(first.stdout).toContain(`installed the relay's SessionStart, UserPromptSubmit and Stop hooks in ${path} (profile bob@core)`);
-    expect(first.stdout).toContain("`claude --continue` (`/mcp` does not load a newly added server)");
+    // `--continue` alone stops on a session with no conversation yet, so both restarts are named.
+    expect(first.stdout).toContain("quit it and run `claude --continue` (it resumes the conversation), or `claude` if the session had none yet");
     const settings = settingsOf(dir);
     expect(settings.permissions.allow).toEqual(["Bash(ls:*)", "mcp__relay"]);
     expect(Object.keys(settings.hooks).sort()).toEqual(["SessionStart", "Stop", "UserPromptSubmit"]);
@@ -110,5 +112,19 @@ describe("setup finishes the job", () => {
     expect(calls).not.toContain(`channel --profile dave@core ${token}`);
     expect(run.stdout).toContain("claude --dangerously-load-development-channels server:relay-channel");
     expect(settingsOf(dir).permissions.allow).toEqual(["mcp__relay"]);
+  });
+
+  it("--channel with the single-file bridge (as served at /bridge.mjs) refuses before registering anything, and says what works", async () => {
+    const { dir, env } = project();
+    const alone = mkdtempSync(join(tmpdir(), "bridge-alone-"));
+    const single = join(alone, "relay-bridge");
+    copyFileSync(fileURLToPath(new URL("../../local-bridge/dist/relay-bridge.mjs", import.meta.url)), single);
+    const token = await signToken(TEST_SECRET, { g: "core", p: "erin", iat: Date.now() });
+    const run = await setup(["--url", relay.url, "--token", token, "--channel", "--no-hooks"], dir, { ...env, TMUX: undefined }, single);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("this relay-bridge has no channel server");
+    expect(run.stderr).toContain("relay-bridge hooks install");
+    expect(run.stderr).not.toContain("npm run");
+    expect(existsSync(join(dir, ".claude-calls"))).toBe(false);
   });
 });

@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NoticeFrame } from "../../contract/frames.ts";
-import { PaneInjector } from "../../local-bridge/injector.ts";
-import { renderLine } from "../../local-bridge/notices.ts";
-import { PaneGoneError } from "../../local-bridge/tmux.ts";
+import { PaneInjector } from "../../local-bridge/pane/injector.ts";
+import { renderLine } from "../../local-bridge/core/notices.ts";
+import { PaneGoneError } from "../../local-bridge/pane/tmux.ts";
 import { TmuxLab, type Standin, type StandinEvent } from "../helpers/tmux-lab.ts";
 import { hold, waitFor } from "../helpers/wait.ts";
 

@@ -9,7 +9,7 @@ import {
   sanitizeLine,
   sanitizeName,
   sanitizeRelayText,
-} from "../../local-bridge/notices.ts";
+} from "../../local-bridge/core/notices.ts";
 
 let seq = 0;
 function n(from: string, kind: NoticeFrame["kind"] = "group", extra: Partial<NoticeFrame> = {}): NoticeFrame {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "../../contract/token.ts";
-import { paneHolder } from "../../local-bridge/pane-lock.ts";
+import { paneHolder } from "../../local-bridge/pane/pane-lock.ts";
 import { startBridge, stopBridge, type BridgeProcess } from "../helpers/bridge-process.ts";
 import { ProtocolPeer } from "../helpers/protocol-peer.ts";
 import { TmuxLab } from "../helpers/tmux-lab.ts";

@@ -193,7 +193,7 @@ describe("bridge + real relay", { timeout: 120_000 }, () => {
     expect(b.stderr()).toContain("the relay revoked this token");
   });
 
-  it("two stand-in Claude Code panes, each with its bridge, get each other's mail as one line within a second or two", async () => {
+  it("two stand-in Claude Code panes, each with its bridge, get each other's mail as one line", async () => {
     const g = group();
     const alice = await join(g, "alice");
     const bob = await join(g, "bob");
@@ -201,18 +201,15 @@ describe("bridge + real relay", { timeout: 120_000 }, () => {
     const bobPane = await lab.standin();
     const ab = bridge(alice.token, ["--pane", alicePane.pane]);
     const bb = bridge(bob.token, ["--pane", bobPane.pane]);
-    await waitFor(() => ab.stderr().includes("connected") && bb.stderr().includes("connected"), { what: "both bridges" });
+    await waitFor(() => ab.stderr().includes("connected") && bb.stderr().includes("connected"), { what: "both bridges", timeoutMs: 60_000 });
 
-    let sent = Date.now();
+    // How fast a notice lands is the bench's figure (delivery); here only that it does.
     await call(alice.client, "send_dm", { to: "bob", text: "the API moved to /v2" });
-    await waitFor(() => bobPane.submissions().length === 1, { what: "bob's notice" });
-    expect(Date.now() - sent).toBeLessThan(3_000);
+    await waitFor(() => bobPane.submissions().length === 1, { what: "bob's notice", timeoutMs: 60_000 });
     expect(bobPane.submissions()).toEqual([`[relay] 1 new message in ${g} (DM from alice). Call read_new_messages.`]);
 
-    sent = Date.now();
     await call(bob.client, "send_message", { text: "thanks, on it" });
-    await waitFor(() => alicePane.submissions().length === 1, { what: "alice's notice" });
-    expect(Date.now() - sent).toBeLessThan(3_000);
+    await waitFor(() => alicePane.submissions().length === 1, { what: "alice's notice", timeoutMs: 60_000 });
     expect(alicePane.submissions()).toEqual([`[relay] 1 new message in ${g} (1 from bob). Call read_new_messages.`]);
     // Nobody hears about their own mail, and no message text ever reaches a pane.
     expect(bobPane.submissions()).toHaveLength(1);

@@ -3,7 +3,7 @@
  * `tmux capture-pane -p -e` gives; the tmux tests check the same rules on a live pane.
  */
 import { describe, expect, it } from "vitest";
-import { inputHolds, notReadyReason, readScreen } from "../../local-bridge/screen.ts";
+import { inputHolds, notReadyReason, readScreen } from "../../local-bridge/pane/screen.ts";
 
 const rule = "─".repeat(60);
 const box = (input: string, above: string[] = [], below: string[] = ["  ? for shortcuts"]) =>

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "../../contract/token.ts";
-import { claudePanes, isClaudeProcess, listProcesses } from "../../local-bridge/tmux.ts";
+import { claudePanes, isClaudeProcess, listProcesses } from "../../local-bridge/pane/tmux.ts";
 import { CLI, startBridge } from "../helpers/bridge-process.ts";
 import { ProtocolPeer } from "../helpers/protocol-peer.ts";
 import { TmuxLab } from "../helpers/tmux-lab.ts";

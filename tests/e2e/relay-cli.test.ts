@@ -84,7 +84,7 @@ describe("relay-bridge as a relay CLI", { timeout: 90_000 }, () => {
     expect(inbox.messages[0]!.tags).toEqual(["ci"]);
     expect(inbox.remaining).toBe(2);
     const human = await ok(ben, ["read"]);
-    expect(human).toMatch(/^\d\d:\d\d:\d\d #\d+ ann → you \(DM\): just for you\n/);
+    expect(human).toMatch(/^▌ \d\d:\d\d:\d\d #\d+ ann → you \(DM\): just for you\n/);
     expect(human).toContain("ann → you (DM): also for you");
     expect(await ok(ben, ["read"])).toBe("no unread messages\n");
 

@@ -1,5 +1,5 @@
 /**
- * Runs `relay-bridge` (local-bridge/cli.ts) as a real child process, the way a person or the
+ * Runs `relay-bridge` (local-bridge/cli/cli.ts) as a real child process, the way a person or the
  * setup split does, and collects what it prints.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -7,9 +7,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { NoticeRecord } from "../../local-bridge/notices.ts";
+import type { NoticeRecord } from "../../local-bridge/core/notices.ts";
 
-export const CLI = fileURLToPath(new URL("../../local-bridge/cli.ts", import.meta.url));
+export const CLI = fileURLToPath(new URL("../../local-bridge/cli/cli.ts", import.meta.url));
 
 export interface BridgeProcess {
   child: ChildProcess;

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Tmux } from "../../local-bridge/tmux.ts";
+import { Tmux } from "../../local-bridge/pane/tmux.ts";
 import { waitFor } from "./wait.ts";
 
 export const STANDIN = fileURLToPath(new URL("./claude-standin.ts", import.meta.url));

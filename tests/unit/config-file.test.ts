@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { signToken } from "../../contract/token.ts";
-import { configPath, pickProfile, readConfig, saveProfile } from "../../local-bridge/config-file.ts";
-import { normaliseRelayUrl, targetFrom } from "../../local-bridge/config.ts";
+import { configPath, pickProfile, readConfig, saveProfile } from "../../local-bridge/core/config-file.ts";
+import { normaliseRelayUrl, targetFrom } from "../../local-bridge/core/config.ts";
 
 const secret = "s".repeat(40);
 

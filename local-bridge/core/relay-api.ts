@@ -8,7 +8,7 @@
  * stateless, so one POST of `tools/call` is a whole call: no session, no SDK (which would triple
  * the bundle). The answer comes as JSON or as a one-event stream; both are read here.
  */
-import { parseInviteUrl } from "../contract/invite.ts";
+import { parseInviteUrl } from "../../contract/invite.ts";
 import type { RelayTarget } from "./config.ts";
 import { BridgeError } from "./errors.ts";
 import { describeNetworkError } from "./network-errors.ts";
@@ -72,13 +72,15 @@ export async function callTool<T>(target: RelayTarget, name: string, args: Recor
   if (message.error) {
     // An unknown tool: an observer token is offered only the reading tools.
     const text = sanitizeRelayText(message.error.message ?? "unknown error");
-    if (/not found/i.test(text) && target.observer) throw new RelayRefusal("observer", `this token is an observer's: it may read, not ${name.replace(/_/g, " ")}`);
+    if (/not found/i.test(text) && target.observer) throw new RelayRefusal("observer", `this token is an observer's: it may read, not call ${name}`);
     throw new RelayRefusal(String(message.error.code ?? "error"), text);
   }
   const result = message.result ?? {};
   const text = (result.content ?? []).map((c) => (c.type === "text" ? c.text : "")).join("\n");
   if (result.isError) {
     const code = (result.structuredContent as { error?: unknown } | undefined)?.error;
+    // A revoked token is refused inside the tool, not at the door; it is the token's problem all the same.
+    if (code === "revoked") throw new BridgeError(`the relay refused the token: ${sanitizeRelayText(text)}`, EXIT.failed);
     throw new RelayRefusal(typeof code === "string" ? code : "refused", sanitizeRelayText(text));
   }
   return { text, structured: (result.structuredContent ?? {}) as T };

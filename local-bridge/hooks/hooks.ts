@@ -8,11 +8,11 @@
  */
 import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import type { RelayTarget } from "./config.ts";
-import { configPath, readConfig, saveTarget } from "./config-file.ts";
+import type { RelayTarget } from "../core/config.ts";
+import { configPath, readConfig, saveTarget } from "../core/config-file.ts";
 import { addHook, findHooks, readSettings, removeHooks, settingsPath, writeSettings, type SettingsScope } from "./claude-settings.ts";
 import { HOOK_EVENTS, type HookName } from "./hook-events.ts";
-import { shellLine } from "./setup.ts";
+import { shellLine } from "../core/shell.ts";
 
 /** Claude Code's own limit per hook command, in seconds; the hook gives up well before it. */
 const CLAUDE_HOOK_TIMEOUT_S = 5;

@@ -8,7 +8,7 @@
  */
 import { execFile } from "node:child_process";
 import { basename } from "node:path";
-import { BridgeError } from "./errors.ts";
+import { BridgeError } from "../core/errors.ts";
 
 export interface TmuxOptions {
   /** `tmux -L <name>`: a private server, for tests. */

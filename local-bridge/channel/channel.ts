@@ -13,13 +13,13 @@
  */
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import type { NoticeFrame } from "../contract/frames.ts";
-import { AckStore } from "./ack-store.ts";
-import { Bridge, type NoticeSink } from "./bridge.ts";
-import type { RelayTarget } from "./config.ts";
-import { noticeRecord } from "./notices.ts";
-import { CHANNEL_SERVER_NAME } from "./setup.ts";
-import { StatusLine } from "./status.ts";
+import type { NoticeFrame } from "../../contract/frames.ts";
+import { AckStore } from "../core/ack-store.ts";
+import { Bridge, type NoticeSink } from "../core/bridge.ts";
+import type { RelayTarget } from "../core/config.ts";
+import { noticeRecord } from "../core/notices.ts";
+import { CHANNEL_SERVER_NAME } from "./server-name.ts";
+import { StatusLine } from "../core/status.ts";
 
 export const CHANNEL_INSTRUCTIONS =
   "Events from the relay-channel source are notices of new team mail on the claude-relay relay. " +

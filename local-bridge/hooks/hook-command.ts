@@ -8,7 +8,10 @@
  * - prompt (UserPromptSubmit): the unread summary as added context, only when something is unread.
  * - stop: `{"decision":"block","reason":…}` once per piece of mail that deserves interrupting (DMs,
  *   questions, urgent mail), remembered per Claude session in a small state file, so the same mail
- *   never blocks twice and nothing unread never blocks.
+ *   never blocks twice and nothing unread never blocks. Never while Claude Code is already
+ *   continuing because a Stop hook blocked (`stop_hook_active`): each continuation is a paid model
+ *   turn, and a peer mailing every few seconds would otherwise keep the session from ever ending
+ *   its turn. Mail that arrives then waits for the next natural stop, or the next prompt's context.
  *
  * It fails open: no profile, relay down, slow or refusing: it prints nothing and exits 0 within
  * its time bound, so a relay problem never stands between a person and their session.
@@ -17,13 +20,13 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { defaultStateDir } from "./ack-store.ts";
-import type { UnreadSummary } from "../contract/unread.ts";
-import type { RelayTarget } from "./config.ts";
-import { loadProfile } from "./config.ts";
-import { UsageError } from "./errors.ts";
+import { defaultStateDir } from "../core/ack-store.ts";
+import type { UnreadSummary } from "../../contract/unread.ts";
+import type { RelayTarget } from "../core/config.ts";
+import { loadProfile } from "../core/config.ts";
+import { UsageError } from "../core/errors.ts";
 import { HOOK_EVENTS, type HookName } from "./hook-events.ts";
-import { sanitizeId, sanitizeName } from "./notices.ts";
+import { sanitizeId, sanitizeName } from "../core/notices.ts";
 
 
 /** Whole budget for the relay call: beyond it the hook gives up and prints nothing. */
@@ -156,6 +159,7 @@ export function hookOutput(
   target: RelayTarget,
   summary: UnreadSummary,
   raised: Pick<RaisedStore, "raisedThrough" | "save"> | null,
+  input: Pick<HookInput, "stop_hook_active"> = {},
 ): object | null {
   switch (hook) {
     case "session-start":
@@ -163,6 +167,9 @@ export function hookOutput(
     case "prompt":
       return summary.total > 0 ? { hookSpecificOutput: { hookEventName: "UserPromptSubmit", additionalContext: unreadLine(summary) } } : null;
     case "stop": {
+      // Already continuing because of a block: never again in this chain, and nothing is marked
+      // raised, so the mail still blocks the next natural stop.
+      if (input.stop_hook_active === true) return null;
       // Broadcasts alone never hold a session back; DMs, questions and urgent mail do, once.
       if (!raised || summary.attention_seq === 0 || summary.attention_seq <= raised.raisedThrough()) return null;
       raised.save(summary.attention_seq);
@@ -212,6 +219,8 @@ export async function runHook(args: string[]): Promise<number> {
   const started = Date.now();
   const budget = Number(values["timeout-ms"] ?? DEFAULT_HOOK_TIMEOUT_MS);
   const input = parseInput(await readStdin(Math.min(500, budget)));
+  // The Stop hook's rule needs no relay call here: it never blocks a continuation (hookOutput).
+  if (hook === "stop" && input.stop_hook_active === true) return 0;
   let target: RelayTarget;
   try {
     target = loadProfile(values.profile ?? "");
@@ -223,7 +232,7 @@ export async function runHook(args: string[]): Promise<number> {
   const summary = await fetchUnread(target, Math.max(50, budget - (Date.now() - started)));
   if (!summary) return 0;
   const raised = hook === "stop" && input.session_id ? new RaisedStore(input.session_id, values.profile ?? "") : null;
-  const output = hookOutput(hook, target, summary, raised);
+  const output = hookOutput(hook, target, summary, raised, input);
   if (output) process.stdout.write(`${JSON.stringify(output)}\n`);
   return 0;
 }

@@ -3,7 +3,7 @@
  * everything the commands need: the group and peer named by the token, the MCP endpoint and the
  * group's socket URL.
  */
-import { readClaimsUnverified } from "../contract/token.ts";
+import { readClaimsUnverified } from "../../contract/token.ts";
 import { configPath, pickProfile, readConfig } from "./config-file.ts";
 import { UsageError } from "./errors.ts";
 

@@ -7,13 +7,16 @@
  */
 import { execFile } from "node:child_process";
 import { confirm, select } from "@inquirer/prompts";
-import { allowRule, readSettings, settingsPath, writeSettings } from "./claude-settings.ts";
-import type { RelayTarget } from "./config.ts";
-import { saveTarget } from "./config-file.ts";
-import { BridgeError } from "./errors.ts";
-import { installHooks } from "./hooks.ts";
-import { paneHolder } from "./pane-lock.ts";
-import { bridgePaneFor, claudePanes, listProcesses, type ClaudePane, type PaneInfo, type Tmux } from "./tmux.ts";
+import { allowRule, readSettings, settingsPath, writeSettings } from "../hooks/claude-settings.ts";
+import type { RelayTarget } from "../core/config.ts";
+import { saveTarget } from "../core/config-file.ts";
+import { BridgeError } from "../core/errors.ts";
+import { installHooks } from "../hooks/hooks.ts";
+import { requireChannelServer } from "../channel/bundle.ts";
+import { CHANNEL_SERVER_NAME } from "../channel/server-name.ts";
+import { shellLine, shellQuote } from "../core/shell.ts";
+import { paneHolder } from "../pane/pane-lock.ts";
+import { bridgePaneFor, claudePanes, listProcesses, type ClaudePane, type PaneInfo, type Tmux } from "../pane/tmux.ts";
 
 export interface SetupOptions {
   target: RelayTarget;
@@ -39,9 +42,6 @@ export interface SetupOptions {
   print: (line: string) => void;
 }
 
-/** The name the channel server is registered under (`server:<name>` in Claude Code's launch flag). */
-export const CHANNEL_SERVER_NAME = "relay-channel";
-
 /** The permission rule that lets every relay tool run without a prompt. */
 export const RELAY_ALLOW_RULE = "mcp__relay";
 
@@ -52,23 +52,17 @@ export function channelAddArgs(bridgeCommand: string[], profile: string): string
 
 export const CHANNEL_LAUNCH = ["claude", "--dangerously-load-development-channels", `server:${CHANNEL_SERVER_NAME}`];
 
-const RESTART_ADVICE =
-  "restart Claude Code there so it loads the relay's tools: quit it and run `claude --continue` (`/mcp` does not load a newly added server)";
+/**
+ * How to restart a session and keep what it had: `--continue` resumes the directory's last
+ * conversation, but with none yet it stops ("No conversation found to continue"), so both are named.
+ */
+export const RESTART_CLAUDE = "`claude --continue` (it resumes the conversation), or `claude` if the session had none yet";
+
+const RESTART_ADVICE = `restart Claude Code there so it loads the relay's tools (\`/mcp\` does not load a newly added server): quit it and run ${RESTART_CLAUDE}`;
 
 /** `claude mcp add …` as argv. */
 export function mcpAddArgs(target: RelayTarget): string[] {
   return ["claude", "mcp", "add", "--transport", "http", "relay", target.mcpUrl, "--header", `Authorization: Bearer ${target.token}`];
-}
-
-/** Quotes one word for a POSIX shell; double quotes where they suffice, since people read this. */
-export function shellQuote(word: string): string {
-  if (/^[A-Za-z0-9_/.:%=@+,-]+$/.test(word)) return word;
-  if (!/["$`\\!]/.test(word)) return `"${word}"`;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-export function shellLine(argv: string[]): string {
-  return argv.map(shellQuote).join(" ");
 }
 
 /**
@@ -228,6 +222,8 @@ function printProjectSteps(cwd: string, options: SetupOptions, step: number): vo
 /** `--channel`: no pane, no split; the session in this directory gets notices as channel events. */
 async function setupChannel(options: SetupOptions): Promise<void> {
   const { print } = options;
+  // Before anything is registered: a channel server that cannot start would only fail later, inside Claude Code.
+  requireChannelServer(options.bridgeCommand[1] ?? "");
   const cwd = process.cwd();
   if (options.printOnly) {
     print(`# 1. register the relay's tools with Claude Code, in this project:`);

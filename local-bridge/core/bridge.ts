@@ -1,5 +1,6 @@
 /**
- * `connect`, wired together: notices from the socket go to a sink (a tmux pane or stdout); once a
+ * `connect` and `channel`, wired together: notices from the socket go to a sink (a tmux pane,
+ * pane/pane-sink.ts; stdout, below; a channel event, channel/channel.ts); once a
  * sink says a batch landed, its highest seq is saved to disk and then acked to the relay.
  *
  * One way down: a single pump per bridge waits until the sink is ready (for a pane: Claude idle),
@@ -13,14 +14,12 @@
  * at or below it are dropped and acked unsent; if that empties what the pump was waiting to
  * deliver, nothing is written.
  */
-import type { NoticeFrame, ReadFrame, WelcomeFrame } from "../contract/frames.ts";
+import type { NoticeFrame, ReadFrame, WelcomeFrame } from "../../contract/frames.ts";
 import type { AckStore } from "./ack-store.ts";
 import { RelayConnection, type ConnectionOptions, type ConnectionState } from "./connection.ts";
 import { BridgeError } from "./errors.ts";
-import { PaneInjector } from "./injector.ts";
-import { noticeRecord, renderLine } from "./notices.ts";
+import { noticeRecord } from "./notices.ts";
 import { clock, type StatusLine } from "./status.ts";
-import type { Tmux } from "./tmux.ts";
 
 /** Where notices go: the pump waits for `ready()`, then hands `write` the text `render` made. */
 export interface NoticeSink {
@@ -32,33 +31,6 @@ export interface NoticeSink {
   render(batch: readonly NoticeFrame[]): string;
   /** Emits the text; resolves once it really landed. */
   write(text: string): Promise<void>;
-}
-
-/** Types one line per batch into a tmux pane, once Claude is idle. */
-export class PaneSink implements NoticeSink {
-  readonly maxBatch = Number.POSITIVE_INFINITY;
-  private readonly injector: PaneInjector;
-  private readonly group: string;
-
-  constructor(group: string, tmux: Tmux, pane: string, status: StatusLine | null, signal?: AbortSignal) {
-    this.group = group;
-    this.injector = new PaneInjector(tmux, pane, {
-      signal,
-      onWaiting: (reason) => status?.update({ delivery: reason ? `waiting for Claude to be idle (${reason})` : null }),
-    });
-  }
-
-  ready(): Promise<void> {
-    return this.injector.whenReady();
-  }
-
-  render(batch: readonly NoticeFrame[]): string {
-    return renderLine(this.group, batch);
-  }
-
-  write(line: string): Promise<void> {
-    return this.injector.type(line);
-  }
 }
 
 /**
@@ -107,7 +79,7 @@ const MAX_PLAUSIBLE_SEQ = 2 ** 48;
  * element as an argument, and a batch that piled up while Claude was busy can exceed the engine's
  * argument limit (about 100k), which throws RangeError.
  */
-function highestSeq(batch: readonly NoticeFrame[]): number {
+export function highestSeq(batch: readonly NoticeFrame[]): number {
   let highest = 0;
   for (const notice of batch) if (notice.seq > highest) highest = notice.seq;
   return highest;

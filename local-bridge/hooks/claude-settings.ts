@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../core/errors.ts";
 
 export type SettingsScope = { project: string } | { user: true };
 

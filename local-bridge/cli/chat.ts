@@ -6,11 +6,12 @@
  * refused the request (unknown peer, rate limited, no such key…); 4 `ask` got no reply in time.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { targetFrom, type RelayTarget } from "./config.ts";
-import { UsageError } from "./errors.ts";
-import { sanitizeLine, sanitizeName } from "./notices.ts";
-import { callTool, EXIT, feed, type FeedMessage } from "./relay-api.ts";
-import { clock } from "./status.ts";
+import { targetFrom, type RelayTarget } from "../core/config.ts";
+import { BridgeError, UsageError } from "../core/errors.ts";
+import { sanitizeLine, sanitizeName } from "../core/notices.ts";
+import { callTool, EXIT, feed, type FeedMessage } from "../core/relay-api.ts";
+import { clock } from "../core/status.ts";
+import { inCliWords } from "./cli-words.ts";
 
 export const CHAT_USAGE = `The relay from a terminal or a script (the token's peer; config file, or --url/--token):
   relay-bridge send "text" [--urgent] [--tag t]... [--reply-to ID]   broadcast to the group
@@ -52,6 +53,11 @@ function positionals(verb: string, given: string[], names: string[]): string[] {
   return given;
 }
 
+/** An empty message is a slip at the keyboard (an unset shell variable, say), not the relay's call to refuse. */
+function nonEmpty(verb: string, text: string): void {
+  if (text.length === 0) throw new UsageError(`${verb}: the message is empty: give its text in quotes, e.g. relay-bridge ${verb}${verb === "send" ? "" : " PEER"} "hello"`);
+}
+
 function wholeNumber(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
@@ -69,7 +75,26 @@ function json(value: unknown): void {
   out(JSON.stringify(value));
 }
 
-/** One message for a person: time, seq, who to whom, then the text (control characters removed). */
+/**
+ * Starts every message a person reads (read, history, ask, tail), and nothing else: message text
+ * never contains it (MESSAGE_MARK_LOOKALIKES). A terminal wraps a long line at whatever width it
+ * has, so a message padded to the width and followed by a fake "12:00 #9 alice: …" would otherwise
+ * show a forged header at the start of a row; a row that begins with this mark is a real one at
+ * any width.
+ */
+export const MESSAGE_MARK = "\u258c";
+/** The mark and the block elements that could pass for it, shown as their code when a peer writes them. */
+const MESSAGE_MARK_LOOKALIKES = /[\u2580-\u259f]/g;
+
+/** A line of message text for a terminal: no controls (sanitizeLine), and no message mark. */
+function textLine(line: string): string {
+  return sanitizeLine(line).replace(MESSAGE_MARK_LOOKALIKES, (c) => `[U+${c.codePointAt(0)!.toString(16).toUpperCase()}]`);
+}
+
+/**
+ * One message for a person: the mark, time, seq, who to whom, then the text (control characters
+ * removed); each further line of the text indented, so only a message's first row begins with the mark.
+ */
 export function formatMessage(m: FeedMessage, me: string): string {
   const from = sanitizeName(m.from);
   const to = m.to == null ? "" : ` → ${m.to === me ? "you" : sanitizeName(m.to)}`;
@@ -77,15 +102,16 @@ export function formatMessage(m: FeedMessage, me: string): string {
   const tags = m.tags ?? [];
   const flags = `${m.urgent ? " URGENT" : ""}${tags.length > 0 ? ` [${tags.map(sanitizeName).join(",")}]` : ""}`;
   const reply = m.reply_to ? ` ↩ ${sanitizeName(m.reply_to)}` : "";
-  const lines = m.text.split(/\r\n?|\n|[\u2028\u2029]/).map(sanitizeLine);
+  const lines = m.text.split(/\r\n?|\n|[\u2028\u2029]/).map(textLine);
   const time = clock(new Date(m.time));
-  return `${time} #${m.seq} ${from === me ? `${from} (you)` : from}${to}${kind}${flags}${reply}: ${lines[0]}${lines.slice(1).map((l) => `\n    ${l}`).join("")}`;
+  return `${MESSAGE_MARK} ${time} #${m.seq} ${from === me ? `${from} (you)` : from}${to}${kind}${flags}${reply}: ${lines[0]}${lines.slice(1).map((l) => `\n    ${l}`).join("")}`;
 }
 
 async function send(args: string[]): Promise<number> {
   const { values, positionals: given } = parse("send", { urgent: { type: "boolean", default: false }, tag: { type: "string", multiple: true }, "reply-to": { type: "string" } }, args);
   if (values.help) return help();
   const [text] = positionals("send", given, ["TEXT"]);
+  nonEmpty("send", text!);
   const t = target(values);
   const sent = await callTool<{ id: string; seq: number; time: string }>(t, "send_message", {
     text,
@@ -102,6 +128,7 @@ async function dm(args: string[]): Promise<number> {
   const { values, positionals: given } = parse("dm", { urgent: { type: "boolean", default: false }, "reply-to": { type: "string" } }, args);
   if (values.help) return help();
   const [to, text] = positionals("dm", given, ["PEER", "TEXT"]);
+  nonEmpty("dm", text!);
   const t = target(values);
   const sent = await callTool<{ id: string; seq: number; time: string; recipient_left?: boolean }>(t, "send_dm", {
     to,
@@ -176,6 +203,7 @@ async function ask(args: string[]): Promise<number> {
   const { values, positionals: given } = parse("ask", { timeout: { type: "string" } }, args);
   if (values.help) return help();
   const [to, question] = positionals("ask", given, ["PEER", "QUESTION"]);
+  nonEmpty("ask", question!);
   const t = target(values);
   const timeout = wholeNumber("--timeout", values.timeout);
   const answer = await callTool<{ question: { id: string; seq: number }; reply?: FeedMessage; timed_out?: boolean }>(t, "ask_peer", {
@@ -253,7 +281,7 @@ async function tail(args: string[]): Promise<number> {
   process.once("SIGHUP", end);
   process.stdout.on("error", end);
   const show = (m: FeedMessage) => (values.json ? json(m) : out(formatMessage(m, t.peer)));
-  if (!values.json) process.stderr.write(`relay ${t.group}/${t.peer}: everything you may see, live (marks nothing read; Ctrl-C ends)\n`);
+  if (!values.json) process.stderr.write(`relay ${t.group}/${t.peer}: everything you may see, live; each message starts with ${MESSAGE_MARK} (marks nothing read; Ctrl-C ends)\n`);
   let after: number | undefined;
   if (backlog > 0) {
     const first = await feed(t, undefined, Math.min(backlog, 200));
@@ -287,4 +315,18 @@ function help(): number {
   return EXIT.ok;
 }
 
-export const CHAT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = { send, dm, read, peers, history, ask, board, tail };
+/** Runs a verb; whatever the relay says about its tools is told in the CLI's words. */
+function inOwnWords(verb: (args: string[]) => Promise<number>): (args: string[]) => Promise<number> {
+  return async (args) => {
+    try {
+      return await verb(args);
+    } catch (error) {
+      if (error instanceof BridgeError) error.message = inCliWords(error.message);
+      throw error;
+    }
+  };
+}
+
+export const CHAT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = Object.fromEntries(
+  Object.entries({ send, dm, read, peers, history, ask, board, tail }).map(([name, verb]) => [name, inOwnWords(verb)]),
+);

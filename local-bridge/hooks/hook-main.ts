@@ -4,7 +4,7 @@
  * Claude Code starts it at every prompt and every stop, so start-up is most of its cost.
  */
 import { runHook } from "./hook-command.ts";
-import { BridgeError } from "./errors.ts";
+import { BridgeError } from "../core/errors.ts";
 
 const [command, ...rest] = process.argv.slice(2);
 try {

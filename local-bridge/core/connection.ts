@@ -29,7 +29,7 @@ import {
   type NoticeFrame,
   type ReadFrame,
   type WelcomeFrame,
-} from "../contract/frames.ts";
+} from "../../contract/frames.ts";
 import { BridgeError } from "./errors.ts";
 import { sanitizeRelayText } from "./notices.ts";
 

@@ -8,8 +8,8 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { runChannel } from "./channel.ts";
-import { targetFrom } from "./config.ts";
-import { BridgeError, UsageError } from "./errors.ts";
+import { targetFrom } from "../core/config.ts";
+import { BridgeError, UsageError } from "../core/errors.ts";
 
 const USAGE = `relay-bridge channel (--profile NAME | --url URL --token TOKEN)
   A stdio MCP server for Claude Code that pushes relay notices into the session as channel events.

@@ -17,7 +17,7 @@ import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BridgeError } from "./errors.ts";
+import { BridgeError } from "../core/errors.ts";
 
 export function lockDir(env: NodeJS.ProcessEnv = process.env): string {
   const uid = typeof process.getuid === "function" ? process.getuid() : 0;

@@ -17,19 +17,21 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { AckStore } from "./ack-store.ts";
-import { Bridge, PaneSink, StdoutSink, type NoticeSink } from "./bridge.ts";
+import { AckStore } from "../core/ack-store.ts";
+import { Bridge, StdoutSink, type NoticeSink } from "../core/bridge.ts";
 import { CHAT_COMMANDS, CHAT_USAGE } from "./chat.ts";
-import type { SettingsScope } from "./claude-settings.ts";
-import { saveProfile } from "./config-file.ts";
-import { targetFrom, type RelayTarget } from "./config.ts";
-import { BridgeError, UsageError } from "./errors.ts";
-import { hooksStatus, installHooks, uninstallHooks } from "./hooks.ts";
+import type { SettingsScope } from "../hooks/claude-settings.ts";
+import { saveProfile } from "../core/config-file.ts";
+import { targetFrom, type RelayTarget } from "../core/config.ts";
+import { BridgeError, UsageError } from "../core/errors.ts";
+import { channelEntry, requireChannelServer } from "../channel/bundle.ts";
+import { hooksStatus, installHooks, uninstallHooks } from "../hooks/hooks.ts";
 import { join, JOIN_USAGE } from "./join.ts";
-import { acquirePaneLock } from "./pane-lock.ts";
-import { setup } from "./setup.ts";
-import { StatusLine } from "./status.ts";
-import { claudePanes, listProcesses, Tmux } from "./tmux.ts";
+import { acquirePaneLock } from "../pane/pane-lock.ts";
+import { PaneSink } from "../pane/pane-sink.ts";
+import { RESTART_CLAUDE, setup } from "../setup/setup.ts";
+import { StatusLine } from "../core/status.ts";
+import { claudePanes, listProcesses, Tmux } from "../pane/tmux.ts";
 
 declare const __RELAY_BRIDGE_VERSION__: string | undefined;
 /** Set by scripts/build-bridge.ts in the bundle; running from source, there is no build to name. */
@@ -67,6 +69,7 @@ ${JOIN_USAGE}
       A stdio MCP server for Claude Code that pushes notices into the session as channel events.
       Registered by \`setup --channel\`; launch Claude with
       --dangerously-load-development-channels server:relay-channel
+      Needs relay-channel.mjs beside relay-bridge (the single file from /bridge.mjs has none).
 
 ${CHAT_USAGE}
 Every command reads the relay, group, peer and token from the config file
@@ -248,7 +251,7 @@ async function hooksCommand(args: string[]): Promise<number> {
     case "install": {
       const result = installHooks(targetFrom(values), scope, selfCommand());
       say(`${result.replaced > 0 ? "replaced" : "added"} the relay's SessionStart, UserPromptSubmit and Stop hooks in ${result.path} (profile ${result.profile})`);
-      say("they take effect in Claude Code sessions started from now on (restart a running one: `claude --continue`)");
+      say(`they take effect in Claude Code sessions started from now on; to restart a running one, quit it and run ${RESTART_CLAUDE}`);
       return 0;
     }
     case "uninstall": {
@@ -267,19 +270,12 @@ async function hooksCommand(args: string[]): Promise<number> {
 }
 
 /**
- * The channel server lives in its own bundle (see channel-main.ts); from the TypeScript sources it
- * is the module next to this one. The specifier is computed, so esbuild leaves it out of this bundle.
+ * The channel server lives in its own bundle (see channel-main.ts and channel/bundle.ts). The
+ * specifier is computed, so esbuild leaves it out of this bundle.
  */
 async function channelCommand(args: string[]): Promise<number> {
-  const fromSource = import.meta.url.endsWith(".ts");
-  const entry = new URL(fromSource ? "./channel-main.ts" : "./relay-channel.mjs", import.meta.url);
-  let channel: { channelMain(args: string[]): Promise<number> };
-  try {
-    channel = (await import(entry.href)) as typeof channel;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
-    throw new BridgeError(`the channel server's bundle ${fileURLToPath(entry)} is missing: run \`npm run build:bridge\``);
-  }
+  requireChannelServer(import.meta.url);
+  const channel = (await import(channelEntry(import.meta.url).href)) as { channelMain(args: string[]): Promise<number> };
   return channel.channelMain(args);
 }
 
@@ -298,7 +294,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   join,
   hooks: hooksCommand,
   // Loaded on demand: Claude Code waits for this command at every prompt and stop.
-  hook: async (args) => (await import("./hook-command.ts")).runHook(args),
+  hook: async (args) => (await import("../hooks/hook-command.ts")).runHook(args),
   channel: channelCommand,
   "--version": version,
   version,

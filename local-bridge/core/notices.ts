@@ -7,7 +7,7 @@
  *
  * Also the one sanitiser for any other relay-supplied text the bridge prints (`sanitizeRelayText`).
  */
-import type { MessageKind, NoticeFrame } from "../contract/frames.ts";
+import type { MessageKind, NoticeFrame } from "../../contract/frames.ts";
 
 /** Longest name shown: the longest valid peer name, so a name Claude is told to DM is never cut. */
 export const MAX_NAME_CHARS = 64;

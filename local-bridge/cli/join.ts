@@ -6,11 +6,12 @@
  */
 import { input } from "@inquirer/prompts";
 import { parseArgs } from "node:util";
-import { parseInviteUrl, readInviteUnverified } from "../contract/invite.ts";
-import { isValidName, NAME_RULE } from "../contract/names.ts";
-import { configPath, readConfig, saveProfile } from "./config-file.ts";
-import { UsageError } from "./errors.ts";
-import { EXIT, redeemInvite } from "./relay-api.ts";
+import { parseInviteUrl, readInviteUnverified } from "../../contract/invite.ts";
+import { isValidName, NAME_RULE } from "../../contract/names.ts";
+import { configPath, readConfig, saveProfile } from "../core/config-file.ts";
+import { UsageError } from "../core/errors.ts";
+import { EXIT, redeemInvite } from "../core/relay-api.ts";
+import { commandToType } from "./self.ts";
 
 export const JOIN_USAGE = `  relay-bridge join INVITE_URL [--name NAME] [--profile NAME] [--json]
       Join a group with an invite link: pick your peer name, save the relay, group, name and token
@@ -76,6 +77,6 @@ export async function join(args: string[]): Promise<number> {
   say(`  ${joined.mcp_add}`);
   say("");
   say("Or let setup do that and start the bridge: inside tmux, with Claude Code running in another pane:");
-  say("  relay-bridge setup");
+  say(`  ${commandToType(["setup"])}`);
   return EXIT.ok;
 }
