@@ -11,7 +11,7 @@ import type { Handover } from "./handover.ts";
 import type { ToolResult } from "./render.ts";
 
 /** A stub for the caller's group object. */
-export type GroupStub = DurableObjectStub<import("../group/object.ts").GroupObject>;
+export type GroupStub = ReturnType<Env["GROUPS"]["get"]>;
 
 export interface ToolContext {
   caller: Caller;
