@@ -18,7 +18,7 @@ import { buildRelayServer } from "./mcp/tools.ts";
 import { MAX_MCP_BODY_BYTES } from "../contract/limits.ts";
 import { isValidName, NAME_RULE } from "../contract/names.ts";
 import { webApp } from "./web/routes.ts";
-import { FORWARDED_ROLE_HEADER, WEB_SOCKET_HEADER } from "./web/room-sockets.ts";
+import { setUpgradeIdentity } from "./group/sockets/upgrade.ts";
 import { bridgeDownload } from "./bridge-download.ts";
 import { invites } from "./invite/routes.ts";
 
@@ -208,15 +208,9 @@ app.get("/groups/:group/ws", requireToken, async (c) => {
     return c.json({ error: "upgrade_required", message: "This endpoint speaks WebSocket only." }, 426);
   }
   const headers = new Headers(c.req.raw.headers);
-  headers.set("X-Relay-Group", caller.group);
-  headers.set("X-Relay-Peer", caller.peer);
-  headers.set("X-Relay-Iat", String(caller.iat));
-  if (caller.exp !== undefined) headers.set("X-Relay-Exp", String(caller.exp));
-  else headers.delete("X-Relay-Exp");
+  // Replaces any identity header the client sent: a bridge can never pass itself off as a page.
+  setUpgradeIdentity(headers, caller, { page: false });
   headers.delete("Authorization");
-  // Only the page route may say "this is a page" and forward a role: never a client's own header.
-  headers.delete(WEB_SOCKET_HEADER);
-  headers.delete(FORWARDED_ROLE_HEADER);
   const response = await groupStub(c.env, group).fetch(new Request(c.req.url, { headers }));
   if (response.status === 429) {
     const body = await response.text();

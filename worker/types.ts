@@ -1,12 +1,14 @@
 /**
- * The values that cross between the tools (worker/mcp/) and the group object (worker/group/):
- * who is calling, what a call returns, and the shapes of messages, peers and board entries.
- * Imports no Durable Object, so either side can use it without pulling in the other.
+ * The values that cross between the Worker's layers (worker/mcp/, worker/web/) and the group object
+ * (worker/group/): who is calling, what a call returns, and the shapes of messages, peers and board
+ * entries. Imports no Durable Object, and only the group's input schemas (types only), so every
+ * layer can use it without an import circle.
  */
 import type { MessageKind } from "../contract/frames.ts";
 import type { Message } from "../contract/message.ts";
 import type { Role } from "../contract/token.ts";
-import type { GetHistoryInput, RegisterInput, SendDmInput, SendMessageInput } from "./mcp/inputs.ts";
+import type { GetHistoryInput, SendDmInput, SendMessageInput } from "./group/mail/inputs.ts";
+import type { RegisterInput } from "./group/peers/inputs.ts";
 import type { z } from "zod";
 
 export interface Caller {

@@ -6,7 +6,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { MAX_QUERY_LENGTH, SEARCH_SCAN_CHARS } from "../../contract/limits.ts";
-import { historyRequest, pageStatement, trigramQuery } from "../../worker/group/store.ts";
+import { historyRequest, pageStatement, trigramQuery } from "../../worker/group/mail/search.ts";
 import { migrate } from "../../worker/group/schema.ts";
 import { BASE, freshGroup, mint, peer, sqlIn, stubFor, workerFetch } from "./helpers.ts";
 

@@ -1,0 +1,21 @@
+/** The shared board's inputs, declared once with zod (see peers/inputs.ts). */
+import { z } from "zod";
+import { MAX_STATE_KEY_PREFIX_LENGTH } from "../../../contract/limits.ts";
+import { nameSchema } from "../peers/inputs.ts";
+
+/**
+ * z.json() with a message: z.json()'s own union says only "Invalid input" when the value is
+ * missing, which does not tell a model what to do. Same JSON Schema as z.json().
+ */
+const jsonValue: z.ZodType<z.core.util.JSONType> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)], {
+    error: "value is required: any JSON value (null removes the key)",
+  }),
+);
+
+export const SetStateInput = z.object({ key: nameSchema("key"), value: jsonValue });
+
+export const GetStateInput = z.object({
+  key: nameSchema("key").optional(),
+  prefix: z.string().max(MAX_STATE_KEY_PREFIX_LENGTH, `prefix is at most ${MAX_STATE_KEY_PREFIX_LENGTH} characters`).optional(),
+});
