@@ -18,6 +18,7 @@ import { buildRelayServer } from "./mcp/tools.ts";
 import { MAX_MCP_BODY_BYTES } from "../contract/limits.ts";
 import { isValidName, NAME_RULE } from "../contract/names.ts";
 import { webApp } from "./web/routes.ts";
+import { FEED_MAX_LIMIT } from "./group/room/feed.ts";
 import { setUpgradeIdentity } from "./group/sockets/upgrade.ts";
 import { bridgeDownload } from "./bridge-download.ts";
 import { invites } from "./invite/routes.ts";
@@ -275,8 +276,6 @@ app.route("/", webApp);
 
 app.route("/", invites);
 app.route("/", bridgeDownload);
-
-const FEED_MAX_LIMIT = 200;
 
 /** What the caller may see after `after` (broadcasts, DMs to or from them), text included; marks nothing read. */
 app.get("/groups/:group/feed", requireToken, async (c) => {
