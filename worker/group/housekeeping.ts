@@ -2,7 +2,7 @@
  * Retention and stale sockets, on the object's single alarm. Alarms are delivered at least once,
  * so everything here is idempotent.
  */
-import type { Settings } from "../settings.ts";
+import type { Settings } from "./settings.ts";
 import type { MailStore } from "./mail/store.ts";
 import { DAY_MS } from "./rows.ts";
 import type { SocketHub } from "./sockets/hub.ts";

@@ -17,37 +17,23 @@
 import { DurableObject } from "cloudflare:workers";
 import { KEEPALIVE_PING, KEEPALIVE_PONG } from "../../contract/frames.ts";
 import type { UnreadSummary } from "../../contract/unread.ts";
-import { settingsFrom, type RelayVars } from "../settings.ts";
-import {
-  type Answer,
-  type AskInput,
-  type Caller,
-  type HistoryPage,
-  type HistoryQuery,
-  type Inbox,
-  type InviteRecord,
-  type Message,
-  ok,
-  type Outcome,
-  type PeerInfo,
-  type Problem,
-  type Profile,
-  type SendInput,
-  type Sent,
-  type StateEntry,
-} from "../types.ts";
+import { settingsFrom, type RelayVars } from "./settings.ts";
 import { Board } from "./board/board.ts";
+import type { StateEntry } from "./board/schemas.ts";
 import { Housekeeping } from "./housekeeping.ts";
-import { Invites } from "./invites/invites.ts";
+import { type InviteRecord, Invites } from "./invites/invites.ts";
 import { Mail } from "./mail/mail.ts";
+import type { Answer, AskInput, HistoryPage, HistoryQuery, Inbox, SendInput, Sent } from "./mail/schemas.ts";
 import { Peers } from "./peers/peers.ts";
+import type { PeerInfo, Profile } from "./peers/schemas.ts";
 import type { FeedPage, FeedQuery } from "./room/feed.ts";
-import type { PauseInfo, RoomSnapshot } from "./room/frames.ts";
+import type { PauseInfo, RoomSnapshot } from "./room-frames.ts";
 import { Pause } from "./room/pause.ts";
 import { Room } from "./room/room.ts";
 import { migrate } from "./schema.ts";
 import { SocketHub } from "./sockets/hub.ts";
 import { upgradeIdentity } from "./sockets/upgrade.ts";
+import { type Caller, type Message, ok, type Outcome, type Problem } from "./types.ts";
 
 export class GroupObject extends DurableObject<RelayVars> {
   private readonly peers: Peers;

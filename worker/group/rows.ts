@@ -3,7 +3,10 @@
  * times are shown, and the group's newest seq as an SQL expression.
  */
 import type { MessageKind } from "../../contract/frames.ts";
-import type { Message } from "../types.ts";
+import type { Message } from "./types.ts";
+
+/** What a notice needs of a message: no text, so a replay reads a few bytes per message. */
+export type NoticeFacts = Pick<Message, "seq" | "id" | "from" | "kind" | "urgent">;
 
 export interface MessageRow extends Record<string, SqlStorageValue> {
   seq: number;

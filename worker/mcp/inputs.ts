@@ -6,8 +6,8 @@
  */
 import { z } from "zod";
 
-export { nameSchema, RegisterInput } from "../group/peers/inputs.ts";
-export { AskPeerInput, GetHistoryInput, ReadNewMessagesInput, SendDmInput, SendMessageInput, WaitForMessagesInput } from "../group/mail/inputs.ts";
-export { GetStateInput, SetStateInput } from "../group/board/inputs.ts";
+export { nameSchema, RegisterInput } from "../group/peers/schemas.ts";
+export { AskPeerInput, GetHistoryInput, ReadNewMessagesInput, SendDmInput, SendMessageInput, WaitForMessagesInput } from "../group/mail/schemas.ts";
+export { GetStateInput, SetStateInput } from "../group/board/schemas.ts";
 
 export const NoInput = z.object({});

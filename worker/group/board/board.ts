@@ -3,9 +3,10 @@
  * shown live in the web room. Its SQL is here too; it is a handful of statements on one table.
  */
 import { MAX_STATE_KEYS } from "../../../contract/limits.ts";
-import { type Caller, fail, ok, type Outcome, type Problem, type StateEntry } from "../../types.ts";
+import { type Caller, fail, ok, type Outcome, type Problem } from "../types.ts";
+import type { StateEntry } from "./schemas.ts";
 import type { Peers } from "../peers/peers.ts";
-import type { BoardEntry } from "../room/frames.ts";
+import type { BoardEntry } from "../room-frames.ts";
 import { iso } from "../rows.ts";
 import type { PageSockets } from "../sockets/pages.ts";
 

@@ -3,9 +3,21 @@
  * revoked is kept here, so a link for one person works once however often it is opened. Redeeming
  * one takes a use and claims the peer name in the same transaction.
  */
-import { fail, type InviteRecord, ok, type Outcome, type Problem } from "../../types.ts";
+import { fail, ok, type Outcome, type Problem } from "../types.ts";
 import type { Peers } from "../peers/peers.ts";
 import { iso } from "../rows.ts";
+
+/** An invite as the group object keeps it (the signed code itself is never stored). */
+export interface InviteRecord {
+  id: string;
+  max_uses: number;
+  observer: boolean;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  /** The peers who joined with it, oldest first. */
+  used_by: string[];
+}
 
 interface InviteRow extends Record<string, SqlStorageValue> {
   id: string;

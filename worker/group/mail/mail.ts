@@ -8,26 +8,12 @@
  */
 import type { ReadFrame } from "../../../contract/frames.ts";
 import type { UnreadSummary } from "../../../contract/unread.ts";
-import type { Settings } from "../../settings.ts";
-import {
-  type Answer,
-  type AskInput,
-  type Caller,
-  fail,
-  type HistoryPage,
-  type HistoryQuery,
-  type Inbox,
-  type Message,
-  newMessageId,
-  ok,
-  type Outcome,
-  type Problem,
-  type SendInput,
-  type Sent,
-} from "../../types.ts";
+import type { Settings } from "../settings.ts";
+import { type Caller, fail, type Message, newMessageId, ok, type Outcome, type Problem } from "../types.ts";
 import type { Peers } from "../peers/peers.ts";
 import type { SocketHub } from "../sockets/hub.ts";
 import { Handovers } from "./handovers.ts";
+import type { Answer, AskInput, HistoryPage, HistoryQuery, Inbox, SendInput, Sent } from "./schemas.ts";
 import { sendProblem } from "./rules.ts";
 import { historyRequest, page } from "./search.ts";
 import { MailStore } from "./store.ts";

@@ -3,8 +3,9 @@
  * size, address, the message it answers, the rate limit, then the group's and the sender's quotas.
  * Everything they read comes from one statement (MailStore.sendFacts).
  */
-import type { Settings } from "../../settings.ts";
-import type { Caller, Problem, SendInput } from "../../types.ts";
+import type { Settings } from "../settings.ts";
+import type { Caller, Problem } from "../types.ts";
+import type { SendInput } from "./schemas.ts";
 import { DAY_MS } from "../rows.ts";
 import { MailStore } from "./store.ts";
 

@@ -6,7 +6,8 @@
  * exact rule, and a call reads at most SEARCH_SCAN_CHARS of text.
  */
 import { SEARCH_SCAN_CHARS } from "../../../contract/limits.ts";
-import type { HistoryQuery, Message } from "../../types.ts";
+import type { Message } from "../types.ts";
+import type { HistoryQuery } from "./schemas.ts";
 import { type MessageRow, toMessage } from "../rows.ts";
 
 /** ASCII letters to lower case and nothing else: SQLite's LIKE and lower() fold exactly these. */

@@ -3,12 +3,9 @@
  * notices for a replay, and retention. Searching and paging through stored messages is search.ts.
  */
 import { MAX_SUMMARY_NAMES, type UnreadSummary } from "../../../contract/unread.ts";
-import type { Message } from "../../types.ts";
+import type { Message } from "../types.ts";
 import { heardBySql, type Listener } from "../audience.ts";
-import { latestSeq, type MessageRow, toMessage } from "../rows.ts";
-
-/** What a notice needs of a message: no text, so a replay reads a few bytes per message. */
-export type NoticeFacts = Pick<Message, "seq" | "id" | "from" | "kind" | "urgent">;
+import { latestSeq, type MessageRow, type NoticeFacts, toMessage } from "../rows.ts";
 
 /** A message about to be stored: everything but what storage assigns (seq) and how time is shown. */
 export type NewMessage = Omit<Message, "seq" | "time"> & { at: number };

@@ -10,7 +10,7 @@
  * call of every peer (a thundering herd) would only send all but one straight back to waiting.
  */
 import { MAX_WAITS_PER_PEER } from "../../../contract/limits.ts";
-import { ok, type Message, type Outcome, type Problem } from "../../types.ts";
+import { ok, type Message, type Outcome, type Problem } from "../types.ts";
 import { hears, type Listener } from "../audience.ts";
 
 interface Waiter<T> {

@@ -5,7 +5,8 @@
  * constructor rebuilds them from SQLite after every wake-up.
  */
 import { singleLine } from "../../../contract/names.ts";
-import { ok, type Caller, type Outcome, type PeerInfo, type Problem, type Profile } from "../../types.ts";
+import { ok, type Caller, type Outcome, type Problem } from "../types.ts";
+import type { PeerInfo, Profile } from "./schemas.ts";
 import type { Listener } from "../audience.ts";
 import { toMinute } from "../rows.ts";
 import { SlidingWindow } from "../throttle.ts";

@@ -3,8 +3,8 @@
  * observer, and whose tokens are revoked. Synchronous, like all of the group's SQL, so writes with
  * no `await` between them commit as one transaction.
  */
-import type { PeerInfo, Profile } from "../../types.ts";
-import type { RoomPeer } from "../room/frames.ts";
+import type { PeerInfo, Profile } from "./schemas.ts";
+import type { RoomPeer } from "../room-frames.ts";
 import { iso, LATEST_SEQ, toMinute } from "../rows.ts";
 
 export interface PeerRow extends Record<string, SqlStorageValue> {

@@ -4,7 +4,7 @@
  * the limits the tools use before it is run.
  */
 import { HISTORY_MAX_LIMIT, MAX_QUERY_LENGTH } from "../../../contract/limits.ts";
-import type { RoomMessage } from "./frames.ts";
+import type { RoomMessage } from "../room-frames.ts";
 
 /** The most messages one feed page may hold (the room's `/feed` route uses the same bound). */
 export const FEED_MAX_LIMIT = HISTORY_MAX_LIMIT;

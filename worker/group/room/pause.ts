@@ -4,9 +4,9 @@
  * is read on every write and changed rarely: kept in memory, written through to its one row.
  */
 import { singleLine } from "../../../contract/names.ts";
-import type { Caller, Problem } from "../../types.ts";
+import type { Caller, Problem } from "../types.ts";
 import { iso } from "../rows.ts";
-import type { PauseInfo } from "./frames.ts";
+import type { PauseInfo } from "../room-frames.ts";
 
 export function writeRefusal(pause: PauseInfo | null, who: Caller): Problem | null {
   if (who.role === "observer") {

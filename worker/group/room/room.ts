@@ -3,7 +3,7 @@
  * `relay-bridge tail`) pages through, and the lead's pause. Live frames reach the page through
  * sockets/pages.ts.
  */
-import { type Caller, fail, type Message, ok, type Outcome } from "../../types.ts";
+import { type Caller, fail, type Message, ok, type Outcome } from "../types.ts";
 import { seenBySql } from "../audience.ts";
 import type { Board } from "../board/board.ts";
 import { readPage } from "../mail/mail.ts";
@@ -12,7 +12,7 @@ import type { MailStore } from "../mail/store.ts";
 import type { Peers } from "../peers/peers.ts";
 import type { SocketHub } from "../sockets/hub.ts";
 import { boundedQuery, type FeedPage, type FeedQuery } from "./feed.ts";
-import type { PauseInfo, RoomSnapshot } from "./frames.ts";
+import type { PauseInfo, RoomSnapshot } from "../room-frames.ts";
 import { Pause } from "./pause.ts";
 
 export interface RoomDeps {

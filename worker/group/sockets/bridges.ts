@@ -8,9 +8,9 @@
  */
 import { ClientFrame, CLOSE_CODES, type HelloFrame, type NoticeFrame, parseFrame, type ReadFrame } from "../../../contract/frames.ts";
 import { MAX_BAD_FRAMES, MAX_CLIENT_FRAME_BYTES, REPLAY_MAX_NOTICES } from "../../../contract/limits.ts";
-import type { Caller, Message } from "../../types.ts";
+import type { Caller, Message } from "../types.ts";
 import { hears, type Listener } from "../audience.ts";
-import type { NoticeFacts } from "../mail/store.ts";
+import type { NoticeFacts } from "../rows.ts";
 import type { FrameBudgets } from "./budget.ts";
 import { closeQuietly, sendFrame, sendText } from "./wire.ts";
 

@@ -14,7 +14,7 @@
  */
 import { CLOSE_CODES } from "../../../contract/frames.ts";
 import { MAX_SOCKET_OPENS_PER_WINDOW, MAX_SOCKETS_PER_PEER, SOCKET_FRAMES_PER_SECOND, SOCKET_OPEN_WINDOW_MS, STALE_SOCKET_MS } from "../../../contract/limits.ts";
-import type { Caller } from "../../types.ts";
+import type { Caller } from "../types.ts";
 import { SlidingWindow } from "../throttle.ts";
 import { type BridgeAttachment, type BridgeGroup, BridgeSockets } from "./bridges.ts";
 import { FrameBudgets } from "./budget.ts";

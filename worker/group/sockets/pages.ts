@@ -7,9 +7,9 @@
  * bridge's frames (hub.ts) and otherwise ignored.
  */
 import { CLOSE_CODES } from "../../../contract/frames.ts";
-import type { Caller } from "../../types.ts";
+import type { Caller } from "../types.ts";
 import { sees } from "../audience.ts";
-import type { RoomFrame, RoomMessage } from "../room/frames.ts";
+import type { RoomFrame, RoomMessage } from "../room-frames.ts";
 import { closeQuietly, sendText } from "./wire.ts";
 
 const PAGE_TAG = "web";

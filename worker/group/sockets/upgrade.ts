@@ -5,7 +5,7 @@
  * (worker/index.ts for bridges, worker/web/routes.ts for pages), so the two cannot drift.
  */
 import type { Role } from "../../../contract/token.ts";
-import type { Caller } from "../../types.ts";
+import type { Caller } from "../types.ts";
 
 export const IDENTITY_HEADERS = {
   group: "X-Relay-Group",

@@ -1,5 +1,6 @@
-/** Mail's inputs (sending, reading, waiting, history), declared once with zod (see peers/inputs.ts). */
+/** Mail's inputs (sending, reading, waiting, history), declared once with zod (see peers/schemas.ts), and the values it answers with. */
 import { z } from "zod";
+import type { MessageKind } from "../../../contract/frames.ts";
 import {
   ASK_DEFAULT_TIMEOUT_S,
   HISTORY_DEFAULT_LIMIT,
@@ -14,7 +15,8 @@ import {
   WAIT_DEFAULT_TIMEOUT_S,
 } from "../../../contract/limits.ts";
 import { TAG_PATTERN, TAG_RULE } from "../../../contract/names.ts";
-import { nameSchema } from "../peers/inputs.ts";
+import { nameSchema } from "../peers/schemas.ts";
+import type { Message } from "../types.ts";
 
 /**
  * Half of a UTF-16 surrogate pair with no other half. Such a string is not Unicode text: SQLite
@@ -87,3 +89,40 @@ export const AskPeerInput = z.object({
 });
 
 export const WaitForMessagesInput = z.object({ timeout_seconds: timeout(WAIT_DEFAULT_TIMEOUT_S) });
+
+/** A send as the group object takes it: a broadcast (no `to`), a DM or a question. */
+export type SendInput = z.output<typeof SendMessageInput> & Partial<Pick<z.output<typeof SendDmInput>, "to">> & { kind: MessageKind };
+
+export interface Sent {
+  id: string;
+  seq: number;
+  time: string;
+  /** Set when a DM went to a peer who has left the group: delivered, but they may not look. */
+  recipient_left?: boolean;
+}
+
+export interface Inbox {
+  messages: Message[];
+  remaining: number;
+}
+
+export interface AskInput {
+  to: string;
+  question: string;
+  /** How long to wait for the reply, from now. */
+  timeoutMs: number;
+}
+
+export interface Answer {
+  question: { id: string; seq: number };
+  /** The reply, or null when none came in time: it will then arrive as ordinary unread mail. */
+  reply: Message | null;
+}
+
+export type HistoryQuery = z.output<typeof GetHistoryInput>;
+
+export interface HistoryPage {
+  messages: Message[];
+  /** Pass as `before` to get the page before this one; null when this page reaches the start. */
+  next_before: number | null;
+}

@@ -3,8 +3,8 @@
  * answers. Types only: the browser script (worker/web/client/room.ts) imports them through
  * worker/web/frames.ts, and esbuild strips them, so nothing Workers-only reaches the browser bundle.
  */
-import type { Message } from "../../../contract/message.ts";
-import type { Role } from "../../../contract/token.ts";
+import type { Message } from "../../contract/message.ts";
+import type { Role } from "../../contract/token.ts";
 
 /** A message as the page shows it: the full text (the page renders it as text, never HTML). */
 export type RoomMessage = Message;

@@ -1,7 +1,7 @@
-/** The shared board's inputs, declared once with zod (see peers/inputs.ts). */
+/** The shared board's inputs, declared once with zod (see peers/schemas.ts), and its entries. */
 import { z } from "zod";
 import { MAX_STATE_KEY_PREFIX_LENGTH } from "../../../contract/limits.ts";
-import { nameSchema } from "../peers/inputs.ts";
+import { nameSchema } from "../peers/schemas.ts";
 
 /**
  * z.json() with a message: z.json()'s own union says only "Invalid input" when the value is
@@ -19,3 +19,11 @@ export const GetStateInput = z.object({
   key: nameSchema("key").optional(),
   prefix: z.string().max(MAX_STATE_KEY_PREFIX_LENGTH, `prefix is at most ${MAX_STATE_KEY_PREFIX_LENGTH} characters`).optional(),
 });
+
+export interface StateEntry {
+  key: string;
+  /** The value as JSON text (kept as text so it crosses the RPC boundary untouched). */
+  value_json?: string;
+  updated_by: string;
+  updated_at: string;
+}

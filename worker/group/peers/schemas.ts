@@ -1,6 +1,6 @@
 /**
- * The peers feature's inputs, declared once with zod: the tools validate with these and the group's
- * types derive from them. Every bound carries a message that says what to do, not zod's generic one.
+ * The peers feature's inputs, declared once with zod (the tools validate with these), and the
+ * values it answers with. Every bound carries a message that says what to do, not zod's generic one.
  */
 import { z } from "zod";
 import { MAX_PROFILE_FIELD_LENGTH } from "../../../contract/limits.ts";
@@ -19,3 +19,16 @@ export const RegisterInput = z.object({
   cwd: profileField,
   branch: profileField,
 });
+
+/** What a peer says about itself; the register tool's input. */
+export type Profile = z.output<typeof RegisterInput>;
+
+export interface PeerInfo {
+  name: string;
+  profile: Profile;
+  online: boolean;
+  first_seen: string;
+  last_seen: string;
+  /** Present (true) when this peer is an observer: it reads every message, DMs included. */
+  observer?: true;
+}
