@@ -12,7 +12,7 @@ import { bearerToken, secretProblem, verifyAdminProof, verifyToken } from "../co
 import type { Env } from "./env.ts";
 import type { Caller } from "./types.ts";
 import { hostGuard } from "./host-guard.ts";
-import { nameSchema } from "./mcp/inputs.ts";
+import { nameSchema } from "./group/peers/schemas.ts";
 import { confirmWhenWritten, Handover, handsOverMail } from "./mcp/handover.ts";
 import { buildRelayServer } from "./mcp/tools.ts";
 import { MAX_MCP_BODY_BYTES } from "../contract/limits.ts";
@@ -209,7 +209,7 @@ app.get("/groups/:group/ws", requireToken, async (c) => {
     return c.json({ error: "upgrade_required", message: "This endpoint speaks WebSocket only." }, 426);
   }
   const headers = new Headers(c.req.raw.headers);
-  // Replaces any identity header the client sent: a bridge can never pass itself off as a page.
+  // Replaces any identity header the client sent: a bridge can never pass itself off as a page or another role.
   setUpgradeIdentity(headers, caller, { page: false });
   headers.delete("Authorization");
   const response = await groupStub(c.env, group).fetch(new Request(c.req.url, { headers }));

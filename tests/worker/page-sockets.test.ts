@@ -1,18 +1,20 @@
 /**
- * The web room's page socket under a flood, through the real Worker and the real group object: a
- * page pays for every frame it sends out of the same budget a bridge does, so a signed-in page (an
- * observer's too) that floods is closed with a reason, and nobody else waits on it.
+ * The web room's page socket through the real Worker and the real group object: a page pays for
+ * every frame it sends out of the same budget a bridge does, so a signed-in page (an observer's
+ * too) that floods is closed with a reason, and nobody else waits on it. And the identity the
+ * Worker forwards with an upgrade, page or bridge, is the verified token's, role included.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { CLOSE_CODES, KEEPALIVE_PING, KEEPALIVE_PONG } from "../../contract/frames.ts";
 import { SOCKET_FRAME_BURST } from "../../contract/limits.ts";
-import { BASE, freshGroup, mint, peer, workerFetch } from "./helpers.ts";
+import { BASE, closeSockets, freshGroup, mint, openSocket, peer, workerFetch } from "./helpers.ts";
 
 const ORIGIN = BASE;
 const FLOOD_FRAMES = 5_000;
 const open = new Set<WebSocket>();
 
 afterEach(() => {
+  closeSockets();
   for (const ws of open) {
     try {
       ws.close(1000, "test done");
@@ -92,5 +94,22 @@ describe("a page socket that floods frames", () => {
     await alice.call("send_message", { text: "after the pings" });
     await expect.poll(() => page.received.some((text) => text.includes("after the pings"))).toBe(true);
     expect(page.isClosed()).toBe(false);
+  });
+});
+
+describe("the identity an upgrade carries", () => {
+  it("an observer's page hears DMs between others; an observer's bridge keeps it listed as an observer", async () => {
+    const group = freshGroup("pagerole");
+    const alice = await peer(group, "alice");
+    const bob = await peer(group, "bob");
+    await bob.call("list_peers");
+    const owlToken = await mint(group, "owl", { r: "observer" });
+    const page = await openPage(group, await signIn(owlToken));
+    await alice.call("send_dm", { to: "bob", text: "between alice and bob" });
+    await expect.poll(() => page.received.some((text) => text.includes("between alice and bob"))).toBe(true);
+
+    await openSocket(group, owlToken);
+    const listed = await alice.call("list_peers");
+    expect(listed.data.peers.find((p: { name: string }) => p.name === "owl")).toMatchObject({ observer: true });
   });
 });

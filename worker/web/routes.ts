@@ -16,7 +16,7 @@ import { isValidName, NAME_RULE } from "../../contract/names.ts";
 import { READ_MAX_LIMIT } from "../../contract/limits.ts";
 import type { Env } from "../env.ts";
 import type { Caller, Outcome, Problem } from "../types.ts";
-import { SendDmInput, SendMessageInput } from "../mcp/inputs.ts";
+import { SendDmInput, SendMessageInput } from "../group/mail/schemas.ts";
 import { ASSETS } from "./assets.gen.ts";
 import { setUpgradeIdentity } from "../group/sockets/upgrade.ts";
 import { openSession, sealSession, SESSION_COOKIE, sessionCookie } from "./session.ts";

@@ -12,15 +12,15 @@ export const IDENTITY_HEADERS = {
   peer: "X-Relay-Peer",
   iat: "X-Relay-Iat",
   exp: "X-Relay-Exp",
-  /** The verified token role, forwarded with a page's upgrade only. */
+  /** The verified token's role, when it has one. */
   role: "X-Relay-Role",
   /** Set on the upgrade the Worker forwards for a page (never for a bridge). */
   page: "X-Relay-Web",
 } as const;
 
 /**
- * Writes the caller's identity onto an upgrade the Worker forwards, replacing whatever the client
- * sent under these names: only the page route may say "this is a page" and forward a role.
+ * Writes the verified caller's identity onto an upgrade the Worker forwards, replacing whatever the
+ * client sent under these names: a client can never name itself, its role, or pass for a page.
  */
 export function setUpgradeIdentity(headers: Headers, caller: Caller, options: { page: boolean }): void {
   headers.set(IDENTITY_HEADERS.group, caller.group);
@@ -28,11 +28,10 @@ export function setUpgradeIdentity(headers: Headers, caller: Caller, options: { 
   headers.set(IDENTITY_HEADERS.iat, String(caller.iat));
   if (caller.exp !== undefined) headers.set(IDENTITY_HEADERS.exp, String(caller.exp));
   else headers.delete(IDENTITY_HEADERS.exp);
-  headers.delete(IDENTITY_HEADERS.page);
-  headers.delete(IDENTITY_HEADERS.role);
-  if (!options.page) return;
-  headers.set(IDENTITY_HEADERS.page, "1");
   if (caller.role) headers.set(IDENTITY_HEADERS.role, caller.role);
+  else headers.delete(IDENTITY_HEADERS.role);
+  if (options.page) headers.set(IDENTITY_HEADERS.page, "1");
+  else headers.delete(IDENTITY_HEADERS.page);
 }
 
 /** The identity an upgrade carries, or null when it is not a WebSocket upgrade from the Worker. */
@@ -44,6 +43,8 @@ export function upgradeIdentity(request: Request): { caller: Caller; page: boole
   if (header("Upgrade")?.toLowerCase() !== "websocket" || !caller.peer) return null;
   const page = header(IDENTITY_HEADERS.page) === "1";
   const role = header(IDENTITY_HEADERS.role);
-  if (page && (role === "observer" || role === "lead")) caller.role = role satisfies Role;
+  // The role says what the token may do (an observer's page sees every message, and an observer
+  // stays listed as one when its socket connects).
+  if (role === "observer" || role === "lead") caller.role = role satisfies Role;
   return { caller, page };
 }
