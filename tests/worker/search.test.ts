@@ -85,7 +85,8 @@ async function likeSeqs(group: string, query: string, channel: { peer?: string; 
 }
 
 describe("get_history search", () => {
-  it("over a few MB of history, uses the FTS index and finds exactly what LIKE found", async () => {
+  // Seeds and scans megabytes: on a busy 2-core machine that alone can take most of the default 30 s.
+  it("over a few MB of history, uses the FTS index and finds exactly what LIKE found", { timeout: 120_000 }, async () => {
     const group = freshGroup("fts");
     const alice = await peer(group, "alice");
     const bob = await peer(group, "bob");
