@@ -88,7 +88,10 @@ export class GroupObject extends DurableObject<RelayVars> {
 
   /** For MCP requests that touch no data (initialize, tools/list): is this token still good? */
   async authorize(caller: Caller): Promise<Outcome<null>> {
-    return this.checked(caller, () => (this.peers.touch(caller, Date.now()), ok(null)));
+    return this.checked(caller, () => {
+      this.peers.touch(caller, Date.now());
+      return ok(null);
+    });
   }
 
   async revoke(peer: string, before: number): Promise<{ closed: number }> {
@@ -108,7 +111,10 @@ export class GroupObject extends DurableObject<RelayVars> {
   }
 
   async leave(caller: Caller): Promise<Outcome<null>> {
-    return this.checked(caller, () => (this.peers.leave(caller), ok(null)));
+    return this.checked(caller, () => {
+      this.peers.leave(caller);
+      return ok(null);
+    });
   }
 
   // Mail -----------------------------------------------------------------------------------------
