@@ -4,7 +4,7 @@
  * never string lengths.
  *
  * The first group can be changed per deployment through `[vars]` in wrangler.toml (see
- * worker/settings.ts); these are their defaults. The rest are part of the tool contract.
+ * worker/group/settings.ts); these are their defaults. The rest are part of the tool contract.
  */
 
 // Deployment settings: defaults
@@ -14,7 +14,7 @@ export const DEFAULT_RETENTION_DAYS = 30;
 export const DEFAULT_RATE_LIMIT_COUNT = 30;
 export const DEFAULT_RATE_LIMIT_WINDOW_SECONDS = 10;
 /**
- * Bytes of messages a group may hold (UTF-8 text plus tags; see GroupStore.messageBytes). Sends
+ * Bytes of messages a group may hold (UTF-8 text plus tags; see MailStore.messageBytes). Sends
  * past it are refused until retention deletes old mail. The search index and SQLite's own pages
  * add about a tenth on disk; a Durable Object holds 10 GB.
  */

@@ -1,5 +1,5 @@
 import type { GroupObject } from "./group/object.ts";
-import type { RelayVars } from "./settings.ts";
+import type { RelayVars } from "./group/settings.ts";
 
 /** The Worker's bindings: the group objects, plus the vars and secret in settings.ts. */
 export interface Env extends RelayVars {

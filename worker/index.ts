@@ -10,12 +10,12 @@ import { bearerToken, secretProblem, verifyAdminProof, verifyToken } from "../co
 import type { Env } from "./env.ts";
 import type { Caller } from "./types.ts";
 import { hostGuard } from "./host-guard.ts";
-import { nameSchema } from "./mcp/inputs.ts";
+import { nameSchema } from "./group/peers/schemas.ts";
 import { MCP_PATH, serveMcp } from "./mcp/route.ts";
-import { HISTORY_MAX_LIMIT } from "../contract/limits.ts";
 import { isValidName, NAME_RULE } from "../contract/names.ts";
 import { webApp } from "./web/routes.ts";
-import { FORWARDED_ROLE_HEADER, WEB_SOCKET_HEADER } from "./web/room-sockets.ts";
+import { FEED_MAX_LIMIT } from "./group/room/feed.ts";
+import { setUpgradeIdentity } from "./group/sockets/upgrade.ts";
 import { bridgeDownload } from "./bridge-download.ts";
 import { invites } from "./invite/routes.ts";
 import { nameReservations } from "./invite/reserve-name.ts";
@@ -143,15 +143,9 @@ app.get("/groups/:group/ws", requireToken, async (c) => {
     return c.json({ error: "upgrade_required", message: "This endpoint speaks WebSocket only." }, 426);
   }
   const headers = new Headers(c.req.raw.headers);
-  headers.set("X-Relay-Group", caller.group);
-  headers.set("X-Relay-Peer", caller.peer);
-  headers.set("X-Relay-Iat", String(caller.iat));
-  if (caller.exp !== undefined) headers.set("X-Relay-Exp", String(caller.exp));
-  else headers.delete("X-Relay-Exp");
+  // Replaces any identity header the client sent: a bridge can never pass itself off as a page or another role.
+  setUpgradeIdentity(headers, caller, { page: false });
   headers.delete("Authorization");
-  // Only the page route may say "this is a page" and forward a role: never a client's own header.
-  headers.delete(WEB_SOCKET_HEADER);
-  headers.delete(FORWARDED_ROLE_HEADER);
   const response = await groupStub(c.env, group).fetch(new Request(c.req.url, { headers }));
   if (response.status === 429) {
     const body = await response.text();
@@ -227,10 +221,9 @@ app.get("/groups/:group/feed", requireToken, async (c) => {
   const afterText = c.req.query("after");
   const limitText = c.req.query("limit") ?? "50";
   const after = afterText === undefined ? undefined : Number(afterText);
-  // A feed page is a page of history, so it takes history's limit.
   const limit = Number(limitText);
-  if ((after !== undefined && !(Number.isSafeInteger(after) && after >= 0)) || !(Number.isSafeInteger(limit) && limit >= 1 && limit <= HISTORY_MAX_LIMIT)) {
-    return refuse(400, "invalid_query", `after must be a seq (a whole number, 0 or more); limit 1 to ${HISTORY_MAX_LIMIT}.`);
+  if ((after !== undefined && !(Number.isSafeInteger(after) && after >= 0)) || !(Number.isSafeInteger(limit) && limit >= 1 && limit <= FEED_MAX_LIMIT)) {
+    return refuse(400, "invalid_query", `after must be a seq (a whole number, 0 or more); limit 1 to ${FEED_MAX_LIMIT}.`);
   }
   const outcome = await groupStub(c.env, group).feed(caller, after, limit);
   if (!outcome.ok) return refuse(401, "token_revoked", outcome.problem.message);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { MAX_WAITS_PER_PEER } from "../../contract/limits.ts";
 import type { Listener } from "../../worker/group/audience.ts";
-import { ParkedWaits } from "../../worker/group/waits.ts";
+import { ParkedWaits } from "../../worker/group/mail/waits.ts";
 import type { Message } from "../../worker/types.ts";
 
 let seq = 0;

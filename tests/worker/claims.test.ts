@@ -8,7 +8,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { type Claim, ClaimPathsInput } from "../../contract/claims.ts";
 import { MAX_CLAIMS_PER_PEER } from "../../contract/limits.ts";
-import { GroupClaims } from "../../worker/group/claims.ts";
+import { GroupClaims } from "../../worker/group/claims/claims.ts";
 import type { Caller, Outcome } from "../../worker/types.ts";
 import { freshGroup, stubFor } from "./helpers.ts";
 

@@ -239,7 +239,7 @@ describe("a client that acks", () => {
     expect((await bob.call("read_new_messages", { ack: first.data.through })).data.messages).toEqual([]);
     // ...and after it, it comes again, because this client never said it had it.
     await runInDurableObject(stubFor(group), (instance) => {
-      (instance as unknown as { handovers: { leases: Map<string, Map<number, number>> } }).handovers.leases.get("bob")!.set(second.data.through, 0);
+      (instance as unknown as { mail: { handovers: { leases: Map<string, Map<number, number>> } } }).mail.handovers.leases.get("bob")!.set(second.data.through, 0);
     });
     const again = await bob.call("read_new_messages", { ack: first.data.through });
     expect(again.data.messages.map((m: { text: string }) => m.text)).toEqual(["three"]);

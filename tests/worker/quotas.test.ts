@@ -7,8 +7,8 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_MAX_GROUP_BYTES, DEFAULT_MAX_PEER_BYTES_PER_DAY } from "../../contract/limits.ts";
-import { settingsFrom } from "../../worker/settings.ts";
-import { DAY_MS } from "../../worker/group/store.ts";
+import { settingsFrom } from "../../worker/group/settings.ts";
+import { DAY_MS } from "../../worker/group/rows.ts";
 import { freshGroup, peer, snapshot, sqlIn, stubFor, trio } from "./helpers.ts";
 
 const settings = settingsFrom(env);

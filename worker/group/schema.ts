@@ -1,5 +1,5 @@
-import { claimsMigration } from "./claims.ts";
-import { RESERVED_NAMES_SCHEMA } from "./reserved-names.ts";
+import { claimsMigration } from "./claims/claims.ts";
+import { RESERVED_NAMES_SCHEMA } from "./invites/reserved-names.ts";
 
 /**
  * The group object's SQLite schema, as an ordered list of migrations. Each runs once, inside one
@@ -91,7 +91,7 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     // contains it as a substring, not just as a whole word: a word tokenizer (unicode61, porter)
     // would miss "deploy" inside "redeployed", parts of paths and identifiers, and CJK text
     // without spaces. It folds case Unicode-wide where SQLite's LIKE folds only ASCII, so the
-    // store re-checks each candidate against the exact old rule (GroupStore.history).
+    // feed and history re-check each candidate against the exact old rule (mail/search.ts).
     // detail=none keeps no positions: the index is a fraction of the text's size, and no crafted
     // query can make FTS5 walk position lists (trigramQuery). Contentless: the text lives once,
     // in `messages`; contentless_delete lets the triggers delete by rowid without the old text.
@@ -112,7 +112,7 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   ],
   [
     // Quotas. A message costs the UTF-8 bytes of its text plus those of its tags as stored (a
-    // JSON array); GroupStore.messageBytes is the same rule in code. The group's total is one
+    // JSON array); MailStore.messageBytes is the same rule in code. The group's total is one
     // counter row kept by triggers in the same transaction as the insert or delete, so a send
     // checks it with one read instead of a SUM over every message, and retention frees quota.
     `CREATE TABLE counters (
@@ -146,7 +146,7 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   // Names reserved by minting a token through the relay; the table and its rules live beside their queries.
   RESERVED_NAMES_SCHEMA,
   [
-    // Page sessions signed out before their cookie expired (group/sessions.ts). `until` is when
+    // Page sessions signed out before their cookie expired (group/peers/sessions.ts). `until` is when
     // the cookie would have expired anyway: rows past it are pruned.
     `CREATE TABLE ended_sessions (
        id TEXT PRIMARY KEY,
@@ -154,7 +154,7 @@ const MIGRATIONS: readonly (readonly string[])[] = [
      )`,
     `CREATE INDEX ended_sessions_by_until ON ended_sessions (until)`,
   ],
-  // Path claims (group/claims.ts).
+  // Path claims (group/claims/claims.ts).
   claimsMigration(),
 ];
 

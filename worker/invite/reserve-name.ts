@@ -6,7 +6,7 @@
  * scripts/token.ts calls it whenever it mints with --url, so that no invite can take the name
  * (and void the token) before the token's holder first uses it. The proof covers the group, the
  * name, the role and the expiry (contract/token.ts, nameReservationTarget). The rules are the
- * group's: worker/group/reserved-names.ts.
+ * group's: worker/group/invites/reserved-names.ts.
  */
 import { Hono } from "hono";
 import { z } from "zod";

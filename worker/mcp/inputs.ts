@@ -1,128 +1,13 @@
 /**
- * Every tool's input, declared once with zod: the MCP server validates with these, and
- * worker/types.ts derives the group object's parameter types from them. Built once per isolate:
- * the stateless handler builds a fresh server for every request, and constructing these schemas
- * was most of that cost. Every bound carries a message that says what to do, not zod's generic one.
+ * Every tool's input. Each is declared once, with zod, by the group feature that owns it (the
+ * group's types derive from the same schemas); the MCP server validates with them. Built once per
+ * isolate: the stateless handler builds a fresh server for every request, and constructing these
+ * schemas was most of that cost.
  */
 import { z } from "zod";
-import {
-  ASK_DEFAULT_TIMEOUT_S,
-  HISTORY_DEFAULT_LIMIT,
-  HISTORY_MAX_LIMIT,
-  MAX_ID_LENGTH,
-  MAX_PROFILE_FIELD_LENGTH,
-  MAX_QUERY_LENGTH,
-  MAX_STATE_KEY_PREFIX_LENGTH,
-  MAX_TAG_LENGTH,
-  MAX_TAGS,
-  MAX_WAIT_TIMEOUT_S,
-  READ_DEFAULT_LIMIT,
-  READ_MAX_LIMIT,
-  WAIT_DEFAULT_TIMEOUT_S,
-} from "../../contract/limits.ts";
-import { NAME_PATTERN, NAME_RULE, TAG_PATTERN, TAG_RULE } from "../../contract/names.ts";
 
-/** The naming rule as a schema, with an error message that quotes it. */
-export function nameSchema(what: string) {
-  return z.string().regex(NAME_PATTERN, `${what} must be ${NAME_RULE}`);
-}
-
-const profileField = z.string().max(MAX_PROFILE_FIELD_LENGTH, `must be at most ${MAX_PROFILE_FIELD_LENGTH} characters`).optional();
-
-/**
- * Half of a UTF-16 surrogate pair with no other half. Such a string is not Unicode text: SQLite
- * would store it as replacement characters, so the message read back would differ from the one
- * sent. Refused instead of silently altered.
- */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const messageText = z
-  .string()
-  .min(1, "text must not be empty")
-  .refine(
-    (text) => !LONE_SURROGATE.test(text),
-    "text must be valid Unicode: it contains a lone UTF-16 surrogate (half of an emoji or similar character). Remove it or re-encode the text.",
-  );
-const messageId = z.string().min(1, "an id must not be empty").max(MAX_ID_LENGTH, `ids are at most ${MAX_ID_LENGTH} characters`);
-const timeout = (fallback: number) =>
-  z
-    .number()
-    .int("timeout_seconds must be a whole number")
-    .min(0, "timeout_seconds must not be negative")
-    .max(MAX_WAIT_TIMEOUT_S, `timeout_seconds is at most ${MAX_WAIT_TIMEOUT_S}`)
-    .default(fallback);
-const limit = (max: number, fallback: number) =>
-  z.number().int("limit must be a whole number").min(1, "limit is at least 1").max(max, `limit is at most ${max}`).default(fallback);
-
-/**
- * z.json() with a message: z.json()'s own union says only "Invalid input" when the value is
- * missing, which does not tell a model what to do. Same JSON Schema as z.json().
- */
-const jsonValue: z.ZodType<z.core.util.JSONType> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)], {
-    error: "value is required: any JSON value (null removes the key)",
-  }),
-);
-
-export const RegisterInput = z.object({
-  summary: profileField.describe("what you are working on"),
-  hostname: profileField,
-  cwd: profileField,
-  branch: profileField,
-});
-
-export const SendMessageInput = z.object({
-  text: messageText,
-  reply_to: messageId.optional().describe("id of the message this answers"),
-  urgent: z.boolean().optional(),
-  tags: z
-    .array(
-      z
-        .string()
-        .min(1, "tags must not be empty")
-        .max(MAX_TAG_LENGTH, `each tag is at most ${MAX_TAG_LENGTH} characters`)
-        .regex(TAG_PATTERN, `each tag must be ${TAG_RULE}`),
-    )
-    .max(MAX_TAGS, `at most ${MAX_TAGS} tags`)
-    .optional(),
-});
-
-export const SendDmInput = z.object({
-  to: nameSchema("to"),
-  text: messageText,
-  reply_to: messageId.optional(),
-  urgent: z.boolean().optional(),
-});
-
-export const ReadNewMessagesInput = z.object({
-  limit: limit(READ_MAX_LIMIT, READ_DEFAULT_LIMIT),
-  ack: z
-    .number()
-    .int("ack must be a seq (a whole number)")
-    .min(0, "ack must not be negative")
-    .optional()
-    .describe("optional, for scripts: the `through` of your previous read, confirming it; mail you were given but did not ack comes again"),
-});
-
-export const GetHistoryInput = z.object({
-  peer: nameSchema("peer").optional(),
-  before: z.number().int("before must be a seq (a whole number)").positive("before must be a seq (1 or more)").optional().describe("only messages with seq below this"),
-  limit: limit(HISTORY_MAX_LIMIT, HISTORY_DEFAULT_LIMIT),
-  query: z.string().max(MAX_QUERY_LENGTH, `query is at most ${MAX_QUERY_LENGTH} characters`).optional().describe("text to search for"),
-});
-
-export const AskPeerInput = z.object({
-  to: nameSchema("to"),
-  question: messageText,
-  timeout_seconds: timeout(ASK_DEFAULT_TIMEOUT_S),
-});
-
-export const WaitForMessagesInput = z.object({ timeout_seconds: timeout(WAIT_DEFAULT_TIMEOUT_S) });
-
-export const SetStateInput = z.object({ key: nameSchema("key"), value: jsonValue });
-
-export const GetStateInput = z.object({
-  key: nameSchema("key").optional(),
-  prefix: z.string().max(MAX_STATE_KEY_PREFIX_LENGTH, `prefix is at most ${MAX_STATE_KEY_PREFIX_LENGTH} characters`).optional(),
-});
+export { nameSchema, RegisterInput } from "../group/peers/schemas.ts";
+export { AskPeerInput, GetHistoryInput, ReadNewMessagesInput, SendDmInput, SendMessageInput, WaitForMessagesInput } from "../group/mail/schemas.ts";
+export { GetStateInput, SetStateInput } from "../group/board/schemas.ts";
 
 export const NoInput = z.object({});

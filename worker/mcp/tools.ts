@@ -1,7 +1,7 @@
 /**
  * The relay's MCP tools as one table, in the order tools/list shows them. Each entry
  * (tool.ts) validates its input with a schema from inputs.ts, makes its calls to the group object
- * and renders the outcome (render.ts); the tools themselves live by feature in tools/.
+ * and renders the outcome (render.ts); the tools themselves live by feature in board-tools.ts, mail-tools.ts and peer-tools.ts.
  *
  * Two lanes serve the table: the SDK's stateless handler (a fresh McpServer per request, built
  * here) for every kind of MCP request, and the fast lane (fast-lane.ts) for the common single
@@ -11,9 +11,9 @@
 import { McpServer } from "@modelcontextprotocol/server";
 import type { Caller } from "../types.ts";
 import type { RelayTool, ToolContext } from "./tool.ts";
-import { getState, setState } from "./tools/board.ts";
-import { askPeer, getHistory, readNewMessages, sendDm, sendMessage, waitForMessages } from "./tools/mail.ts";
-import { leaveGroup, listPeers, register } from "./tools/peers.ts";
+import { getState, setState } from "./board-tools.ts";
+import { askPeer, getHistory, readNewMessages, sendDm, sendMessage, waitForMessages } from "./mail-tools.ts";
+import { leaveGroup, listPeers, register } from "./peer-tools.ts";
 
 export const SERVER_INFO = { name: "claude-relay", version: "0.1.0" };
 

@@ -15,11 +15,11 @@ import { bearerToken, verifyToken } from "../../contract/token.ts";
 import { isValidName, NAME_RULE } from "../../contract/names.ts";
 import { READ_MAX_LIMIT } from "../../contract/limits.ts";
 import type { Env } from "../env.ts";
-import { BOARD_PAGE_MAX } from "../group/board-pages.ts";
+import { BOARD_PAGE_MAX } from "../group/board/pages.ts";
 import type { Caller, Outcome, Problem } from "../types.ts";
-import { SendDmInput, SendMessageInput } from "../mcp/inputs.ts";
+import { SendDmInput, SendMessageInput } from "../group/mail/schemas.ts";
 import { ASSETS } from "./assets.gen.ts";
-import { FORWARDED_ROLE_HEADER, SESSION_HEADER, WEB_SOCKET_HEADER } from "./room-sockets.ts";
+import { setUpgradeIdentity } from "../group/sockets/upgrade.ts";
 import { openSession, sealSession, type Session, SESSION_COOKIE, sessionCookie } from "./session.ts";
 import { roomPage, SECURITY_HEADERS, signInPage } from "./page.ts";
 
@@ -286,11 +286,9 @@ webApp.get("/g/:group/ws", async (c) => {
   if (!opened.ok) return refuse(401, "signed_out", opened.reason);
   const s = opened.session;
   if (s.g !== group) return refuse(403, "wrong_group", `You are signed in to group '${s.g}', not '${group}'.`);
-  const headers = new Headers({ Upgrade: "websocket", [WEB_SOCKET_HEADER]: "1", "X-Relay-Group": s.g, "X-Relay-Peer": s.p, "X-Relay-Iat": String(s.iat) });
+  const headers = new Headers({ Upgrade: "websocket" });
   // The socket ends when the session does (the token's expiry caps the session's).
-  headers.set("X-Relay-Exp", String(s.sx));
-  if (s.r) headers.set(FORWARDED_ROLE_HEADER, s.r);
   // Signing out of this session closes this socket, and an ended session cannot open another.
-  headers.set(SESSION_HEADER, s.sid);
+  setUpgradeIdentity(headers, { group: s.g, peer: s.p, iat: s.iat, exp: s.sx, ...(s.r && { role: s.r }), session: s.sid }, { page: true });
   return groupStub(c.env, group).fetch(new Request(c.req.url, { headers }));
 });

@@ -9,7 +9,7 @@
  * Kept in memory on purpose: if the object restarts, every lease is gone and all unconfirmed mail
  * is unread again, which is exactly what a lost response needs.
  */
-import { HANDOVER_LEASE_MS } from "../../contract/limits.ts";
+import { HANDOVER_LEASE_MS } from "../../../contract/limits.ts";
 
 export class Handovers {
   /** Per peer: leased seq -> when the lease ends. */

@@ -10,7 +10,7 @@ import {
   DEFAULT_RATE_LIMIT_COUNT,
   DEFAULT_RATE_LIMIT_WINDOW_SECONDS,
   DEFAULT_RETENTION_DAYS,
-} from "../contract/limits.ts";
+} from "../../contract/limits.ts";
 
 export interface RelayVars {
   RELAY_SECRET?: string;

@@ -1,7 +1,7 @@
 /**
  * Tool calls parked in the group object until mail they want arrives: wait_for_messages waits for
  * any mail the peer hears about, ask_peer for the reply to one question. Plain in-memory state
- * with no platform imports, so it is tested in Node (tests/worker-node/waits.test.ts) as well as
+ * with no platform imports, so it is tested in Node (tests/unit/waits.test.ts) as well as
  * through the object. If the object restarts, every parked call's RPC fails and the tool asks
  * again; storage, not this map, is what says whether mail arrived.
  *
@@ -9,9 +9,9 @@
  * that hears it, that peer's oldest mail waiter. One message is one read, so waking every parked
  * call of every peer (a thundering herd) would only send all but one straight back to waiting.
  */
-import { MAX_WAITS_PER_PEER } from "../../contract/limits.ts";
+import { MAX_WAITS_PER_PEER } from "../../../contract/limits.ts";
 import { ok, type Message, type Outcome, type Problem } from "../types.ts";
-import { hears, type Listener } from "./audience.ts";
+import { hears, type Listener } from "../audience.ts";
 
 interface Waiter<T> {
   peer: string;

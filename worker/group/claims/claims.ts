@@ -17,9 +17,9 @@ import {
   normaliseClaimPattern,
   normaliseRepo,
   whatToDo,
-} from "../../contract/claims.ts";
-import { MAX_CLAIMS_PER_GROUP, MAX_CLAIMS_PER_PEER } from "../../contract/limits.ts";
-import { singleLine } from "../../contract/names.ts";
+} from "../../../contract/claims.ts";
+import { MAX_CLAIMS_PER_GROUP, MAX_CLAIMS_PER_PEER } from "../../../contract/limits.ts";
+import { singleLine } from "../../../contract/names.ts";
 import { type Caller, fail, ok, type Outcome } from "../types.ts";
 
 /** The claims table, as a migration for worker/group/schema.ts's list. */

@@ -6,7 +6,7 @@
  * Pages are keyed by the last entry shown (its change time and key), not by an offset, so a key
  * changed or removed while someone pages back neither repeats nor hides another.
  */
-import type { BoardEntry, RoomSnapshot } from "../web/frames.ts";
+import type { BoardEntry } from "../room-frames.ts";
 
 /** Entries in the room's first load. */
 export const BOARD_FIRST_PAGE = 50;
@@ -59,10 +59,4 @@ export function boardPage(sql: SqlStorage, after: BoardCursor | null, limit: num
   const last = entries[entries.length - 1];
   const total = sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM state`).one().n;
   return { entries, next: rows.length > size && last ? { updated_at: last.updated_at, key: last.key } : null, total };
-}
-
-/** The board as the room's first load carries it. */
-export function roomBoard(sql: SqlStorage): Pick<RoomSnapshot, "board" | "board_next" | "board_total"> {
-  const page = boardPage(sql, null, BOARD_FIRST_PAGE);
-  return { board: page.entries, board_next: page.next, board_total: page.total };
 }

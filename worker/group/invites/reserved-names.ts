@@ -12,8 +12,8 @@
  * last token minted for it (for good without --ttl): once that has expired, nobody can still
  * arrive with it, and if its holder did use it the name is a peer's and taken anyway.
  */
-import { LOOK_ALIKE_RULE, lookAlikeOf } from "../../contract/names.ts";
-import type { NameRole } from "../../contract/token.ts";
+import { LOOK_ALIKE_RULE, lookAlikeOf } from "../../../contract/names.ts";
+import type { NameRole } from "../../../contract/token.ts";
 import type { Problem } from "../types.ts";
 
 /** The migration worker/group/schema.ts appends. `expires_at` NULL means never. */

@@ -3,12 +3,12 @@
  * ask_peer, wait_for_messages. Those that return mail note its seqs on the handover, so the route
  * marks it read only once the response has been written (handover.ts).
  */
-import { READ_DEFAULT_LIMIT } from "../../../contract/limits.ts";
-import { newMessageId } from "../../types.ts";
-import { AskPeerInput, GetHistoryInput, ReadNewMessagesInput, SendDmInput, SendMessageInput, WaitForMessagesInput } from "../inputs.ts";
-import { compactMessage, compactPage, plural, problem, renderInbox, renderMessage, result, settle } from "../render.ts";
-import { defineTool, READ_ONLY, RELAY, WRITES } from "../tool.ts";
-import { deadlineFor, waitSurvivingRestarts } from "../waits.ts";
+import { READ_DEFAULT_LIMIT } from "../../contract/limits.ts";
+import { newMessageId } from "../types.ts";
+import { AskPeerInput, GetHistoryInput, ReadNewMessagesInput, SendDmInput, SendMessageInput, WaitForMessagesInput } from "./inputs.ts";
+import { compactMessage, compactPage, plural, problem, renderInbox, renderMessage, result, settle } from "./render.ts";
+import { defineTool, READ_ONLY, RELAY, WRITES } from "./tool.ts";
+import { deadlineFor, waitSurvivingRestarts } from "./waits.ts";
 
 export const sendMessage = defineTool({
   name: "send_message",

@@ -1,8 +1,8 @@
 /** The group's shared board: set_state and get_state. */
-import { MAX_STATE_VALUE_BYTES } from "../../../contract/limits.ts";
-import { GetStateInput, SetStateInput } from "../inputs.ts";
-import { problem, result, settle } from "../render.ts";
-import { defineTool, READ_ONLY, RELAY, WRITES } from "../tool.ts";
+import { MAX_STATE_VALUE_BYTES } from "../../contract/limits.ts";
+import { GetStateInput, SetStateInput } from "./inputs.ts";
+import { problem, result, settle } from "./render.ts";
+import { defineTool, READ_ONLY, RELAY, WRITES } from "./tool.ts";
 
 export const setState = defineTool({
   name: "set_state",

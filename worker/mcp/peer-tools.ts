@@ -1,7 +1,7 @@
 /** The tools about who is in the group: register, list_peers, leave_group. */
-import { NoInput, RegisterInput } from "../inputs.ts";
-import { compactPeer, plural, result, settle } from "../render.ts";
-import { defineTool, READ_ONLY, RELAY, WRITES } from "../tool.ts";
+import { NoInput, RegisterInput } from "./inputs.ts";
+import { compactPeer, plural, result, settle } from "./render.ts";
+import { defineTool, READ_ONLY, RELAY, WRITES } from "./tool.ts";
 
 export const register = defineTool({
   name: "register",

@@ -1,0 +1,161 @@
+/**
+ * The bridge side of the group's sockets: the protocol in contract/frames.ts. A bridge is welcomed,
+ * says hello once and is replayed the notices it missed, then hears live notices (no text) and
+ * acks them; it is told when mail was read elsewhere, so it drops notices not yet shown.
+ *
+ * A replay reads only a notice's columns and stops at REPLAY_MAX_NOTICES, and a socket that stops
+ * acknowledging hears nothing more until it acks: one slow bridge never costs the rest.
+ */
+import { ClientFrame, CLOSE_CODES, type HelloFrame, type NoticeFrame, parseFrame, type ReadFrame } from "../../../contract/frames.ts";
+import { MAX_BAD_FRAMES, MAX_CLIENT_FRAME_BYTES, REPLAY_MAX_NOTICES } from "../../../contract/limits.ts";
+import type { Caller, Message } from "../types.ts";
+import { hears, type Listener } from "../audience.ts";
+import type { NoticeFacts } from "../rows.ts";
+import type { FrameBudgets } from "./budget.ts";
+import { closeQuietly, sendFrame, sendText } from "./wire.ts";
+
+/** Kept on each bridge socket; survives hibernation (the object's memory does not). */
+export interface BridgeAttachment {
+  peer: string;
+  iat: number;
+  /** The token's expiry (epoch ms), if any: the socket is closed once it passes. */
+  exp?: number;
+  connectedAt: number;
+  lastFrameAt: number;
+  /** False until the hello has been answered with a replay; live notices wait for it. */
+  ready: boolean;
+  badFrames: number;
+}
+
+/** What the bridge protocol needs to know about the group, answered by the object. */
+export interface BridgeGroup {
+  latestSeq(): number;
+  /** The peer's read cursor and the highest seq a bridge of its acked, or undefined if unknown. */
+  cursors(peer: string): { read_cursor: number; acked_seq: number } | undefined;
+  noticesAfter(listener: Listener, after: number, limit: number): NoticeFacts[];
+  setAcked(peer: string, seq: number): void;
+  listener(peer: string): Listener;
+  /** Closes the socket if its token was revoked or has expired; says whether it did. */
+  closeIfInvalid(ws: WebSocket, attachment: { peer: string; iat: number; exp?: number }, now: number): boolean;
+}
+
+const REPLAY_PAGE = 200;
+
+function noticeFrame(m: NoticeFacts | Message): NoticeFrame {
+  return { type: "notice", seq: m.seq, id: m.id, from: m.from, kind: m.kind, urgent: m.urgent };
+}
+
+export class BridgeSockets {
+  private readonly ctx: DurableObjectState;
+  private readonly group: BridgeGroup;
+  private readonly budgets: FrameBudgets;
+
+  constructor(ctx: DurableObjectState, group: BridgeGroup, budgets: FrameBudgets) {
+    this.ctx = ctx;
+    this.group = group;
+    this.budgets = budgets;
+  }
+
+  /** Accepts an upgrade already checked by the hub, and sends the welcome. */
+  accept(caller: Caller, now: number): Response {
+    const { 0: client, 1: server } = new WebSocketPair();
+    const attachment: BridgeAttachment = { peer: caller.peer, iat: caller.iat, connectedAt: now, lastFrameAt: now, ready: false, badFrames: 0 };
+    if (caller.exp !== undefined) attachment.exp = caller.exp;
+    // The tag lets getWebSockets(peer) find this peer's bridges after hibernation.
+    this.ctx.acceptWebSocket(server, [caller.peer]);
+    server.serializeAttachment(attachment);
+    sendFrame(server, { type: "welcome", group: caller.group, peer: caller.peer, latest_seq: this.group.latestSeq() });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Tells every ready bridge that hears about `message`. */
+  notify(message: Message): void {
+    const frame = JSON.stringify(noticeFrame(message));
+    const sockets = message.to !== null ? this.ctx.getWebSockets(message.to) : this.ctx.getWebSockets();
+    const now = Date.now();
+    for (const ws of sockets) {
+      const attachment = ws.deserializeAttachment() as BridgeAttachment | { kind: "web" } | null;
+      if (!attachment || !("ready" in attachment) || !attachment.ready || this.group.closeIfInvalid(ws, attachment, now)) continue;
+      if (!hears(this.group.listener(attachment.peer), message)) continue;
+      // A socket that stopped acknowledging is not read by anyone: stop queueing for it. Its
+      // bridge's notice already says "call read_new_messages", which finds all of the mail.
+      if (this.budgets.saturated(ws, now)) continue;
+      this.budgets.owe(ws, 1, now);
+      sendText(ws, frame);
+    }
+  }
+
+  /** Tells the peer's ready bridges that mail was read, so they drop notices not yet shown. */
+  announceRead(peer: string, frame: ReadFrame): void {
+    const text = JSON.stringify(frame);
+    for (const ws of this.ctx.getWebSockets(peer)) {
+      if ((ws.deserializeAttachment() as BridgeAttachment | null)?.ready) sendText(ws, text);
+    }
+  }
+
+  /** A frame from a bridge, already paid for out of its budget. */
+  onFrame(ws: WebSocket, attachment: BridgeAttachment, data: string | ArrayBuffer, now: number): void {
+    const size = typeof data === "string" ? data.length : data.byteLength;
+    const frame = typeof data === "string" && size <= MAX_CLIENT_FRAME_BYTES ? parseFrame(ClientFrame, data) : null;
+    if (!frame) {
+      this.refuseFrame(
+        ws,
+        attachment,
+        "bad_frame",
+        `Expected a JSON text frame of at most ${MAX_CLIENT_FRAME_BYTES} bytes: {"type":"hello","last_acked":N|null} or {"type":"ack","seq":N}.`,
+      );
+      return;
+    }
+    let changed = now - attachment.lastFrameAt > 1_000;
+    attachment.lastFrameAt = now;
+    if (frame.type === "hello") {
+      if (attachment.ready) {
+        closeQuietly(ws, CLOSE_CODES.protocolError, "one hello per connection: reconnect to replay again");
+        return;
+      }
+      this.replay(ws, attachment.peer, frame);
+      attachment.ready = true;
+      changed = true;
+    } else {
+      // An ack for a seq the group never issued would move acked_seq past mail that does not
+      // exist yet, and a later `hello` with last_acked null would then skip real notices.
+      if (frame.seq > this.group.latestSeq()) {
+        this.refuseFrame(ws, attachment, "bad_ack", `Ack for seq ${frame.seq}, which this relay never notified you of: ack only seqs from notices.`);
+        return;
+      }
+      this.budgets.acked(ws, now);
+      this.group.setAcked(attachment.peer, frame.seq);
+    }
+    if (changed) ws.serializeAttachment(attachment);
+  }
+
+  /**
+   * Notices for the mail the peer has not been told about: after the bridge's last ack (or the
+   * peer's, when the bridge has no record), or after the read cursor, whichever is newer, since
+   * mail already read needs no notice. Read a page at a time, notice columns only.
+   */
+  private replay(ws: WebSocket, peer: string, hello: HelloFrame): void {
+    const row = this.group.cursors(peer);
+    if (!row) return;
+    const after = Math.max(hello.last_acked ?? row.acked_seq, row.read_cursor);
+    const listener = this.group.listener(peer);
+    let sent = 0;
+    let cursor = after;
+    while (sent < REPLAY_MAX_NOTICES) {
+      const page = this.group.noticesAfter(listener, cursor, Math.min(REPLAY_PAGE, REPLAY_MAX_NOTICES - sent));
+      for (const facts of page) sendFrame(ws, noticeFrame(facts));
+      sent += page.length;
+      if (page.length < REPLAY_PAGE) break;
+      cursor = page.at(-1)!.seq;
+    }
+    this.budgets.owe(ws, sent, Date.now());
+    sendFrame(ws, { type: "replay_done", after_seq: after, through_seq: this.group.latestSeq() });
+  }
+
+  private refuseFrame(ws: WebSocket, attachment: BridgeAttachment, code: string, message: string): void {
+    attachment.badFrames++;
+    ws.serializeAttachment(attachment);
+    sendFrame(ws, { type: "error", code, message });
+    if (attachment.badFrames >= MAX_BAD_FRAMES) closeQuietly(ws, CLOSE_CODES.protocolError, "too many malformed frames");
+  }
+}
