@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBridge, stopBridge, type BridgeProcess } from "../helpers/bridge-process.ts";
 import { claudeEnv, claudeVersion, lastUserText, startModelStandin, type ModelStandin } from "../helpers/model-standin.ts";
 import { callTool, relayClient } from "../helpers/relay-client.ts";
-import { startRelay, type RelayServer } from "../helpers/relay-server.ts";
+import { sharedRelay, type SharedRelay } from "../helpers/shared-relay.ts";
 import { TmuxLab } from "../helpers/tmux-lab.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -24,21 +24,21 @@ const version = claudeVersion("claude-tui.test.ts");
 const CLAUDE_VARS = ["HOME", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "DISABLE_AUTOUPDATER", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "ENABLE_TOOL_SEARCH", "PATH"];
 
 describe.skipIf(!version)(`the tmux bridge with the real Claude Code TUI (${version}), offline`, () => {
-  let relay: RelayServer;
+  let relay: SharedRelay;
   let model: ModelStandin;
   let lab: TmuxLab;
   const bridges: BridgeProcess[] = [];
   let alice: Client;
 
   beforeAll(async () => {
-    [relay, model] = await Promise.all([startRelay(), startModelStandin(() => ({ text: "Noted." }))]);
+    [relay, model] = await Promise.all([sharedRelay(), startModelStandin(() => ({ text: "Noted." }))]);
     lab = TmuxLab.start();
   });
   afterAll(async () => {
     await Promise.all(bridges.map(stopBridge));
     await alice?.close();
     lab?.kill();
-    await Promise.all([relay?.stop(), model?.stop()]);
+    await model?.stop();
   });
 
   it("the bridge's notice reaches the model through Claude Code's input box; a second bridge is refused", async () => {

@@ -83,6 +83,13 @@ async function waitForHealth(url: string, child: ChildProcess, log: () => string
   throw new Error(`relay did not become healthy within ${timeoutMs} ms:\n${log()}`);
 }
 
+/** A token for `peer` in `group`, signed with the secret every local relay uses (.dev.vars). */
+export async function mintToken(group: string, peer: string, extra: { exp?: number; iat?: number } = {}): Promise<string> {
+  const secret = findSecret();
+  if (!secret) throw new Error("no RELAY_SECRET: npm start should have created .dev.vars");
+  return signToken(secret, { g: group, p: peer, iat: extra.iat ?? Date.now(), ...(extra.exp ? { exp: extra.exp } : {}) });
+}
+
 export async function startRelay(options: RelayOptions = {}): Promise<RelayServer> {
   const port = options.port ?? (await freePort());
   const persistDir = options.persistDir ?? mkdtempSync(join(tmpdir(), "relay-state-"));
@@ -114,11 +121,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayServe
     port,
     persistDir,
     output: () => log,
-    mint: async (group, peer, extra = {}) => {
-      const secret = findSecret();
-      if (!secret) throw new Error("no RELAY_SECRET: npm start should have created .dev.vars");
-      return signToken(secret, { g: group, p: peer, iat: extra.iat ?? Date.now(), ...(extra.exp ? { exp: extra.exp } : {}) });
-    },
+    mint: mintToken,
     stop,
     restart: async () => {
       await stop();
