@@ -41,7 +41,7 @@ export interface RelayServer {
   mint(group: string, peer: string, options?: { exp?: number; iat?: number }): Promise<string>;
   /** Stops the server (SIGTERM to its whole process group, SIGKILL after 5 s). */
   stop(): Promise<void>;
-  /** Stops and starts again on the same port and storage. */
+  /** Stops and starts again (`wrangler dev`, already built) on the same port and storage. */
   restart(): Promise<void>;
   /** SIGKILLs wrangler and workerd at once (no graceful shutdown), then starts them again. */
   crash(): Promise<void>;
@@ -97,15 +97,22 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayServe
   let child: ChildProcess;
   let log = "";
 
+  let launched = false;
   const launch = async () => {
-    const args = ["start", "--", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persistDir];
+    const args = ["--port", String(port), "--ip", "127.0.0.1", "--persist-to", persistDir];
     args.push("--inspector-port", String(await freePort()), "--show-interactive-dev-session=false");
     for (const [key, value] of Object.entries(options.vars ?? {})) args.push("--var", `${key}:${value}`);
-    child = spawn("npm", args, {
+    // The first start is `npm start`, as a person runs it: it makes the secret, builds, then runs
+    // `wrangler dev`. A restart runs only that last step, as `npm start` would after its build:
+    // nothing to rebuild, and seconds saved on a busy machine. npm puts node_modules/.bin first
+    // on PATH (wrangler needs the Node there); so does this.
+    const [command, commandArgs] = launched ? ["wrangler", ["dev", ...args]] : ["npm", ["start", "--", ...args]];
+    launched = true;
+    child = spawn(command, commandArgs, {
       cwd: REPO_ROOT,
       // Own process group, so stop() reaches workerd too, not just npm.
       detached: true,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+      env: { ...process.env, PATH: `${join(REPO_ROOT, "node_modules", ".bin")}:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout!.on("data", (chunk) => (log += chunk));
