@@ -47,31 +47,40 @@ export interface RelayServer {
   crash(): Promise<void>;
 }
 
-/** Stops a detached child and everything it started (SIGTERM to its group, SIGKILL after 5 s). */
-export async function stopGroup(child: ChildProcess): Promise<void> {
-  // A child killed by a signal has signalCode set and exitCode null: both mean "already gone".
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  try {
-    process.kill(-child.pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
+/**
+ * Stops a detached child and everything it started: SIGTERM to its process group (or SIGKILL at
+ * once, for a crash), SIGKILL to what is left after 5 s. Waits for the whole group, not only the
+ * child: npm exits on SIGTERM at once, and wrangler or workerd still starting up outlive it unless
+ * they are waited for too.
+ */
+export async function stopGroup(child: ChildProcess, signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  const signalGroup = (signal: NodeJS.Signals | 0): boolean => {
     try {
-      process.kill(-child.pid!, "SIGKILL");
+      process.kill(-pid, signal);
+      return true;
     } catch {
-      // Gone already.
+      return false;
     }
-  }, 5_000);
+  };
+  // A child killed by a signal has signalCode set and exitCode null: both mean "already gone".
+  const exited =
+    child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  if (!signalGroup(signal)) return;
+  const killAt = Date.now() + 5_000;
+  // Signal 0 only asks whether any of the group is left; the cap is for a zombie nobody reaps.
+  while (signalGroup(0) && Date.now() < killAt + 5_000) {
+    if (Date.now() >= killAt) signalGroup("SIGKILL");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   await exited;
-  clearTimeout(timer);
 }
 
 async function waitForHealth(url: string, child: ChildProcess, log: () => string, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}:\n${log()}`);
+    if (child.exitCode !== null) throw new Error(`the relay exited with ${child.exitCode}:\n${log()}`);
     try {
       const response = await fetch(`${url}/health`);
       if (response.ok) return;
@@ -121,6 +130,15 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayServe
   };
 
   const stop = () => (child ? stopGroup(child) : Promise.resolve());
+  // A test process that ends without its afterAll (a cancelled run) must not leave workerd behind.
+  process.once("exit", () => {
+    if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // Gone already.
+    }
+  });
 
   await launch();
   return {
@@ -135,11 +153,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayServe
       await launch();
     },
     crash: async () => {
-      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-        process.kill(-child.pid, "SIGKILL");
-        await exited;
-      }
+      await stopGroup(child, "SIGKILL");
       await launch();
     },
   };
