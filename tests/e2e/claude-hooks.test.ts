@@ -65,9 +65,20 @@ const obedient: Script = (request) => {
   return { text: "Done." };
 };
 
+type Session = Awaited<ReturnType<typeof session>>;
+
 describe.skipIf(!version)(`relay hooks in Claude Code (${version}), offline`, () => {
+  let bobSession: Session;
+  let carol: Session;
+  let dave: Session;
   beforeAll(async () => {
     [relay, model] = await Promise.all([sharedRelay(), startModelStandin(obedient)]);
+    // The three homes at once: each costs a few Claude Code and bridge starts, slow on a busy machine.
+    [bobSession, carol, dave] = await Promise.all([
+      session("hooks-e2e", "bob"),
+      session("hooks-quiet", "carol"),
+      session("hooks-down", "dave", `http://127.0.0.1:${await freePort()}`),
+    ]);
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()));
@@ -78,7 +89,6 @@ describe.skipIf(!version)(`relay hooks in Claude Code (${version}), offline`, ()
   const turnsSince = (from: number) => model.requests.slice(from).filter((r) => (r.body.tools ?? []).length > 0);
 
   it("a DM left unread holds the stop once; the model sees why, reads it, and the session ends", async () => {
-    const bobSession = await session("hooks-e2e", "bob");
     const alice = await mcp(await relay.mint("hooks-e2e", "alice"));
     await call(await mcp(bobSession.token), "list_peers");
     await call(alice, "send_dm", { to: "bob", text: "please review PR 7" });
@@ -103,7 +113,6 @@ describe.skipIf(!version)(`relay hooks in Claude Code (${version}), offline`, ()
   });
 
   it("with nothing unread the model hears who it is and is never held back", async () => {
-    const carol = await session("hooks-quiet", "carol");
     const from = model.requests.length;
     await carol.prompt("Hello.");
     const turns = turnsSince(from);
@@ -113,7 +122,6 @@ describe.skipIf(!version)(`relay hooks in Claude Code (${version}), offline`, ()
   });
 
   it("with the relay down the hooks stay silent and block nothing", async () => {
-    const dave = await session("hooks-down", "dave", `http://127.0.0.1:${await freePort()}`);
     const from = model.requests.length;
     const { stdout } = await dave.prompt("Hello.");
     const turns = turnsSince(from);
