@@ -56,9 +56,9 @@ export interface RelayServer {
 export async function stopGroup(child: ChildProcess, signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
   const pid = child.pid;
   if (pid === undefined) return;
-  const signalGroup = (signal: NodeJS.Signals | 0): boolean => {
+  const signalGroup = (name: NodeJS.Signals | 0): boolean => {
     try {
-      process.kill(-pid, signal);
+      process.kill(-pid, name);
       return true;
     } catch {
       return false;
@@ -131,8 +131,9 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayServe
 
   const stop = () => (child ? stopGroup(child) : Promise.resolve());
   // A test process that ends without its afterAll (a cancelled run) must not leave workerd behind.
+  // The whole group, even when npm itself is gone: what it started may not be.
   process.once("exit", () => {
-    if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    if (child?.pid === undefined) return;
     try {
       process.kill(-child.pid, "SIGKILL");
     } catch {
