@@ -28,7 +28,12 @@ export default defineConfig({
           include: ["tests/unit/**/*.test.ts", "tests/bridge/**/*.test.ts", "tests/e2e/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          // Each file starts its own relay or tmux server; two cores cannot run many at once.
+          // Owns the relay that e2e files share (tests/helpers/shared-relay.ts); starts it only if asked.
+          globalSetup: ["./tests/helpers/shared-relay-setup.ts"],
+          // expect.poll waits for a condition; its default 1 s is a speed assumption a busy
+          // two-core machine breaks. A generous bound still fails a real hang.
+          expect: { poll: { timeout: 30_000 } },
+          // Tmux servers, browsers and relays: two cores cannot run many at once.
           maxWorkers: 2,
         },
       },

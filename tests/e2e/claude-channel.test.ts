@@ -110,7 +110,13 @@ const version = claudeVersion("claude-channel.test.ts");
 
 describe.skipIf(!version)(`relay-bridge channel under the real Claude Code (${version}), offline`, () => {
   it("is started by Claude Code, completes the MCP handshake and holds the relay socket", async () => {
-    const model = await startModelStandin(() => ({ text: "Done." }));
+    // The turn ends only once the channel server has said hello to the relay: otherwise a busy
+    // machine lets `claude -p` answer and exit (ending its servers) before the socket is up.
+    const helloFromBob = () => relay.hellos.some((h) => h.peer === "bob");
+    const model = await startModelStandin(async () => {
+      await waitFor(helloFromBob, { what: "the channel's hello" }).catch(() => {});
+      return { text: "Done." };
+    });
     try {
       const home = mkdtempSync(join(tmpdir(), "claude-channel-"));
       const project = join(home, "project");
@@ -120,7 +126,7 @@ describe.skipIf(!version)(`relay-bridge channel under the real Claude Code (${ve
       // As `setup --channel` registers it (there through a stored profile, here through env).
       await run("claude", ["mcp", "add", "relay-channel", "--env", `RELAY_URL=${relay.url}`, "--env", `RELAY_TOKEN=${token}`, "--", process.execPath, CLI, "channel"], { cwd: project, env });
       await run("claude", ["-p", "hello", "--debug", "--dangerously-load-development-channels", "server:relay-channel"], { cwd: project, env, timeout: 90_000 });
-      expect(relay.hellos.some((h) => h.peer === "bob")).toBe(true);
+      expect(helloFromBob(), "the channel server Claude Code started said hello to the relay").toBe(true);
       const debugDir = join(home, ".claude", "debug");
       const log = readdirSync(debugDir).filter((f) => f.endsWith(".txt")).map((f) => readFileSync(join(debugDir, f), "utf8")).join("\n");
       expect(log).toContain('MCP server "relay-channel": Successfully connected (transport: stdio)');

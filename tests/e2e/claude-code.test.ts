@@ -1,5 +1,5 @@
 /**
- * The README's one-liner, run by the real Claude Code CLI against the real `npm start`:
+ * The README's one-liner, run by the real Claude Code CLI against the real `npm start` (shared):
  * `claude mcp add --transport http relay <url>/mcp --header "Authorization: Bearer <token>"`,
  * then `claude mcp list` must report the relay as Connected. Needs `claude` on PATH
  * (.ci/run installs it); skipped, saying so, where it is absent.
@@ -9,9 +9,9 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { claudeVersion } from "../helpers/claude-cli.ts";
-import { startRelay, type RelayServer } from "../helpers/relay-server.ts";
+import { sharedRelay, type SharedRelay } from "../helpers/shared-relay.ts";
 
 const run = promisify(execFile);
 
@@ -20,12 +20,9 @@ const version = claudeVersion();
 if (!version) console.warn("claude-code.test.ts: `claude` is not on PATH; install @anthropic-ai/claude-code to run it.");
 
 describe.skipIf(!version)(`Claude Code (${version}) as a client`, () => {
-  let relay: RelayServer;
+  let relay: SharedRelay;
   beforeAll(async () => {
-    relay = await startRelay();
-  });
-  afterAll(async () => {
-    await relay?.stop();
+    relay = await sharedRelay();
   });
 
   async function claude(home: string, args: string[]) {
@@ -41,7 +38,7 @@ describe.skipIf(!version)(`Claude Code (${version}) as a client`, () => {
 
   it("connects with the README's claude mcp add one-liner", async () => {
     const home = mkdtempSync(join(tmpdir(), "claude-home-"));
-    const token = await relay.mint("core", "alice");
+    const token = await relay.mint("claude-code", "alice");
     // localhost, as in the README (wrangler dev also answers on it).
     const url = `http://localhost:${relay.port}/mcp`;
     await claude(home, ["mcp", "add", "--transport", "http", "relay", url, "--header", `Authorization: Bearer ${token}`]);

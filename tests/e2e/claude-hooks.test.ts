@@ -7,7 +7,8 @@
  *   sees the hook's reason, calls read_new_messages, and the DM is read.
  * - The SessionStart line reaches the model.
  * - With nothing unread, nothing is ever blocked.
- * - With the relay down, the hooks cost their bound at most and block nothing.
+ * - With the relay down, the hooks say nothing and block nothing (their time bound is
+ *   tests/bridge/hooks-command.test.ts's).
  *
  * Needs `claude` on PATH (.ci/run installs it); skipped, saying so, where it is absent.
  */
@@ -21,13 +22,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI } from "../helpers/bridge-process.ts";
 import { allText, claudeEnv, claudeVersion, lastUserText, startModelStandin, type ModelStandin, type Script } from "../helpers/model-standin.ts";
 import { callTool as call, relayClient } from "../helpers/relay-client.ts";
-import { freePort, startRelay, type RelayServer } from "../helpers/relay-server.ts";
+import { freePort } from "../helpers/relay-server.ts";
+import { sharedRelay, type SharedRelay } from "../helpers/shared-relay.ts";
 
 const run = promisify(execFile);
 
 const version = claudeVersion("claude-hooks.test.ts");
 
-let relay: RelayServer;
+let relay: SharedRelay;
 let model: ModelStandin;
 const clients: Client[] = [];
 
@@ -50,9 +52,8 @@ async function session(group: string, peer: string, relayUrl = relay.url) {
     token,
     /** One headless turn; resolves with Claude's output once it stops. */
     prompt: async (text: string) => {
-      const started = Date.now();
       const { stdout } = await run("claude", ["-p", text, "--allowedTools", "mcp__relay"], { cwd: project, env, timeout: 90_000 });
-      return { stdout, ms: Date.now() - started };
+      return { stdout };
     },
   };
 }
@@ -64,20 +65,30 @@ const obedient: Script = (request) => {
   return { text: "Done." };
 };
 
+type Session = Awaited<ReturnType<typeof session>>;
+
 describe.skipIf(!version)(`relay hooks in Claude Code (${version}), offline`, () => {
+  let bobSession: Session;
+  let carol: Session;
+  let dave: Session;
   beforeAll(async () => {
-    [relay, model] = await Promise.all([startRelay(), startModelStandin(obedient)]);
+    [relay, model] = await Promise.all([sharedRelay(), startModelStandin(obedient)]);
+    // The three homes at once: each costs a few Claude Code and bridge starts, slow on a busy machine.
+    [bobSession, carol, dave] = await Promise.all([
+      session("hooks-e2e", "bob"),
+      session("hooks-quiet", "carol"),
+      session("hooks-down", "dave", `http://127.0.0.1:${await freePort()}`),
+    ]);
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()));
-    await Promise.all([relay?.stop(), model?.stop()]);
+    await model?.stop();
   });
 
   /** The session's own turns (they carry its tools) from request `from` on. */
   const turnsSince = (from: number) => model.requests.slice(from).filter((r) => (r.body.tools ?? []).length > 0);
 
   it("a DM left unread holds the stop once; the model sees why, reads it, and the session ends", async () => {
-    const bobSession = await session("hooks-e2e", "bob");
     const alice = await mcp(await relay.mint("hooks-e2e", "alice"));
     await call(await mcp(bobSession.token), "list_peers");
     await call(alice, "send_dm", { to: "bob", text: "please review PR 7" });
@@ -102,7 +113,6 @@ describe.skipIf(!version)(`relay hooks in Claude Code (${version}), offline`, ()
   });
 
   it("with nothing unread the model hears who it is and is never held back", async () => {
-    const carol = await session("hooks-quiet", "carol");
     const from = model.requests.length;
     await carol.prompt("Hello.");
     const turns = turnsSince(from);
@@ -112,13 +122,11 @@ describe.skipIf(!version)(`relay hooks in Claude Code (${version}), offline`, ()
   });
 
   it("with the relay down the hooks stay silent and block nothing", async () => {
-    const dave = await session("hooks-down", "dave", `http://127.0.0.1:${await freePort()}`);
     const from = model.requests.length;
-    const { ms } = await dave.prompt("Hello.");
+    const { stdout } = await dave.prompt("Hello.");
     const turns = turnsSince(from);
     expect(turns).toHaveLength(1);
     expect(model.requests.slice(from).some((r) => allText(r).includes("[relay]"))).toBe(false);
-    // Refused connections fail at once; the whole headless run stays well under the hooks' bound times three.
-    expect(ms).toBeLessThan(30_000);
+    expect(stdout).toContain("Done.");
   });
 });

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBridge, stopBridge, type BridgeProcess } from "../helpers/bridge-process.ts";
 import { claudeEnv, claudeVersion, lastUserText, startModelStandin, type ModelStandin } from "../helpers/model-standin.ts";
 import { callTool, relayClient } from "../helpers/relay-client.ts";
-import { startRelay, type RelayServer } from "../helpers/relay-server.ts";
+import { sharedRelay, type SharedRelay } from "../helpers/shared-relay.ts";
 import { TmuxLab } from "../helpers/tmux-lab.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -24,21 +24,21 @@ const version = claudeVersion("claude-tui.test.ts");
 const CLAUDE_VARS = ["HOME", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "DISABLE_AUTOUPDATER", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "ENABLE_TOOL_SEARCH", "PATH"];
 
 describe.skipIf(!version)(`the tmux bridge with the real Claude Code TUI (${version}), offline`, () => {
-  let relay: RelayServer;
+  let relay: SharedRelay;
   let model: ModelStandin;
   let lab: TmuxLab;
   const bridges: BridgeProcess[] = [];
   let alice: Client;
 
   beforeAll(async () => {
-    [relay, model] = await Promise.all([startRelay(), startModelStandin(() => ({ text: "Noted." }))]);
+    [relay, model] = await Promise.all([sharedRelay(), startModelStandin(() => ({ text: "Noted." }))]);
     lab = TmuxLab.start();
   });
   afterAll(async () => {
     await Promise.all(bridges.map(stopBridge));
     await alice?.close();
     lab?.kill();
-    await Promise.all([relay?.stop(), model?.stop()]);
+    await model?.stop();
   });
 
   it("the bridge's notice reaches the model through Claude Code's input box; a second bridge is refused", async () => {
@@ -48,13 +48,13 @@ describe.skipIf(!version)(`the tmux bridge with the real Claude Code TUI (${vers
     const env = claudeEnv(home, project, model.url);
     const pane = lab.window(["env", ...CLAUDE_VARS.map((k) => `${k}=${env[k]}`), "claude"], {}, project);
     const screen = () => lab.tmuxSync(["capture-pane", "-p", "-t", pane]);
-    await waitFor(() => /^❯/m.test(screen()), { timeoutMs: 30_000, what: "Claude Code's prompt" });
+    await waitFor(() => /^❯/m.test(screen()), { timeoutMs: 60_000, what: "Claude Code's prompt" });
 
     const token = await relay.mint("tui", "bob");
     const runtime = { TMUX: lab.tmuxEnv(), XDG_RUNTIME_DIR: mkdtempSync(join(tmpdir(), "relay-runtime-")) };
     const bridge = startBridge(["connect", "--url", relay.url, "--token", token, "--pane", pane], runtime);
     bridges.push(bridge);
-    await waitFor(() => bridge.stderr().includes("connected"), { timeoutMs: 20_000, what: "the bridge to connect" });
+    await waitFor(() => bridge.stderr().includes("connected"), { what: "the bridge to connect" });
 
     const second = startBridge(["connect", "--url", relay.url, "--token", token, "--pane", pane], runtime);
     expect(await second.exited).toBe(1);
@@ -66,7 +66,7 @@ describe.skipIf(!version)(`the tmux bridge with the real Claude Code TUI (${vers
 
     const heard = await waitFor(
       () => model.requests.find((r) => lastUserText(r).includes("[relay] 1 new message in tui (DM from alice)")),
-      { timeoutMs: 30_000, what: "the notice to reach the model" },
+      { timeoutMs: 60_000, what: "the notice to reach the model" },
     );
     expect(lastUserText(heard)).toContain("Call read_new_messages.");
     // Never the message text: that reaches the model only through the relay's tools.

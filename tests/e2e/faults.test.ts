@@ -197,6 +197,7 @@ describe("wrangler dev stopped and restarted mid-conversation", () => {
     await carol.call("leave_group");
     // alice asks a question and is waiting for the answer when the relay goes down. (A raw
     // request: the SDK client would sit out its own 60 s request timeout before giving up.)
+    let askingEnded = false;
     const asking = fetch(`${relay.url}/mcp`, {
       method: "POST",
       headers: { Authorization: `Bearer ${alice.token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
@@ -206,7 +207,8 @@ describe("wrangler dev stopped and restarted mid-conversation", () => {
       .then(
         (body) => ({ ok: true as const, body }),
         (error: unknown) => ({ ok: false as const, error }),
-      );
+      )
+      .finally(() => (askingEnded = true));
     await expect.poll(() => socket.notices().some((n) => n.kind === "question")).toBe(true);
     const question = socket.notices().find((n) => n.kind === "question")!;
     socket.ws.send(JSON.stringify({ type: "ack", seq: question.seq }));
@@ -220,11 +222,11 @@ describe("wrangler dev stopped and restarted mid-conversation", () => {
       .toBe(0);
     const before = await alice.call("get_history", { limit: 200 });
 
-    const stoppedAt = Date.now();
     await relay.restart();
-    // The open question's HTTP request and the socket ended with the old process: no hang.
+    // The open question's HTTP request and the socket ended with the old process, before the new
+    // one was up: nothing hangs on a relay that is gone.
+    expect(askingEnded).toBe(true);
     const interrupted = await asking;
-    expect(Date.now() - stoppedAt).toBeLessThan(30_000);
     expect(interrupted.ok, "the question's request cannot have been answered").toBe(false);
     expect(await socket.closed).toBeGreaterThan(0);
 

@@ -40,8 +40,11 @@ export interface RecordedRequest {
 
 export type Reply = { text: string } | { tool: string; input?: Record<string, unknown> };
 
-/** Decides the answer to one request; `history` holds every earlier request. */
-export type Script = (request: RecordedRequest, history: readonly RecordedRequest[]) => Reply;
+/**
+ * Decides the answer to one request; `history` holds every earlier request. An async script holds
+ * the answer back until something the test needs has happened (Claude Code waits for it).
+ */
+export type Script = (request: RecordedRequest, history: readonly RecordedRequest[]) => Reply | Promise<Reply>;
 
 function blockText(block: ContentBlock | string): string {
   if (typeof block === "string") return block;
@@ -207,7 +210,7 @@ export async function startModelStandin(script: Script = () => ({ text: "OK." })
     const recorded: RecordedRequest = { at: Date.now(), path, body };
     const history = requests.slice();
     requests.push(recorded);
-    const reply = current(recorded, history);
+    const reply = await current(recorded, history);
     const model = body.model ?? "claude-standin";
     if (body.stream) {
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" }).end(streamReply(reply, model));

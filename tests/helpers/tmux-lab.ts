@@ -51,7 +51,7 @@ export class Standin {
         const dialogShown = screen.includes("Do you want to proceed?");
         return (this.mode.busy ?? false) === busyShown && (this.mode.dialog ?? false) === dialogShown;
       },
-      { timeoutMs: 5_000, what: `stand-in mode ${JSON.stringify(mode)}` },
+      { what: `stand-in mode ${JSON.stringify(mode)}` },
     );
   }
 
@@ -137,7 +137,7 @@ export class TmuxLab {
     const pane = this.window([process.execPath, STANDIN, "--record", recordFile, "--control", controlFile], {}, this.dir);
     const standin = new Standin(this, pane, recordFile, controlFile);
     await standin.set(mode);
-    await waitFor(() => standin.screen().includes("❯"), { timeoutMs: 10_000, what: "the stand-in's prompt" });
+    await waitFor(() => standin.screen().includes("❯"), { what: "the stand-in's prompt" });
     return standin;
   }
 

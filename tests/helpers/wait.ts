@@ -1,7 +1,11 @@
-/** Polls `check` until it returns something truthy, or fails with what was awaited. No fixed sleeps. */
+/**
+ * Polls `check` until it returns something truthy, or fails with what was awaited. No fixed sleeps.
+ * The default bound is there to fail a hang, not to judge speed: a busy two-core machine can take
+ * seconds for what takes milliseconds on a quiet one.
+ */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
-  { timeoutMs = 10_000, intervalMs = 25, what = "condition" }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+  { timeoutMs = 30_000, intervalMs = 25, what = "condition" }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
