@@ -105,3 +105,7 @@ export const DEFAULT_CLAIM_TTL_MINUTES = 60;
 export const MAX_CLAIM_TTL_MINUTES = 24 * 60;
 export const MAX_CLAIM_REASON_LENGTH = 200;
 export const MAX_REPO_LENGTH = 200;
+
+// Questions with a deadline and webhooks (worker/group/webhooks/)
+/** Characters in ask_peer's default_answer. */
+export const MAX_DEFAULT_ANSWER_LENGTH = 2_000;

@@ -67,25 +67,27 @@ export const getHistory = defineTool({
 
 export const askPeer = defineTool({
   name: "ask_peer",
-  description: `${RELAY} DM a question to one peer and wait for their reply (up to timeout_seconds). On timeout the reply arrives later as unread mail.`,
+  description: `${RELAY} DM a question to one peer and wait for their reply (up to timeout_seconds). On timeout the reply arrives later as unread mail; with default_answer, the timeout returns that default, marked as yours and not theirs.`,
   inputSchema: AskPeerInput,
   annotations: WRITES,
   observers: false,
-  handler: async ({ caller, group, handover }, { to, question, timeout_seconds }) => {
+  handler: async ({ caller, group, handover }, { to, question, timeout_seconds, default_answer }) => {
     // The id is chosen here, so a retry after an object restart finds the question already
     // asked instead of asking it again.
     const id = newMessageId();
     const deadline = deadlineFor(caller, timeout_seconds);
-    const answer = await waitSurvivingRestarts(deadline, (timeoutMs) => group().ask(caller, { id, to, question, timeoutMs }));
+    const extra = default_answer === undefined ? { deadline } : { deadline, default_answer };
+    const answer = await waitSurvivingRestarts(deadline, (timeoutMs) => group().ask(caller, { id, to, question, timeoutMs, ...extra }));
     if (answer.ok && answer.value.reply) handover.add([answer.value.reply.seq]);
-    return settle(answer, ({ question: asked, reply }) =>
-      reply
-        ? result(`${to} replied:\n\n${renderMessage(reply)}`, { question: asked, reply: compactMessage(reply) })
-        : result(
-            `No reply from ${to} within ${timeout_seconds} s. Your question is id ${asked.id}; their reply will arrive as unread mail (read_new_messages or wait_for_messages).`,
-            { question: asked, timed_out: true },
-          ),
-    );
+    return settle(answer, ({ question: asked, reply }) => {
+      if (reply) return result(`${to} replied:\n\n${renderMessage(reply)}`, { question: asked, reply: compactMessage(reply) });
+      const later = `Your question is id ${asked.id}; their reply will arrive as unread mail (read_new_messages or wait_for_messages).`;
+      if (default_answer === undefined) return result(`No reply from ${to} within ${timeout_seconds} s. ${later}`, { question: asked, timed_out: true });
+      return result(
+        `No reply from ${to} within ${timeout_seconds} s, so go ahead with YOUR OWN DEFAULT ANSWER (not ${to}'s words; ${to} did not answer):\n\n${default_answer.replace(/^/gm, "> ")}\n\n${later}`,
+        { question: asked, timed_out: true, default_used: true, answer: default_answer },
+      );
+    });
   },
 });
 

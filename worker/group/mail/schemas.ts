@@ -5,6 +5,7 @@ import {
   ASK_DEFAULT_TIMEOUT_S,
   HISTORY_DEFAULT_LIMIT,
   HISTORY_MAX_LIMIT,
+  MAX_DEFAULT_ANSWER_LENGTH,
   MAX_ID_LENGTH,
   MAX_QUERY_LENGTH,
   MAX_TAG_LENGTH,
@@ -86,6 +87,12 @@ export const AskPeerInput = z.object({
   to: nameSchema("to"),
   question: messageText,
   timeout_seconds: timeout(ASK_DEFAULT_TIMEOUT_S),
+  default_answer: z
+    .string()
+    .min(1, "default_answer must not be empty; leave it out to wait without a default")
+    .max(MAX_DEFAULT_ANSWER_LENGTH, `default_answer is at most ${MAX_DEFAULT_ANSWER_LENGTH} characters`)
+    .optional()
+    .describe("what to go ahead with if no reply comes within timeout_seconds; returned marked as your default, never as their words"),
 });
 
 export const WaitForMessagesInput = z.object({ timeout_seconds: timeout(WAIT_DEFAULT_TIMEOUT_S) });
@@ -111,6 +118,10 @@ export interface AskInput {
   question: string;
   /** How long to wait for the reply, from now. */
   timeoutMs: number;
+  /** What the asker goes ahead with at the deadline; told to whoever is notified of the question. */
+  default_answer?: string;
+  /** When the asker stops waiting (epoch ms), for the same notifications. */
+  deadline?: number;
 }
 
 export interface Answer {
