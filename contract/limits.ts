@@ -109,3 +109,19 @@ export const MAX_REPO_LENGTH = 200;
 // Questions with a deadline and webhooks (worker/group/webhooks/)
 /** Characters in ask_peer's default_answer. */
 export const MAX_DEFAULT_ANSWER_LENGTH = 2_000;
+/** Webhooks one group may have. */
+export const MAX_WEBHOOKS_PER_GROUP = 10;
+export const MAX_WEBHOOK_URL_LENGTH = 2_000;
+/** Peers one webhook may be for (`--for`). */
+export const MAX_WEBHOOK_PEERS = 50;
+/** Characters of a message's text a delivery carries; the rest is in the room. */
+export const WEBHOOK_TEXT_CHARS = 1_000;
+/** How long the relay waits for a receiver to answer one delivery. */
+export const WEBHOOK_TIMEOUT_MS = 5_000;
+/** Attempts per delivery, and the waits between them: then it is recorded as failed. */
+export const WEBHOOK_ATTEMPTS = 5;
+export const WEBHOOK_BACKOFF_MS: readonly number[] = [1_000, 4_000, 30_000, 120_000];
+/** Failed deliveries kept per webhook for `webhook list`. */
+export const WEBHOOK_FAILURES_KEPT = 10;
+/** How long a one-click answer link works after its question was asked. */
+export const ANSWER_LINK_TTL_MS = 24 * 60 * 60 * 1000;

@@ -19,6 +19,8 @@ import { setUpgradeIdentity } from "./group/sockets/upgrade.ts";
 import { bridgeDownload } from "./bridge-download.ts";
 import { invites } from "./invite/routes.ts";
 import { nameReservations } from "./invite/reserve-name.ts";
+import { webhookRoutes } from "./webhooks/routes.ts";
+import { answerPages } from "./web/answer-page.ts";
 
 export { GroupObject } from "./group/object.ts";
 
@@ -211,6 +213,9 @@ app.route("/", webApp);
 app.route("/", invites);
 app.route("/", nameReservations);
 app.route("/", bridgeDownload);
+// Webhooks (a lead's) and the one-click answer pages their questions link to.
+app.route("/", webhookRoutes);
+app.route("/", answerPages);
 
 /** What the caller may see after `after` (broadcasts, DMs to or from them), text included; marks nothing read. */
 app.get("/groups/:group/feed", requireToken, async (c) => {

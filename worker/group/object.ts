@@ -38,6 +38,9 @@ import { migrate } from "./schema.ts";
 import { SocketHub } from "./sockets/hub.ts";
 import { upgradeIdentity } from "./sockets/upgrade.ts";
 import { type Caller, type Message, ok, type Outcome, type Problem } from "./types.ts";
+import { Webhooks } from "./webhooks/webhooks.ts";
+import type { WebhookAdd, WebhookInfo } from "./webhooks/schemas.ts";
+import { type AnswerPageState, answerPageState, answerByLink } from "./webhooks/answers.ts";
 
 export class GroupObject extends DurableObject<RelayVars> {
   private readonly peers: Peers;
@@ -48,6 +51,7 @@ export class GroupObject extends DurableObject<RelayVars> {
   private readonly room: Room;
   private readonly invites: Invites;
   private readonly housekeeping: Housekeeping;
+  private readonly webhooks: Webhooks;
 
   constructor(ctx: DurableObjectState, env: RelayVars) {
     super(ctx, env);
@@ -70,7 +74,8 @@ export class GroupObject extends DurableObject<RelayVars> {
       listener: (peer) => this.peers.listener(peer),
       invalidReason: (token, now) => this.peers.invalidReason(token, now),
     });
-    this.mail = new Mail({ sql, settings, peers: this.peers, sockets: this.sockets, writeRefusal, ensureAlarm: () => this.housekeeping.ensureAlarm() });
+    this.webhooks = new Webhooks({ sql, storage: ctx.storage, relaySecret: env.RELAY_SECRET });
+    this.mail = new Mail({ sql, settings, peers: this.peers, sockets: this.sockets, writeRefusal, ensureAlarm: () => this.housekeeping.ensureAlarm(), webhooks: this.webhooks });
     this.board = new Board({ sql, peers: this.peers, pages: this.sockets.pages, writeRefusal });
     this.room = new Room({ sql, peers: this.peers, mail: this.mail.store, board: this.board, sockets: this.sockets }, pause);
     this.invites = new Invites(sql, this.peers);
@@ -274,6 +279,34 @@ export class GroupObject extends DurableObject<RelayVars> {
   }
 
   override async alarm(): Promise<void> {
+    await this.webhooks.deliverDue();
     await this.housekeeping.run();
+    // After housekeeping, which sets the alarm for its own next sweep: a retry due sooner wins.
+    await this.webhooks.scheduleNext();
+  }
+
+  // Webhooks and one-click answers (group/webhooks/) ---------------------------------------------
+
+  /** `origin`: the relay's origin as the lead reached it (answer links point there; localhost allows http). */
+  async addWebhook(caller: Caller, input: WebhookAdd, origin: string): Promise<Outcome<WebhookInfo & { secret: string }>> {
+    return this.checked(caller, () => this.webhooks.add(caller, input, origin));
+  }
+
+  async listWebhooks(caller: Caller): Promise<Outcome<WebhookInfo[]>> {
+    return this.checked(caller, () => this.webhooks.list(caller));
+  }
+
+  async removeWebhook(caller: Caller, id: string): Promise<Outcome<{ removed: string }>> {
+    return this.checked(caller, () => this.webhooks.remove(caller, id));
+  }
+
+  /** What the answer page shows for a question (the Worker verified the link's signature). */
+  async answerPage(questionId: string, asked: string, asker: string): Promise<Outcome<AnswerPageState>> {
+    return answerPageState(this.mail.store, questionId, asked, asker);
+  }
+
+  /** Answers a question through its link, as the peer asked, once; a second use changes nothing. */
+  async answerByLink(group: string, questionId: string, asked: string, asker: string, text: string): Promise<Outcome<AnswerPageState>> {
+    return answerByLink({ mail: this.mail, peers: this.peers }, group, questionId, asked, asker, text);
   }
 }

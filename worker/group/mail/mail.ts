@@ -18,6 +18,7 @@ import { sendProblem } from "./rules.ts";
 import { historyRequest, page } from "./search.ts";
 import { MailStore } from "./store.ts";
 import { ParkedWaits } from "./waits.ts";
+import type { Webhooks } from "../webhooks/webhooks.ts";
 
 export interface MailDeps {
   sql: SqlStorage;
@@ -28,6 +29,8 @@ export interface MailDeps {
   writeRefusal(caller: Caller): Problem | null;
   /** Stored mail must be swept by retention: makes sure the alarm is set. */
   ensureAlarm(): void;
+  /** Questions and DMs a webhook is for are queued for it (webhooks/webhooks.ts). */
+  webhooks: Pick<Webhooks, "onMessage">;
 }
 
 /**
@@ -71,7 +74,7 @@ export class Mail {
    * Checks a send against the group's rules, stores it, and tells whoever hears about it: the
    * calls parked for it and the sockets of its audience. Nothing is stored when a rule refuses.
    */
-  private post(caller: Caller, input: SendInput, id: string): Outcome<{ message: Message; recipientLeft: boolean }> {
+  private post(caller: Caller, input: SendInput, id: string, ask?: { default_answer?: string; deadline?: number }): Outcome<{ message: Message; recipientLeft: boolean }> {
     const { peers, sockets } = this.deps;
     const now = Date.now();
     const checked = sendProblem(this.store, this.deps.settings, caller, input, now, () => peers.store.presentPeers().map((p) => p.name));
@@ -93,6 +96,7 @@ export class Mail {
     this.waits.deliver(message, (peer) => peers.listener(peer));
     sockets.bridges.notify(message);
     sockets.pages.pushMessage(message);
+    this.deps.webhooks.onMessage(message, ask);
     this.deps.ensureAlarm();
     return ok({ message, recipientLeft: checked.recipientLeft });
   }
@@ -111,7 +115,8 @@ export class Mail {
     if (full) return { ok: false, problem: full };
     let question = this.store.sentBy(caller.peer, input.id);
     if (!question) {
-      const posted = this.post(caller, { to: input.to, text: input.question, kind: "question" }, input.id);
+      const ask = { ...(input.default_answer !== undefined && { default_answer: input.default_answer }), ...(input.deadline !== undefined && { deadline: input.deadline }) };
+      const posted = this.post(caller, { to: input.to, text: input.question, kind: "question" }, input.id, ask);
       if (!posted.ok) return posted;
       question = posted.value.message;
     }

@@ -1,0 +1,111 @@
+/**
+ * Webhooks through the real Worker: a lead adds, lists and removes them; anyone else is refused;
+ * SSRF targets are refused at the route; a question or (opt-in) DM to a listed peer queues a
+ * delivery with the send, and nothing else does. Posting itself is tested end to end against a
+ * real receiver (tests/e2e/webhooks.test.ts): workerd here cannot listen.
+ */
+import { describe, expect, it } from "vitest";
+import { freshGroup, mint, peer, sqlIn, workerFetch } from "./helpers.ts";
+
+async function hooksCall(group: string, token: string, method: string, path = "", body?: unknown, host = "localhost") {
+  const response = await workerFetch(`http://${host}/groups/${group}/webhooks${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", Host: host },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+describe("webhook routes", () => {
+  it("a lead adds one (secret shown once), lists it with no secret, and removes it", async () => {
+    const group = freshGroup("hooks");
+    const lead = await mint(group, "lee", { r: "lead" });
+    const added = await hooksCall(group, lead, "POST", "", { url: "https://hooks.example.com/relay", peers: ["bob"], events: ["question", "dm"], format: "slack" });
+    expect(added.status).toBe(201);
+    expect(added.body).toMatchObject({ id: expect.stringMatching(/^wh_/), url: "https://hooks.example.com/relay", peers: ["bob"], events: ["question", "dm"], format: "slack", failures: [] });
+    expect(added.body.secret).toMatch(/^whsec_[0-9a-f]{64}$/);
+
+    const listed = await hooksCall(group, lead, "GET");
+    expect(listed.status).toBe(200);
+    expect(listed.body.webhooks).toHaveLength(1);
+    expect(listed.body.webhooks[0].id).toBe(added.body.id);
+    expect(JSON.stringify(listed.body)).not.toContain(added.body.secret);
+
+    expect((await hooksCall(group, lead, "DELETE", `/${added.body.id}`)).body).toEqual({ removed: added.body.id });
+    expect((await hooksCall(group, lead, "GET")).body.webhooks).toEqual([]);
+    const again = await hooksCall(group, lead, "DELETE", `/${added.body.id}`);
+    expect(again.status).toBe(404);
+    expect(again.body.message).toContain("relay-bridge webhook list");
+  });
+
+  it("refuses a peer or an observer who is not a lead, saying how to get a lead's token", async () => {
+    const group = freshGroup("hooks");
+    for (const token of [await mint(group, "bob"), await mint(group, "owl", { r: "observer" })]) {
+      for (const [method, body] of [["POST", { url: "https://hooks.example.com/x" }], ["GET", undefined]] as const) {
+        const refused = await hooksCall(group, token, method, "", body);
+        expect(refused.status).toBe(403);
+        expect(refused.body.error).toBe("forbidden");
+        expect(refused.body.message).toMatch(/Only a lead may .* --lead/);
+      }
+    }
+    expect((await hooksCall(group, await mint("other", "lee", { r: "lead" }), "GET")).status).toBe(403);
+  });
+
+  it("refuses SSRF targets on a deployed relay, and plain http to loopback is for a local relay only", async () => {
+    const group = freshGroup("hooks");
+    const lead = await mint(group, "lee", { r: "lead" });
+    const deployed = "relay.example.workers.dev";
+    for (const url of ["http://hooks.example.com/x", "https://127.0.0.1/x", "https://169.254.169.254/latest", "https://10.0.0.1/x", "https://[::1]/x", "https://[fd00::1]/x", "https://localhost/x", "https://db.internal/x", "http://127.0.0.1:8080/x"]) {
+      const refused = await hooksCall(group, lead, "POST", "", { url }, deployed);
+      expect(refused.status, url).toBe(400);
+      expect(refused.body.error).toBe("invalid_input");
+    }
+    expect((await hooksCall(group, lead, "POST", "", { url: "http://127.0.0.1:8080/x" })).status).toBe(201);
+    expect((await hooksCall(group, lead, "POST", "", { url: "http://10.0.0.1/x" })).status).toBe(400);
+    expect((await hooksCall(group, lead, "GET", "", undefined, deployed)).body.webhooks).toHaveLength(1);
+  });
+
+  it("refuses bad bodies with a sentence that says what to send", async () => {
+    const group = freshGroup("hooks");
+    const lead = await mint(group, "lee", { r: "lead" });
+    const badEvent = await hooksCall(group, lead, "POST", "", { url: "https://hooks.example.com/x", events: ["everything"] });
+    expect(badEvent.status).toBe(400);
+    expect(badEvent.body.message).toContain("events are question, dm, chain_held");
+    const badFormat = await hooksCall(group, lead, "POST", "", { url: "https://hooks.example.com/x", format: "xml" });
+    expect(badFormat.body.message).toContain("format is json or slack");
+  });
+
+  it("a question to a listed peer queues a delivery with the send; DMs only when asked for; other peers none", async () => {
+    const group = freshGroup("hooks");
+    const lead = await mint(group, "lee", { r: "lead" });
+    const questionsOnly = await hooksCall(group, lead, "POST", "", { url: "https://q.example.com/x", peers: ["bob"] });
+    const withDms = await hooksCall(group, lead, "POST", "", { url: "https://dm.example.com/x", peers: ["bob"], events: ["dm"] });
+    const alice = await peer(group, "alice");
+    const bob = await peer(group, "bob");
+    const carol = await peer(group, "carol");
+    await bob.call("list_peers");
+    await carol.call("list_peers");
+
+    const asked = await alice.call("ask_peer", { to: "bob", question: "Ship it?", timeout_seconds: 0, default_answer: "not yet" });
+    await alice.call("ask_peer", { to: "carol", question: "Not for a webhook", timeout_seconds: 0 });
+    await alice.call("send_dm", { to: "bob", text: "a dm" });
+    await alice.call("send_message", { text: "a broadcast" });
+
+    const rows = await sqlIn(group, `SELECT hook, event, notice FROM webhook_deliveries ORDER BY created_at, event`);
+    const byHook = (id: string) => rows.filter((r) => r.hook === id).map((r) => ({ event: r.event, ...JSON.parse(String(r.notice)) }));
+    expect(byHook(questionsOnly.body.id)).toEqual([
+      expect.objectContaining({ event: "question", for: "bob", from: "alice", text: "Ship it?", message_id: asked.data.question.id, default_answer: "not yet", deadline: expect.any(String) }),
+    ]);
+    expect(byHook(withDms.body.id)).toEqual([expect.objectContaining({ event: "dm", for: "bob", from: "alice", text: "a dm" })]);
+  });
+
+  it("a refused send queues nothing", async () => {
+    const group = freshGroup("hooks");
+    const lead = await mint(group, "lee", { r: "lead" });
+    await hooksCall(group, lead, "POST", "", { url: "https://q.example.com/x" });
+    const alice = await peer(group, "alice");
+    const refused = await alice.call("ask_peer", { to: "nobody", question: "?", timeout_seconds: 0 });
+    expect(refused.isError).toBe(true);
+    expect(await sqlIn(group, `SELECT * FROM webhook_deliveries`)).toEqual([]);
+  });
+});
