@@ -72,6 +72,9 @@ ${JOIN_USAGE}
       Needs relay-channel.mjs beside relay-bridge (the single file from /bridge.mjs has none).
 
 ${CHAT_USAGE}
+  relay-bridge webhook add URL [--for PEER]... [--events question,dm,chain_held] [--format json|slack]
+  relay-bridge webhook list | remove ID   a lead's webhooks (docs/webhooks.md)
+
 Every command reads the relay, group, peer and token from the config file
 ($XDG_CONFIG_HOME/claude-relay/config.json, written by join and setup); --profile NAME picks one
 of several. --url/--token and RELAY_URL/RELAY_TOKEN override it.
@@ -299,6 +302,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   "--version": version,
   version,
   ...CHAT_COMMANDS,
+  webhook: async (args) => (await import("./webhook.ts")).webhookCommand(args),
 };
 
 export async function main(argv: string[]): Promise<number> {

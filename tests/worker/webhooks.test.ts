@@ -4,8 +4,9 @@
  * delivery with the send, and nothing else does. Posting itself is tested end to end against a
  * real receiver (tests/e2e/webhooks.test.ts): workerd here cannot listen.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { freshGroup, mint, peer, sqlIn, workerFetch } from "./helpers.ts";
+import { freshGroup, mint, peer, sqlIn, stubFor, workerFetch } from "./helpers.ts";
 
 async function hooksCall(group: string, token: string, method: string, path = "", body?: unknown, host = "localhost") {
   const response = await workerFetch(`http://${host}/groups/${group}/webhooks${path}`, {
@@ -97,6 +98,10 @@ describe("webhook routes", () => {
       expect.objectContaining({ event: "question", for: "bob", from: "alice", text: "Ship it?", message_id: asked.data.question.id, default_answer: "not yet", deadline: expect.any(String) }),
     ]);
     expect(byHook(withDms.body.id)).toEqual([expect.objectContaining({ event: "dm", for: "bob", from: "alice", text: "a dm" })]);
+    // The alarm that posts them is due now, not at the next retention sweep.
+    const alarm = await runInDurableObject(stubFor(group), (_instance, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect(alarm!).toBeLessThan(Date.now() + 60_000);
   });
 
   it("a refused send queues nothing", async () => {

@@ -96,8 +96,9 @@ export class Mail {
     this.waits.deliver(message, (peer) => peers.listener(peer));
     sockets.bridges.notify(message);
     sockets.pages.pushMessage(message);
-    this.deps.webhooks.onMessage(message, ask);
     this.deps.ensureAlarm();
+    // After ensureAlarm: webhooks may set the alarm sooner, and the later setAlarm wins.
+    this.deps.webhooks.onMessage(message, ask);
     return ok({ message, recipientLeft: checked.recipientLeft });
   }
 
