@@ -18,7 +18,6 @@ import { sendProblem } from "./rules.ts";
 import { historyRequest, page } from "./search.ts";
 import { MailStore } from "./store.ts";
 import { ParkedWaits } from "./waits.ts";
-import type { Webhooks } from "../webhooks/webhooks.ts";
 
 export interface MailDeps {
   sql: SqlStorage;
@@ -30,7 +29,7 @@ export interface MailDeps {
   /** Stored mail must be swept by retention: makes sure the alarm is set. */
   ensureAlarm(): void;
   /** Questions and DMs a webhook is for are queued for it (webhooks/webhooks.ts). */
-  webhooks: Pick<Webhooks, "onMessage">;
+  webhooks: { onMessage(message: Message, ask?: { default_answer?: string; deadline?: number }): void };
 }
 
 /**
