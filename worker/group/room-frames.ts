@@ -56,6 +56,8 @@ export interface RoomSnapshot {
   pause: PauseInfo | null;
   /** When the page's session ends (token expiry or the session's own limit); absent for a script. */
   session_ends?: string;
+  /** DMs and questions to the viewer that were unread when the page opened, oldest first (none for an observer). */
+  needs_you?: RoomMessage[];
 }
 
 export type RoomFrame =

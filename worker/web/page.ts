@@ -75,7 +75,11 @@ export function roomPage(group: string) {
 ${switchPrompt}
 <main id="room" hidden>
 <div class="conversation">
-<section aria-labelledby="questions-title" class="card">
+<section aria-labelledby="needs-you-title" class="card needs-you" id="needs-you-card" hidden>
+<h2 id="needs-you-title">New direct messages for you</h2>
+<ol id="needs-you" class="messages" aria-live="polite"></ol>
+</section>
+<section aria-labelledby="questions-title" class="card" id="questions-card">
 <h2 id="questions-title">Questions for you</h2>
 <ol id="questions" class="messages" aria-live="polite"></ol>
 </section>

@@ -13,7 +13,10 @@ import type { MailStore } from "../mail/store.ts";
 import type { Peers } from "../peers/peers.ts";
 import type { SocketHub } from "../sockets/hub.ts";
 import { boundedQuery, type FeedPage, type FeedQuery } from "./feed.ts";
-import type { PauseInfo, RoomSnapshot } from "../room-frames.ts";
+import type { PauseInfo, RoomMessage, RoomPeer, RoomSnapshot } from "../room-frames.ts";
+
+/** Unread mail the snapshot looks through for what is addressed to the viewer. */
+const NEEDS_YOU_LIMIT = 200;
 import { Pause } from "./pause.ts";
 
 export interface RoomDeps {
@@ -58,19 +61,45 @@ export class Room {
     const now = Date.now();
     peers.touch(caller, now);
     const firstBoardPage = board.page(null, BOARD_FIRST_PAGE);
+    const observer = caller.role === "observer";
     return ok({
       group: caller.group,
       me: caller.peer,
       role: caller.role ?? null,
       latest_seq: mail.latestSeq(),
       ...feed.value,
-      open_questions: mail.openQuestions(caller.peer),
-      peers: peers.store.roomPeers(peers.observers, (name) => sockets.isOnline(name, now)),
+      // An observer can never answer: it is asked nothing and has nothing waiting for it.
+      open_questions: observer ? [] : mail.openQuestions(caller.peer),
+      peers: this.listedPeers(now),
       board: firstBoardPage.entries,
       board_next: firstBoardPage.next,
       board_total: firstBoardPage.total,
       pause: this.pause.current,
+      needs_you: observer ? [] : this.unreadForViewer(caller),
     });
+  }
+
+  /**
+   * The peers the room lists. A person looking at the room (an open page) is online as much as an
+   * agent with a bridge is. A peer whose tokens were revoked after it was last seen is gone, not
+   * offline: it is left out until it comes back with a new token.
+   */
+  private listedPeers(now: number): RoomPeer[] {
+    const { peers, sockets } = this.deps;
+    const revoked = peers.store.revocations();
+    const online = (name: string) => sockets.isOnline(name, now) || sockets.pages.of(name).some((ws) => ws.readyState === WebSocket.OPEN);
+    return peers.store.roomPeers(peers.observers, online).filter((p) => {
+      const before = revoked.get(p.name);
+      return before === undefined || (peers.store.peer(p.name)?.last_seen ?? 0) >= before;
+    });
+  }
+
+  /** DMs and questions to the viewer it has not read yet (before the page marks them read), oldest first. */
+  private unreadForViewer(caller: Caller): RoomMessage[] {
+    const { peers, mail } = this.deps;
+    const row = peers.store.peer(caller.peer);
+    if (!row) return [];
+    return mail.unread(peers.listener(caller.peer), row.read_cursor, NEEDS_YOU_LIMIT).filter((m) => m.to === caller.peer);
   }
 
   /** Pauses (a reason given) or resumes (null) the group; leads only. Every page hears it. */

@@ -65,8 +65,8 @@ export class SocketHub {
 
   /** Accepts an upgrade already checked by `refusal`. A new bridge changes who is online: pages hear it. */
   accept(caller: Caller, page: boolean, now: number): Response {
-    if (page) return this.pages.accept(caller, now);
-    const response = this.bridges.accept(caller, now);
+    // A page counts as presence too (the person looking at the room is online): pages hear both.
+    const response = page ? this.pages.accept(caller, now) : this.bridges.accept(caller, now);
     this.pages.pushToAll({ type: "presence" });
     return response;
   }
@@ -90,7 +90,7 @@ export class SocketHub {
   onClose(ws: WebSocket, code: number, reason: string): void {
     // Reciprocate the close, or the client sits in CLOSING and ends up reporting 1006.
     closeQuietly(ws, code, reason);
-    if (!isPageAttachment(ws.deserializeAttachment())) this.pages.pushToAll({ type: "presence" });
+    this.pages.pushToAll({ type: "presence" });
   }
 
   onError(ws: WebSocket): void {

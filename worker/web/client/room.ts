@@ -4,6 +4,7 @@
  * page through textContent, never innerHTML, so no message can become markup or script.
  */
 import type { BoardEntry, PauseInfo, RoomFrame, RoomMessage, RoomPeer, RoomSnapshot } from "../frames.ts";
+import { Attention, foldInto } from "./attention.ts";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const group = document.body.dataset.group ?? "";
@@ -180,7 +181,7 @@ function messageItem(m: RoomMessage): HTMLLIElement {
         : el("span", { class: "reply muted" }, `↩ reply to ${m.reply_to}`),
     );
   }
-  item.append(el("p", { class: "text", dir: "auto" }, literal(m.text)));
+  item.append(foldInto(el("p", { class: "text", dir: "auto" }), literal(m.text)));
   return item;
 }
 
@@ -249,7 +250,18 @@ function drawQuestions(): void {
     return item;
   });
   $("questions").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "No open questions.")]));
+  attention.setQuestions(observer ? 0 : openQuestions.size);
 }
+
+const attention = new Attention({
+  list: $("needs-you"),
+  card: $("needs-you-card"),
+  item: messageItem,
+  reply: (peer) => {
+    $<HTMLSelectElement>("to").value = peer;
+    $("message").focus();
+  },
+});
 
 const knownPeers = new Set<string>();
 
@@ -326,6 +338,7 @@ function add(m: RoomMessage): void {
   latest = Math.max(latest, m.seq);
   if (m.kind === "question" && m.to === me) openQuestions.set(m.id, m);
   if (m.from === me && m.reply_to) openQuestions.delete(m.reply_to);
+  if (m.from === me && m.to !== null) attention.answered(m.to);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -451,6 +464,7 @@ function connect(): void {
     if (frame.type === "message") {
       const fresh = frame.message.seq > latest;
       add(frame.message);
+      if (fresh && frame.message.to === me && !observer) attention.note(frame.message);
       if (frame.message.to !== null) drawThreads();
       else if (fresh && !searching) appendToChannel(frame.message);
       else if (!searching) drawChannel();
@@ -513,6 +527,7 @@ async function openRoom(): Promise<void> {
   latest = r.latest_seq;
   r.messages.forEach(add);
   r.open_questions.forEach(add);
+  (r.needs_you ?? []).forEach(add);
   for (const entry of r.board) board.set(entry.key, entry);
   boardNext = r.board_next;
   boardTotal = r.board_total;
@@ -522,6 +537,9 @@ async function openRoom(): Promise<void> {
   $("whoami").textContent = `signed in as ${me}${observer ? " (observer)" : lead ? " (lead)" : ""}`;
   $("composer").hidden = observer;
   $("observer-note").hidden = !observer;
+  // An observer is asked nothing and can answer nothing.
+  $("questions-card").hidden = observer;
+  for (const m of r.needs_you ?? []) attention.note(m);
   drawPeers(r.peers);
   drawChannel();
   drawThreads();
