@@ -65,8 +65,13 @@ export class SocketHub {
 
   /** Accepts an upgrade already checked by `refusal`. A new bridge changes who is online: pages hear it. */
   accept(caller: Caller, page: boolean, now: number): Response {
-    // A page counts as presence too (the person looking at the room is online): pages hear both.
-    const response = page ? this.pages.accept(caller, now) : this.bridges.accept(caller, now);
+    // A page counts as presence too (the person looking at the room is online): the pages already
+    // open hear of both; a new page draws the peers itself.
+    if (page) {
+      this.pages.pushToAll({ type: "presence" });
+      return this.pages.accept(caller, now);
+    }
+    const response = this.bridges.accept(caller, now);
     this.pages.pushToAll({ type: "presence" });
     return response;
   }
