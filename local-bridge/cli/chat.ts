@@ -19,7 +19,8 @@ export const CHAT_USAGE = `The relay from a terminal or a script (the token's pe
   relay-bridge read [--limit N]                   your unread mail; marks it read
   relay-bridge peers                              who is in the group
   relay-bridge history [--peer P] [--query Q] [--before SEQ] [--limit N]
-  relay-bridge ask PEER "question" [--timeout S]  DM a question, wait for the reply, print it
+  relay-bridge ask PEER "question" [--timeout S] [--default TEXT]  DM a question, wait for the reply,
+                                                  print it (or, at the timeout, your default; exit 4)
   relay-bridge board [get [KEY] | set KEY JSON | rm KEY]   the group's shared board
   relay-bridge tail [--limit N]                   live chat log of all you may see; marks nothing read
   Each takes --json (one JSON document; JSON lines for tail), --profile NAME, --url, --token.
@@ -200,20 +201,26 @@ async function history(args: string[]): Promise<number> {
 }
 
 async function ask(args: string[]): Promise<number> {
-  const { values, positionals: given } = parse("ask", { timeout: { type: "string" } }, args);
+  const { values, positionals: given } = parse("ask", { timeout: { type: "string" }, default: { type: "string" } }, args);
   if (values.help) return help();
   const [to, question] = positionals("ask", given, ["PEER", "QUESTION"]);
   nonEmpty("ask", question!);
   const t = target(values);
   const timeout = wholeNumber("--timeout", values.timeout);
-  const answer = await callTool<{ question: { id: string; seq: number }; reply?: FeedMessage; timed_out?: boolean }>(t, "ask_peer", {
+  const answer = await callTool<{ question: { id: string; seq: number }; reply?: FeedMessage; timed_out?: boolean; default_used?: boolean; answer?: string }>(t, "ask_peer", {
     to,
     question,
     ...(timeout !== undefined ? { timeout_seconds: timeout } : {}),
+    ...(values.default !== undefined ? { default_answer: values.default } : {}),
   });
   const { reply } = answer.structured;
   if (values.json) json(answer.structured);
   else if (reply) out(formatMessage(reply, t.peer));
+  else if (answer.structured.default_used) {
+    // The default on stdout for a script to use; that it is not their words, on stderr.
+    process.stderr.write(`no reply from ${to} in time: your default answer follows (not ${to}'s words); their reply, if any, will arrive as unread mail\n`);
+    out(answer.structured.answer ?? "");
+  }
   else process.stderr.write(`no reply from ${to} in time; the question is ${answer.structured.question.id}, and the reply will arrive as unread mail (relay-bridge read)\n`);
   return reply ? EXIT.ok : EXIT.timedOut;
 }

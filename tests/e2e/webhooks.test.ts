@@ -204,7 +204,7 @@ describe("webhooks and one-click answers", { timeout: 180_000 }, () => {
   });
 
   it("slack format, DMs opted in, a text line for the add, and remove", async () => {
-    const { lead, hook, alice, bob } = await setUp("/slack", ["--events", "dm", "--format", "slack"]);
+    const { group, lead, hook, alice, bob } = await setUp("/slack", ["--events", "dm", "--format", "slack"]);
     await alice.call("send_dm", { to: "bob", text: "look at <b>this</b> & that" });
     await expect.poll(() => postsTo("/slack").length).toBe(1);
     const post = postsTo("/slack")[0]!;
@@ -214,6 +214,9 @@ describe("webhooks and one-click answers", { timeout: 180_000 }, () => {
     const printed = await cli(lead, ["webhook", "add", "https://hooks.example.com/x"]);
     expect(printed).toMatch(/signing secret \(shown only now[^\n]*\n {2}whsec_[0-9a-f]{64}/);
     expect(await cli(lead, ["webhook", "remove", hook.id])).toContain(`removed ${hook.id}`);
+    // The CLI's ask with a default: the default on stdout for a script, marked as not bob's on stderr, exit 4.
+    const defaulted = await cli(await mintAs(group, "alice"), ["ask", "bob", "ship?", "--timeout", "0", "--default", "not yet"]).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    expect(defaulted).toMatchObject({ code: 4, stdout: "not yet\n", stderr: expect.stringContaining("your default answer follows (not bob's words)") });
     const refused = await cli(await mintAs("hooksx", "bob"), ["webhook", "list"]).catch((e: { code: number; stderr: string }) => e);
     expect(refused).toMatchObject({ code: 3, stderr: expect.stringContaining("Only a lead may list") });
     await Promise.all([alice.close(), bob.close()]);
