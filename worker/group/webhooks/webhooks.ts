@@ -40,6 +40,8 @@ export class Webhooks {
   constructor(deps: WebhookDeps) {
     this.deps = deps;
     this.store = new WebhookStore(deps.sql);
+    // Read now, with the rest of the object's start-up, so no send pays for it.
+    this.store.hooks();
   }
 
   // Managed by a lead ---------------------------------------------------------------------------
