@@ -36,7 +36,7 @@ async function agent(group: string, name: string) {
   };
 }
 
-async function person(group: string, name: string, role?: "observer"): Promise<Person> {
+async function person(group: string, name: string, role?: "observer" | "lead"): Promise<Person> {
   const p = await signIn(browser, linkFor(relay.url, group, await mintAs(group, name, role)));
   people.push(p);
   return p;
@@ -86,5 +86,29 @@ describe("the room shows what needs you", { timeout: 120_000 }, () => {
     expect(await owl.page.locator("#questions-card").isVisible()).toBe(false);
     expect(await owl.page.title()).toBe(`${group} · claude-relay`);
     await Promise.all([builder.close(), dana.close()]);
+  });
+
+  it("a lead manages webhooks from the room: add (secret shown once), an SSRF target refused, remove; others see no panel", async () => {
+    const group = `attention-hooks-${process.pid}`;
+    const { page } = await person(group, "lee", "lead");
+    await page.locator("#webhooks-card").waitFor({ state: "visible" });
+    await page.fill("#webhook-url", "https://hooks.example.com/relay");
+    await page.fill("#webhook-for", "dana");
+    await page.selectOption("#webhook-format", "slack");
+    await page.click("#webhook-form button[type=submit]");
+    await expect.poll(() => page.locator("#webhook-secret").textContent()).toMatch(/whsec_[0-9a-f]{64}/);
+    await expect.poll(() => page.locator("#webhooks").textContent()).toContain("https://hooks.example.com/relay");
+    expect(await page.locator("#webhooks").textContent()).toContain("for dana");
+    expect(await page.locator("#webhooks").textContent()).not.toContain("whsec_");
+
+    await page.fill("#webhook-url", "https://169.254.169.254/latest");
+    await page.click("#webhook-form button[type=submit]");
+    await expect.poll(() => page.locator("#webhook-status").textContent()).toContain("must not point at 169.254.169.254");
+
+    await page.locator("#webhooks button", { hasText: "Remove" }).click();
+    await expect.poll(() => page.locator("#webhooks").textContent()).toBe("No webhooks.");
+
+    const dana = await person(group, "dana");
+    expect(await dana.page.locator("#webhooks-card").isVisible()).toBe(false);
   });
 });

@@ -113,4 +113,25 @@ describe("webhook routes", () => {
     expect(refused.isError).toBe(true);
     expect(await sqlIn(group, `SELECT * FROM webhook_deliveries`)).toEqual([]);
   });
+
+  it("the room's panel API (/g/:group/api/webhooks) answers a lead and refuses anyone else", async () => {
+    const group = freshGroup("hooks");
+    const api = (token: string, path: string, body?: unknown) =>
+      workerFetch(`http://localhost/g/${group}/api/${path}`, {
+        method: body === undefined ? "GET" : "POST",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+    const lead = await mint(group, "lee", { r: "lead" });
+    const added = await api(lead, "webhooks", { url: "https://hooks.example.com/room" });
+    expect(added.status).toBe(201);
+    const { id, secret } = (await added.json()) as { id: string; secret: string };
+    expect(secret).toMatch(/^whsec_/);
+    expect(((await (await api(lead, "webhooks")).json()) as { id: string }[]).map((h) => h.id)).toEqual([id]);
+    const bob = await mint(group, "bob");
+    expect((await api(bob, "webhooks")).status).toBe(403);
+    expect((await api(bob, "webhooks/remove", { id })).status).toBe(403);
+    expect((await api(lead, "webhooks/remove", { id })).status).toBe(200);
+    expect(await (await api(lead, "webhooks")).json()).toEqual([]);
+  });
 });

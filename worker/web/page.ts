@@ -113,6 +113,19 @@ ${switchPrompt}
 <section aria-labelledby="peers-title" class="card"><h2 id="peers-title">Peers</h2><ul id="peers" class="peers"></ul></section>
 <section aria-labelledby="board-title" class="card"><h2 id="board-title">Board</h2><dl id="board" class="board"></dl>
 <p id="board-count" class="muted small"></p><button id="board-more" type="button" hidden>Show more keys</button></section>
+<section aria-labelledby="webhooks-title" class="card" id="webhooks-card" hidden><h2 id="webhooks-title">Webhooks</h2>
+<p class="muted small">Post questions (and, if chosen, DMs) for these peers to a chat or a script. See docs/webhooks.md.</p>
+<ul id="webhooks" class="peers"></ul>
+<form id="webhook-form">
+<label for="webhook-url">URL (https)</label><input id="webhook-url" type="url" required maxlength="2000">
+<label for="webhook-for">For peers</label><input id="webhook-for" placeholder="comma,separated; empty: everyone" maxlength="2000">
+<fieldset><legend>Events</legend><label class="inline"><input type="checkbox" name="event" value="question" checked> questions</label>
+<label class="inline"><input type="checkbox" name="event" value="dm"> DMs</label>
+<label class="inline"><input type="checkbox" name="event" value="chain_held" checked> chains held</label></fieldset>
+<div class="row"><label for="webhook-format">Format</label><select id="webhook-format"><option value="json">json</option><option value="slack">slack</option></select></div>
+<button type="submit">Add webhook</button>
+<p id="webhook-status" role="status"></p><p id="webhook-secret" class="secret" hidden></p>
+</form></section>
 </aside>
 </main>
 <div id="signin-slot" hidden>${signIn}</div>`,

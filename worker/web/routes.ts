@@ -22,6 +22,7 @@ import { ASSETS } from "./assets.gen.ts";
 import { setUpgradeIdentity } from "../group/sockets/upgrade.ts";
 import { openSession, sealSession, type Session, SESSION_COOKIE, sessionCookie } from "./session.ts";
 import { roomPage, SECURITY_HEADERS, signInPage } from "./page.ts";
+import { webhookApi } from "./webhook-api.ts";
 
 type Vars = { caller: Caller; viaCookie: boolean; sessionEnds?: number };
 export const webApp = new Hono<{ Bindings: Env; Variables: Vars }>();
@@ -271,6 +272,9 @@ webApp.post("/g/:group/api/resume", async (c) => {
   const caller = c.get("caller");
   return answer(await groupStub(c.env, caller.group).setGroupPause(caller, null), (pause) => ({ pause }));
 });
+
+// A lead's webhooks panel (webhook-api.ts), under the same sign-in and same-origin checks.
+webApp.route("/", webhookApi);
 
 // ---------------------------------------------------------------------------------------------
 // The live socket

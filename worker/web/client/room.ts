@@ -5,6 +5,7 @@
  */
 import type { BoardEntry, PauseInfo, RoomFrame, RoomMessage, RoomPeer, RoomSnapshot } from "../frames.ts";
 import { Attention, foldInto } from "./attention.ts";
+import { openWebhooksPanel } from "./webhooks-panel.ts";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const group = document.body.dataset.group ?? "";
@@ -546,6 +547,7 @@ async function openRoom(): Promise<void> {
   drawQuestions();
   drawBoard();
   drawPause(r.pause);
+  if (lead) void openWebhooksPanel(call, api);
   $("channel-scroll").scrollTop = $("channel-scroll").scrollHeight;
   // Read by the bench and the tests: how long the first render took, fetch included.
   document.body.dataset.renderedMs = String(Math.round(performance.now() - started));
