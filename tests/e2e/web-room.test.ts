@@ -80,22 +80,19 @@ describe("the room in a real browser", () => {
     expect(cookie.value).not.toContain(token.split(".")[2]);
     await expect.poll(() => page.locator("#peers").textContent()).toContain("ada");
     expect(await page.locator("#peers").textContent()).toContain("refactoring the parser");
-    // ada's bridge connects: the page shows her online at once, not at the next poll.
+    // ada's bridge connects: the page shows her online at once, not at the next poll (every 20 s).
     const adaBridge = new WebSocket(`${relay.url.replace("http", "ws")}/groups/${group}/ws`, { headers: { Authorization: `Bearer ${await mintAs(group, "ada")}` } });
-    await page.locator("#peers li", { hasText: "ada" }).filter({ hasText: "online" }).waitFor({ timeout: 3_000 });
+    await page.locator("#peers li", { hasText: "ada" }).filter({ hasText: "online" }).waitFor({ timeout: 15_000 });
     adaBridge.close();
-    await page.locator("#peers li", { hasText: "ada" }).filter({ hasText: "offline" }).waitFor({ timeout: 3_000 });
+    await page.locator("#peers li", { hasText: "ada" }).filter({ hasText: "offline" }).waitFor({ timeout: 15_000 });
 
-    // A broadcast and a DM from the agent appear within a second each.
-    let start = Date.now();
+    // A broadcast and a DM from the agent appear live: the page never polls for messages, so
+    // their arriving at all is the socket's push (the bound only catches a hang).
     await ada.call("send_message", { text: "parser is green", tags: ["ci"], urgent: true });
-    await page.locator("#channel li", { hasText: "parser is green" }).waitFor({ timeout: 1_000 });
-    expect(Date.now() - start).toBeLessThan(1_000);
+    await page.locator("#channel li", { hasText: "parser is green" }).waitFor({ timeout: 15_000 });
     expect(await page.locator("#channel li", { hasText: "parser is green" }).textContent()).toMatch(/urgent.*#ci/);
-    start = Date.now();
     await ada.call("send_dm", { to: "dana", text: "dana, a word in private" });
-    await page.locator("#threads li", { hasText: "dana, a word in private" }).waitFor({ timeout: 1_000 });
-    expect(Date.now() - start).toBeLessThan(1_000);
+    await page.locator("#threads li", { hasText: "dana, a word in private" }).waitFor({ timeout: 15_000 });
     // Seeing it in the page marked it read, as read_new_messages would have.
     await expect.poll(async () => (await relayPost("core", token, "read")).read, { timeout: 5_000 }).toBe(0);
 
