@@ -16,6 +16,7 @@ import {
 } from "../../../contract/limits.ts";
 import { TAG_PATTERN, TAG_RULE } from "../../../contract/names.ts";
 import { nameSchema } from "../peers/schemas.ts";
+import { idempotencyKey } from "./idempotency.ts";
 import type { Message } from "../types.ts";
 
 /**
@@ -56,6 +57,7 @@ export const SendMessageInput = z.object({
     )
     .max(MAX_TAGS, `at most ${MAX_TAGS} tags`)
     .optional(),
+  idempotency_key: idempotencyKey.optional(),
 });
 
 export const SendDmInput = z.object({
@@ -63,6 +65,7 @@ export const SendDmInput = z.object({
   text: messageText,
   reply_to: messageId.optional(),
   urgent: z.boolean().optional(),
+  idempotency_key: idempotencyKey.optional(),
 });
 
 export const ReadNewMessagesInput = z.object({
@@ -86,6 +89,7 @@ export const AskPeerInput = z.object({
   to: nameSchema("to"),
   question: messageText,
   timeout_seconds: timeout(ASK_DEFAULT_TIMEOUT_S),
+  idempotency_key: idempotencyKey.optional(),
 });
 
 export const WaitForMessagesInput = z.object({ timeout_seconds: timeout(WAIT_DEFAULT_TIMEOUT_S) });
@@ -111,6 +115,8 @@ export interface AskInput {
   question: string;
   /** How long to wait for the reply, from now. */
   timeoutMs: number;
+  /** A retried ask with the same key resumes waiting on the first question (idempotency.ts). */
+  idempotency_key?: string | undefined;
 }
 
 export interface Answer {
