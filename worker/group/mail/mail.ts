@@ -156,7 +156,8 @@ export class Mail {
   readNew(caller: Caller, limit: number, ack?: number): Outcome<Inbox> {
     const { peers } = this.deps;
     // A client that acks says exactly what it holds: its previous batch is read now.
-    if (ack !== undefined) this.confirmRead(caller, this.handovers.leasedThrough(caller.peer, ack));
+    const acked = ack === undefined ? [] : this.handovers.leasedThrough(caller.peer, ack);
+    if (acked.length > 0) this.confirmRead(caller, acked);
     const now = Date.now();
     const peer = peers.touch(caller, now);
     const listener = peers.listener(caller.peer);

@@ -68,15 +68,24 @@ export const SendDmInput = z.object({
   idempotency_key: idempotencyKey.optional(),
 });
 
-export const ReadNewMessagesInput = z.object({
-  limit: limit(READ_MAX_LIMIT, READ_DEFAULT_LIMIT),
-  ack: z
-    .number()
-    .int("ack must be a seq (a whole number)")
-    .min(0, "ack must not be negative")
-    .optional()
-    .describe("optional, for scripts: the `through` of your previous read, confirming it; mail you were given but did not ack comes again"),
-});
+const READ_LIMIT_RULE = "limit is at least 1 (0 only together with ack: the call then confirms without reading)";
+export const ReadNewMessagesInput = z
+  .object({
+    // 0 hands nothing over: with ack, the call only confirms (what the CLI does once it has printed).
+    limit: z
+      .number()
+      .int("limit must be a whole number")
+      .min(0, READ_LIMIT_RULE)
+      .max(READ_MAX_LIMIT, `limit is at most ${READ_MAX_LIMIT}`)
+      .default(READ_DEFAULT_LIMIT),
+    ack: z
+      .number()
+      .int("ack must be a seq (a whole number)")
+      .min(0, "ack must not be negative")
+      .optional()
+      .describe("recommended: the `through` of your previous read, confirming you received it; mail you were given but did not ack comes again (never lost)"),
+  })
+  .refine((input) => input.limit > 0 || input.ack !== undefined, { path: ["limit"], message: READ_LIMIT_RULE });
 
 export const GetHistoryInput = z.object({
   peer: nameSchema("peer").optional(),
