@@ -231,7 +231,7 @@ const PageSend = z.object({ to: z.string().optional() }).passthrough();
 
 webApp.post("/g/:group/api/send", async (c) => {
   const body = PageSend.safeParse(await c.req.json().catch(() => null));
-  if (!body.success) return refuse(400, "invalid_body", 'Send JSON: {"text": "...", "to"?: "<peer>", "urgent"?: true, "tags"?: [...], "reply_to"?: "<id>"}.');
+  if (!body.success) return refuse(400, "invalid_body", 'Send JSON: {"text": "...", "to"?: "<peer>", "urgent"?: true, "tags"?: [...], "reply_to"?: "<id>", "idempotency_key"?: "<key>"}.');
   const { to, ...rest } = body.data;
   const caller = c.get("caller");
   const parsed = to ? SendDmInput.safeParse({ ...rest, to }) : SendMessageInput.safeParse(rest);
