@@ -35,11 +35,6 @@ export interface MailDeps {
  * A page read (history, the feed), where a search SQLite cannot run comes back as an answer the
  * caller can act on, never as an internal error.
  */
-/** What a retry with the same idempotency_key must repeat. */
-function keyedSend(input: SendInput): KeyedSend {
-  return { to: input.to ?? null, kind: input.kind, text: input.text, reply_to: input.reply_to ?? null, urgent: input.urgent === true, tags: input.tags ?? [] };
-}
-
 export function readPage<T>(read: () => T): Outcome<T> {
   try {
     return ok(read());
@@ -47,6 +42,11 @@ export function readPage<T>(read: () => T): Outcome<T> {
     console.error("page read failed", error instanceof Error ? error.message : error);
     return fail("invalid_input", "The relay could not run this search. Try a shorter query, or leave query out and page back through the messages with before.");
   }
+}
+
+/** What a retry with the same idempotency_key must repeat. */
+function keyedSend(input: SendInput): KeyedSend {
+  return { to: input.to ?? null, kind: input.kind, text: input.text, reply_to: input.reply_to ?? null, urgent: input.urgent === true, tags: input.tags ?? [] };
 }
 
 export class Mail {
