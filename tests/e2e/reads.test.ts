@@ -123,6 +123,68 @@ describe("reads are at-least-once on npm start", () => {
     });
   }
 
+  /**
+   * The issue's load, scaled to a test: many readers at once, each reading broadcasts five at a
+   * time, while the relay is SIGKILLed three times. Run both ways; prints the losses of each.
+   */
+  for (const mode of ["ack", "no ack"] as const) {
+    it(`8 readers of 150 broadcasts each, three SIGKILLs (${mode}): ${mode === "ack" ? "nothing lost" : "losses counted"}`, { timeout: 300_000 }, async () => {
+      const group = `reads-many-${mode === "ack" ? "ack" : "plain"}`;
+      const readers = await Promise.all(Array.from({ length: 8 }, (_, i) => relay.mint(group, `r${i}`)));
+      // Seen before the sends, so the broadcasts are their unread mail.
+      for (const token of readers) await (await mcpClient(token)).close();
+      const alice = await mcpClient(await relay.mint(group, "alice"));
+      const sent = new Set<string>();
+      let next = 0;
+      const lane = async () => {
+        while (next < 150) sent.add((await tool<{ id: string }>(alice, "send_message", { text: `b${next++}` })).id);
+      };
+      await Promise.all([lane(), lane(), lane(), lane()]);
+      await alice.close();
+
+      let reads = 0;
+      let kills = 0;
+      let done = false;
+      const killAt = [40, 120, 200];
+      const killing = (async () => {
+        for (const at of killAt) {
+          while (reads < at && !done) await new Promise((resolve) => setTimeout(resolve, 20));
+          if (done) return;
+          await relay.crash();
+          kills++;
+        }
+      })();
+      const read = async (token: string) => {
+        const seen = new Set<string>();
+        let received = 0;
+        let ack = 0;
+        let emptyAfterKills = 0;
+        while (seen.size < sent.size && emptyAfterKills < 20) {
+          const batch = await rawRead(token, mode === "ack" ? { limit: 5, ack } : { limit: 5 });
+          if (batch !== "failed") {
+            reads++;
+            received += batch.messages.length;
+            for (const m of batch.messages) seen.add(m.id);
+            if (batch.through !== undefined) ack = batch.through;
+          }
+          const idle = batch === "failed" || batch.messages.length === 0;
+          emptyAfterKills = idle && kills === killAt.length ? emptyAfterKills + 1 : 0;
+          if (idle) await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        return { seen, received };
+      };
+      const results = await Promise.all(readers.map(read));
+      done = true;
+      await killing;
+      const deliveries = sent.size * readers.length;
+      const lost = results.reduce((n, r) => n + [...sent].filter((id) => !r.seen.has(id)).length, 0);
+      const duplicates = results.reduce((n, r) => n + r.received - r.seen.size, 0);
+      console.log(`reads ${mode}, 8 readers: SIGKILL x${kills} during ${deliveries} deliveries: lost ${lost} of ${deliveries}, duplicates ${duplicates}`);
+      expect(kills).toBe(3);
+      if (mode === "ack") expect(lost).toBe(0);
+    });
+  }
+
   it("clients that give up mid-read lose nothing: what they did not take stays unread", { timeout: 150_000 }, async () => {
     const group = "reads-abort";
     const sent = await sendDms(group, 60);
