@@ -105,3 +105,9 @@ export const DEFAULT_CLAIM_TTL_MINUTES = 60;
 export const MAX_CLAIM_TTL_MINUTES = 24 * 60;
 export const MAX_CLAIM_REASON_LENGTH = 200;
 export const MAX_REPO_LENGTH = 200;
+
+// Idempotent sends (worker/group/mail/idempotency.ts)
+/** Characters in one idempotency_key. */
+export const IDEMPOTENCY_KEY_MAX_LENGTH = 64;
+/** How long a send's idempotency_key stands for it: a retry within this returns the first result. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;

@@ -114,6 +114,25 @@ describe("the room in a real browser", () => {
     await page.getByLabel("Message", { exact: true }).fill("x".repeat(70_000));
     await page.getByRole("button", { name: "Send", exact: true }).click();
     await expect.poll(() => page.locator("#composer-status").textContent()).toContain("the limit is 65536");
+
+    // A send whose answer is lost on the way back (the relay stored it): the page tries again with
+    // the same idempotency key, and the relay stores the message once.
+    const keys: string[] = [];
+    await page.route("**/api/send", async (route) => {
+      keys.push((JSON.parse(route.request().postData() ?? "{}") as { idempotency_key: string }).idempotency_key);
+      const response = await route.fetch();
+      if (keys.length === 1) await route.abort("connectionreset");
+      else await route.fulfill({ response });
+    });
+    await page.getByLabel("Message", { exact: true }).fill("sent once, answered late");
+    await page.getByRole("button", { name: "Send", exact: true }).click();
+    await expect.poll(() => page.locator("#composer-status").textContent(), { timeout: 10_000 }).toMatch(/^Sent \(#\d+\)\.$/);
+    await page.unroute("**/api/send");
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatch(/^web-[0-9a-f]{32}$/);
+    expect(keys[1]).toBe(keys[0]);
+    const channel = await ada.call("get_history", { query: "sent once, answered late" });
+    expect(channel.data.messages).toHaveLength(1);
     await ada.close();
   });
 
