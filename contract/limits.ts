@@ -106,6 +106,11 @@ export const MAX_CLAIM_TTL_MINUTES = 24 * 60;
 export const MAX_CLAIM_REASON_LENGTH = 200;
 export const MAX_REPO_LENGTH = 200;
 
+// Idempotent sends (worker/group/mail/idempotency.ts)
+/** Characters in one idempotency_key. */
+export const IDEMPOTENCY_KEY_MAX_LENGTH = 64;
+/** How long a send's idempotency_key stands for it: a retry within this returns the first result. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;
 // Questions with a deadline and webhooks (worker/group/webhooks/)
 /** Characters in ask_peer's default_answer. */
 export const MAX_DEFAULT_ANSWER_LENGTH = 2_000;

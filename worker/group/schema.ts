@@ -1,5 +1,6 @@
 import { claimsMigration } from "./claims/claims.ts";
 import { RESERVED_NAMES_SCHEMA } from "./invites/reserved-names.ts";
+import { IDEMPOTENCY_SCHEMA } from "./mail/idempotency.ts";
 import { WEBHOOKS_SCHEMA } from "./webhooks/store.ts";
 
 /**
@@ -157,6 +158,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   ],
   // Path claims (group/claims/claims.ts).
   claimsMigration(),
+  // Idempotency keys of sends (group/mail/idempotency.ts).
+  IDEMPOTENCY_SCHEMA,
   // Webhooks and their deliveries (group/webhooks/store.ts).
   WEBHOOKS_SCHEMA,
 ];

@@ -232,7 +232,7 @@ const PageSend = z.object({ to: z.string().optional() }).passthrough();
 
 webApp.post("/g/:group/api/send", async (c) => {
   const body = PageSend.safeParse(await c.req.json().catch(() => null));
-  if (!body.success) return refuse(400, "invalid_body", 'Send JSON: {"text": "...", "to"?: "<peer>", "urgent"?: true, "tags"?: [...], "reply_to"?: "<id>"}.');
+  if (!body.success) return refuse(400, "invalid_body", 'Send JSON: {"text": "...", "to"?: "<peer>", "urgent"?: true, "tags"?: [...], "reply_to"?: "<id>", "idempotency_key"?: "<key>"}.');
   const { to, ...rest } = body.data;
   const caller = c.get("caller");
   const parsed = to ? SendDmInput.safeParse({ ...rest, to }) : SendMessageInput.safeParse(rest);
@@ -240,8 +240,15 @@ webApp.post("/g/:group/api/send", async (c) => {
   return answer(await groupStub(c.env, caller.group).send(caller, { ...parsed.data, kind: to ? "dm" : "group" }));
 });
 
-/** Marks the person's mail read, as read_new_messages does, because they have seen it on the page. */
+const ReadBody = z.object({ through: z.number().int().min(0).optional() }).catch({});
+
+/**
+ * Marks the person's mail read, as read_new_messages does, because they have seen it on the page:
+ * the page says `through`, the newest seq it has shown, and mail after that (arrived since, or
+ * missed while its socket was down) stays unread. Without `through` (a script), all of it.
+ */
 webApp.post("/g/:group/api/read", async (c) => {
+  const { through = Number.MAX_SAFE_INTEGER } = ReadBody.parse(await c.req.json().catch(() => ({})));
   const caller = c.get("caller");
   const stub = groupStub(c.env, caller.group);
   let read = 0;
@@ -249,10 +256,13 @@ webApp.post("/g/:group/api/read", async (c) => {
   for (let round = 0; round < 5; round++) {
     const inbox = await stub.readNew(caller, READ_MAX_LIMIT);
     if (!inbox.ok) return answer(inbox);
-    // The page has shown this mail already: this request is its confirmation.
-    await stub.confirmRead(caller, inbox.value.messages.map((m) => m.seq));
-    read += inbox.value.messages.length;
-    if (inbox.value.remaining === 0) break;
+    const seqs = inbox.value.messages.map((m) => m.seq);
+    const shown = seqs.filter((seq) => seq <= through);
+    // The page has shown this mail already: this request is its confirmation. The rest goes back.
+    await stub.confirmRead(caller, shown);
+    if (shown.length < seqs.length) await stub.releaseRead(caller, seqs.filter((seq) => seq > through));
+    read += shown.length;
+    if (inbox.value.remaining === 0 || shown.length < seqs.length) break;
   }
   return c.json({ read });
 });
