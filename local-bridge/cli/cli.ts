@@ -18,6 +18,7 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { AckStore } from "../core/ack-store.ts";
+import { PressingBoard } from "../core/pressing-file.ts";
 import { Bridge, StdoutSink, type NoticeSink } from "../core/bridge.ts";
 import { CHAT_COMMANDS, CHAT_USAGE } from "./chat.ts";
 import type { SettingsScope } from "../hooks/claude-settings.ts";
@@ -178,7 +179,8 @@ async function connect(args: string[]): Promise<number> {
     process.stdout.on("error", () => {});
   }
 
-  const bridge = new Bridge({ socketUrl: target.socketUrl, token: target.token, group: target.group, peer: target.peer, sink, acks, status });
+  const pressing = new PressingBoard({ url: target.baseUrl, group: target.group, peer: target.peer });
+  const bridge = new Bridge({ socketUrl: target.socketUrl, token: target.token, group: target.group, peer: target.peer, sink, acks, status, pressing });
 
   shutdown = () => {
     stop.abort(new Error("stopped"));

@@ -19,6 +19,7 @@ import type { AckStore } from "./ack-store.ts";
 import { RelayConnection, type ConnectionOptions, type ConnectionState } from "./connection.ts";
 import { BridgeError } from "./errors.ts";
 import { noticeRecord } from "./notices.ts";
+import type { PressingBoard } from "./pressing-file.ts";
 import { clock, type StatusLine } from "./status.ts";
 
 /** Where notices go: the pump waits for `ready()`, then hands `write` the text `render` made. */
@@ -95,6 +96,8 @@ export interface BridgeOptions {
   status: StatusLine | null;
   /** Overrides for keep-alive and backoff timings (tests). */
   connection?: Partial<ConnectionOptions>;
+  /** Keeps the file the PostToolUse hook reads (pressing-file.ts), when given. */
+  pressing?: PressingBoard;
 }
 
 export class Bridge {
@@ -141,6 +144,7 @@ export class Bridge {
   /** Stops cleanly. Notices not yet delivered stay unacked, so the relay replays them next time. */
   stop(): void {
     this.stopped = true;
+    this.opts.pressing?.setConnected(false);
     this.connection.stop();
   }
 
@@ -166,6 +170,7 @@ export class Bridge {
       this.opts.status?.note(`relay: ignored a notice with seq ${frame.seq}, beyond any seq a relay issues`);
       return;
     }
+    this.opts.pressing?.noticed(frame);
     if (frame.seq <= this.highestSeen) return; // replayed after a reconnect, already pending or handled
     this.highestSeen = frame.seq;
     this.pending.push(frame);
@@ -175,6 +180,7 @@ export class Bridge {
   }
 
   private onRead(frame: ReadFrame): void {
+    this.opts.pressing?.read(frame);
     const before = this.pending.length;
     const readOutOfOrder = new Set(frame.seqs ?? []);
     this.pending = this.pending.filter((n) => n.seq > frame.through_seq && !readOutOfOrder.has(n.seq));
@@ -212,6 +218,7 @@ export class Bridge {
   }
 
   private onState(state: ConnectionState): void {
+    this.opts.pressing?.setConnected(state.state === "connected");
     const status = this.opts.status;
     if (!status) return;
     switch (state.state) {
