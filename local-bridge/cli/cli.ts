@@ -252,7 +252,7 @@ async function hooksCommand(args: string[]): Promise<number> {
   switch (action) {
     case "install": {
       const result = installHooks(targetFrom(values), scope, selfCommand());
-      say(`${result.replaced > 0 ? "replaced" : "added"} the relay's SessionStart, UserPromptSubmit and Stop hooks in ${result.path} (profile ${result.profile})`);
+      say(`${result.replaced > 0 ? "replaced" : "added"} the relay's SessionStart, UserPromptSubmit, Stop and PostToolUse hooks in ${result.path} (profile ${result.profile})`);
       say(`they take effect in Claude Code sessions started from now on; to restart a running one, quit it and run ${RESTART_CLAUDE}`);
       return 0;
     }

@@ -202,7 +202,7 @@ async function finishProject(cwd: string, options: SetupOptions): Promise<void> 
       : options.hooks === "install";
   if (hooks) {
     const result = installHooks(options.target, { project: cwd }, options.bridgeCommand);
-    print(`installed the relay's SessionStart, UserPromptSubmit and Stop hooks in ${result.path} (profile ${result.profile})`);
+    print(`installed the relay's SessionStart, UserPromptSubmit, Stop and PostToolUse hooks in ${result.path} (profile ${result.profile})`);
   } else if (options.hooks === "ask") {
     print(`hooks not installed; to add them later: ${shellLine([...options.bridgeCommand, "hooks", "install", "--project", cwd])}`);
   }
