@@ -62,7 +62,8 @@ ${JOIN_USAGE}
   relay-bridge hooks install [--project DIR | --user] [--url URL --token TOKEN]
   relay-bridge hooks uninstall|status [--project DIR | --user]
       Claude Code hooks that tell the session about unread mail at its start, with each prompt,
-      and (once per piece of mail) when it is about to stop. Project: DIR/.claude/settings.local.json
+      and (once per piece of mail) when it is about to stop; urgent mail and questions also
+      after any tool call, mid-turn (ids and names only). Project: DIR/.claude/settings.local.json
       (default: this directory); --user: ~/.claude/settings.json. The token is kept in a profile
       of the config file (mode 0600), never in the settings.
 
@@ -71,6 +72,9 @@ ${JOIN_USAGE}
       Registered by \`setup --channel\`; launch Claude with
       --dangerously-load-development-channels server:relay-channel
       Needs relay-channel.mjs beside relay-bridge (the single file from /bridge.mjs has none).
+
+  relay-bridge status ID [--json]
+      Who has read a message you sent: per recipient "read HH:MM", "announced HH:MM" or "not yet".
 
 ${CHAT_USAGE}
 Every command reads the relay, group, peer and token from the config file
@@ -301,6 +305,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   "--version": version,
   version,
   ...CHAT_COMMANDS,
+  status: async (args) => (await import("./receipts.ts")).statusCommand(args),
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -103,5 +103,8 @@ describe.skipIf(!version)(`mid-turn mail in Claude Code (${version}), offline`, 
 
     const status = await call(carol, "message_status", { id: urgentId });
     expect(status.recipients).toEqual([{ peer: "bob", state: "announced", at: expect.any(String) }]);
+    // The same, for a person: relay-bridge status ID.
+    const cli = (await run(process.execPath, [CLI, "status", urgentId, "--url", relay.url, "--token", carolToken], { env })).stdout;
+    expect(cli).toMatch(/^bob: announced \d\d:\d\d$/m);
   }, 300_000);
 });
