@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { AckStore } from "../core/ack-store.ts";
 import { PressingBoard } from "../core/pressing-file.ts";
+import { REANNOUNCE_AFTER_MS } from "../core/reannounce.ts";
 import { Bridge, StdoutSink, type NoticeSink } from "../core/bridge.ts";
 import { CHAT_COMMANDS, CHAT_USAGE } from "./chat.ts";
 import type { SettingsScope } from "../hooks/claude-settings.ts";
@@ -184,7 +185,7 @@ async function connect(args: string[]): Promise<number> {
   }
 
   const pressing = new PressingBoard({ url: target.baseUrl, group: target.group, peer: target.peer });
-  const bridge = new Bridge({ socketUrl: target.socketUrl, token: target.token, group: target.group, peer: target.peer, sink, acks, status, pressing });
+  const bridge = new Bridge({ socketUrl: target.socketUrl, token: target.token, group: target.group, peer: target.peer, sink, acks, status, pressing, ...(values.pane && { reannounce: { afterMs: REANNOUNCE_AFTER_MS } }) });
 
   shutdown = () => {
     stop.abort(new Error("stopped"));
