@@ -13,7 +13,8 @@
  *   during it; timed until the PostToolUse context is in a request of the same turn. Bound by when
  *   the running tool call ends.
  *
- * Runnable alone: `node bench/scenarios/to-model.ts [samples]` (default 5 per case). Prints JSON.
+ * Runnable alone: `node bench/scenarios/to-model.ts [samples] [pane|prompt|busy ...]` (default 5
+ * samples, every case). Prints JSON.
  * Needs `claude` and `tmux` on PATH. It starts its own relay (`npm start`) and model stand-in.
  */
 import { execFile } from "node:child_process";
@@ -30,6 +31,8 @@ import { waitFor } from "../../tests/helpers/wait.ts";
 
 const run = promisify(execFile);
 const SAMPLES = Number(process.argv[2] ?? 5);
+/** Which cases to run: `pane`, `prompt`, `busy` (default all). */
+const CASES = new Set(process.argv.slice(3).length > 0 ? process.argv.slice(3) : ["pane", "prompt", "busy"]);
 const CLAUDE_VARS = ["HOME", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "DISABLE_AUTOUPDATER", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "ENABLE_TOOL_SEARCH", "PATH", "XDG_CONFIG_HOME", "XDG_STATE_HOME"];
 
 function stats(samples: number[]): { n: number; p50: number; p95: number; min: number; max: number } {
@@ -68,7 +71,7 @@ const after = (from: number, match: (r: RecordedRequest) => boolean) => () => mo
 
 try {
   // Idle pane --------------------------------------------------------------------------------------
-  {
+  if (CASES.has("pane")) {
     const { dir, env } = await project("pane");
     const pane = lab.window(["env", ...CLAUDE_VARS.map((k) => `${k}=${env[k] ?? ""}`), "claude"], {}, dir);
     await waitFor(() => /^❯/m.test(lab.tmuxSync(["capture-pane", "-p", "-t", pane])), { timeoutMs: 60_000, what: "Claude Code's prompt" });
@@ -96,7 +99,7 @@ try {
   }
 
   // Hooks only, next prompt --------------------------------------------------------------------------
-  {
+  if (CASES.has("prompt")) {
     const { dir, env } = await project("prompt");
     const token = await relay.mint("to-model-prompt", "bob");
     await withHooks(dir, env, token);
@@ -119,7 +122,7 @@ try {
   }
 
   // Busy, urgent mid-turn ---------------------------------------------------------------------------
-  {
+  if (CASES.has("busy")) {
     const { dir, env } = await project("busy");
     const token = await relay.mint("to-model-busy", "bob");
     await withHooks(dir, env, token);
