@@ -6,9 +6,10 @@
  *                        [--hooks|--no-hooks] [--no-permissions] [--channel]
  *   relay-bridge connect [--url URL --token TOKEN] (--pane %N | --stdout) [--quiet] [--takeover]
  *   relay-bridge hooks   install|uninstall|status [--project DIR | --user]
- *   relay-bridge hook    session-start|prompt|stop --profile NAME   (run by Claude Code)
+ *   relay-bridge hook    session-start|prompt|stop|tool --profile NAME   (run by Claude Code)
  *   relay-bridge channel [--profile NAME | --url URL --token TOKEN] (run by Claude Code)
  *   relay-bridge send|dm|read|peers|history|ask|board|tail …   (chat.ts)
+ *   relay-bridge status  ID   (receipts.ts)
  *
  * RELAY_URL and RELAY_TOKEN stand in for --url and --token, and the config file (config-file.ts)
  * for both. Runs as TypeScript on Node 22

@@ -1,5 +1,5 @@
 /**
- * `relay-bridge hook session-start|prompt|stop --profile NAME`: what Claude Code runs for the hooks
+ * `relay-bridge hook session-start|prompt|stop|tool --profile NAME`: what Claude Code runs for the hooks
  * that `relay-bridge hooks install` adds. Each asks the relay for the peer's unread summary (one
  * GET that marks nothing read) and answers in the JSON Claude Code's hooks read on stdout:
  *
@@ -12,6 +12,7 @@
  *   continuing because a Stop hook blocked (`stop_hook_active`): each continuation is a paid model
  *   turn, and a peer mailing every few seconds would otherwise keep the session from ever ending
  *   its turn. Mail that arrives then waits for the next natural stop, or the next prompt's context.
+ * - tool (PostToolUse): urgent mail and questions, mid-turn; its own module, mid-turn.ts.
  *
  * It fails open: no profile, relay down, slow or refusing: it prints nothing and exits 0 within
  * its time bound, so a relay problem never stands between a person and their session.
