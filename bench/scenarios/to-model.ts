@@ -11,9 +11,9 @@
  *   (`claude -p` started right after the send), so it includes Claude Code's start-up.
  * - busy, urgent mid-turn: hooks only; a turn of Bash calls (each `sleep 1`), an urgent DM sent
  *   during it; timed until the PostToolUse context is in a request of the same turn. Bound by when
- *   the running tool call ends.
+ *   the running tool call ends. Again with a bridge beside the session (`busy-bridge`).
  *
- * Runnable alone: `node bench/scenarios/to-model.ts [samples] [pane|prompt|busy ...]` (default 5
+ * Runnable alone: `node bench/scenarios/to-model.ts [samples] [pane|prompt|busy|busy-bridge ...]` (default 5
  * samples, every case). Prints JSON.
  * Needs `claude` and `tmux` on PATH. It starts its own relay (`npm start`) and model stand-in.
  */
@@ -31,8 +31,8 @@ import { waitFor } from "../../tests/helpers/wait.ts";
 
 const run = promisify(execFile);
 const SAMPLES = Number(process.argv[2] ?? 5);
-/** Which cases to run: `pane`, `prompt`, `busy` (default all). */
-const CASES = new Set(process.argv.slice(3).length > 0 ? process.argv.slice(3) : ["pane", "prompt", "busy"]);
+/** Which cases to run: `pane`, `prompt`, `busy`, `busy-bridge` (default all). */
+const CASES = new Set(process.argv.slice(3).length > 0 ? process.argv.slice(3) : ["pane", "prompt", "busy", "busy-bridge"]);
 const CLAUDE_VARS = ["HOME", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "DISABLE_AUTOUPDATER", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "ENABLE_TOOL_SEARCH", "PATH", "XDG_CONFIG_HOME", "XDG_STATE_HOME"];
 
 function stats(samples: number[]): { n: number; p50: number; p95: number; min: number; max: number } {
@@ -121,14 +121,20 @@ try {
     await bob.close();
   }
 
-  // Busy, urgent mid-turn ---------------------------------------------------------------------------
-  if (CASES.has("busy")) {
-    const { dir, env } = await project("busy");
-    const token = await relay.mint("to-model-busy", "bob");
+  // Busy, urgent mid-turn: hooks only (the hook asks the relay), then with a bridge beside the
+  // session (`connect --stdout`, whose pressing file the hook reads instead) -----------------------
+  for (const withBridge of [false, true]) {
+    if (!CASES.has(withBridge ? "busy-bridge" : "busy")) continue;
+    const { home, dir, env } = await project(withBridge ? "busy-bridge" : "busy");
+    const group = withBridge ? "to-model-busy-bridge" : "to-model-busy";
+    const token = await relay.mint(group, "bob");
     await withHooks(dir, env, token);
-    const carol = await relayClient(relay.url, await relay.mint("to-model-busy", "carol"));
+    const carol = await relayClient(relay.url, await relay.mint(group, "carol"));
     const bob = await relayClient(relay.url, token);
     await callTool(bob, "list_peers");
+    // The bridge's state directory is the session's, so the hook finds the file it keeps.
+    const bridge = withBridge ? startBridge(["connect", "--url", relay.url, "--token", token, "--stdout"], {}, join(home, ".state")) : null;
+    if (bridge) await waitFor(() => bridge.stderr().includes("connected"), { what: "the bridge to connect" });
     const samples: number[] = [];
     for (let i = 0; i < SAMPLES; i++) {
       let sentAt = 0;
@@ -153,7 +159,9 @@ try {
       await callTool(bob, "read_new_messages");
     }
     model.setScript(() => ({ text: "Noted." }));
-    results.busy_urgent_mid_turn_ms = { ...stats(samples), raw: samples, note: "each tool call is `sleep 1`; the DM is sent 300 ms into one" };
+    const note = `each tool call is \`sleep 1\`; the DM is sent 300 ms into one; ${withBridge ? "the hook reads the bridge's file" : "the hook asks the relay, reusing an answer for 3 s"}`;
+    results[withBridge ? "busy_urgent_mid_turn_with_bridge_ms" : "busy_urgent_mid_turn_ms"] = { ...stats(samples), raw: samples, note };
+    if (bridge) await stopBridge(bridge);
     await carol.close();
     await bob.close();
   }
