@@ -8,7 +8,7 @@ import { BridgeError } from "../core/errors.ts";
 
 const [command, ...rest] = process.argv.slice(2);
 try {
-  if (command !== "hook") throw new BridgeError(`relay-hook runs hooks only: relay-hook hook session-start|prompt|stop --profile NAME`, 2);
+  if (command !== "hook") throw new BridgeError(`relay-hook runs hooks only: relay-hook hook session-start|prompt|stop|tool --profile NAME`, 2);
   process.exitCode = await runHook(rest);
 } catch (error) {
   process.stderr.write(`relay-bridge hook: ${(error as Error).message}\n`);

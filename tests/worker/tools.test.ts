@@ -14,6 +14,7 @@ describe.each(LANES)("MCP tools, through a real MCP client (%s lane)", (lane) =>
         "get_state",
         "leave_group",
         "list_peers",
+        "message_status",
         "read_new_messages",
         "register",
         "send_dm",

@@ -1,6 +1,7 @@
 import { claimsMigration } from "./claims/claims.ts";
 import { RESERVED_NAMES_SCHEMA } from "./invites/reserved-names.ts";
 import { IDEMPOTENCY_SCHEMA } from "./mail/idempotency.ts";
+import { receiptsMigration } from "./receipts/receipts.ts";
 import { WEBHOOKS_SCHEMA } from "./webhooks/store.ts";
 
 /**
@@ -160,6 +161,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   claimsMigration(),
   // Idempotency keys of sends (group/mail/idempotency.ts).
   IDEMPOTENCY_SCHEMA,
+  // Read receipts (group/receipts/receipts.ts).
+  receiptsMigration(),
   // Webhooks and their deliveries (group/webhooks/store.ts).
   WEBHOOKS_SCHEMA,
 ];

@@ -22,6 +22,7 @@ import { ASSETS } from "./assets.gen.ts";
 import { setUpgradeIdentity } from "../group/sockets/upgrade.ts";
 import { openSession, sealSession, type Session, SESSION_COOKIE, sessionCookie } from "./session.ts";
 import { roomPage, SECURITY_HEADERS, signInPage } from "./page.ts";
+import { readMarksRoute } from "../receipt-routes.ts";
 import { webhookApi } from "./webhook-api.ts";
 
 type Vars = { caller: Caller; viaCookie: boolean; sessionEnds?: number };
@@ -266,6 +267,9 @@ webApp.post("/g/:group/api/read", async (c) => {
   }
   return c.json({ read });
 });
+
+// Read marks on the person's own messages (worker/receipt-routes.ts).
+webApp.get("/g/:group/api/read-marks", readMarksRoute);
 
 const PauseBody = z.object({
   reason: z.string().trim().min(1, "reason must not be empty: say why the group is paused").max(MAX_PAUSE_REASON, `reason is at most ${MAX_PAUSE_REASON} characters`),

@@ -29,6 +29,8 @@ export interface MailDeps {
   writeRefusal(caller: Caller): Problem | null;
   /** Stored mail must be swept by retention: makes sure the alarm is set. */
   ensureAlarm(): void;
+  /** Records read receipts for `seqs`, in the same transaction as the cursor move. */
+  receiptsRead?(peer: string, seqs: number[], now: number): void;
   /** Questions and DMs a webhook is for are queued for it (webhooks/webhooks.ts). */
   webhooks: { onMessage(message: Message, ask?: { default_answer?: string; deadline?: number }): void };
 }
@@ -178,6 +180,7 @@ export class Mail {
     this.handovers.end(caller.peer, seqs);
     if (!this.deps.peers.store.peer(caller.peer)) return;
     const cursor = this.store.markRead(this.deps.peers.listener(caller.peer), seqs);
+    this.deps.receiptsRead?.(caller.peer, seqs, Date.now());
     // Tell the peer's bridges, so a notice still waiting for Claude to go idle is dropped.
     const aheadOfCursor = seqs.filter((seq) => seq > cursor);
     const frame: ReadFrame = aheadOfCursor.length > 0 ? { type: "read", through_seq: cursor, seqs: aheadOfCursor } : { type: "read", through_seq: cursor };

@@ -3,6 +3,7 @@
  * room and keeps it live over the group's WebSocket. Every piece of message text goes into the
  * page through textContent, never innerHTML, so no message can become markup or script.
  */
+import { startReadMarks } from "./receipts.ts";
 import type { BoardEntry, PauseInfo, RoomFrame, RoomMessage, RoomPeer, RoomSnapshot } from "../frames.ts";
 import { Attention, foldInto } from "./attention.ts";
 import { openWebhooksPanel } from "./webhooks-panel.ts";
@@ -579,6 +580,7 @@ async function openRoom(): Promise<void> {
   drawQuestions();
   drawBoard();
   drawPause(r.pause);
+  startReadMarks(group, me);
   if (lead) void openWebhooksPanel(call, api);
   $("channel-scroll").scrollTop = $("channel-scroll").scrollHeight;
   // Read by the bench and the tests: how long the first render took, fetch included.
