@@ -1,4 +1,5 @@
 import { claimsMigration } from "./claims/claims.ts";
+import { CHAINS_MIGRATION } from "./chains/store.ts";
 import { RESERVED_NAMES_SCHEMA } from "./invites/reserved-names.ts";
 
 /**
@@ -156,6 +157,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   ],
   // Path claims (group/claims/claims.ts).
   claimsMigration(),
+  // Chains and budgets (group/chains/store.ts).
+  CHAINS_MIGRATION,
 ];
 
 export function migrate(storage: DurableObjectStorage): void {

@@ -12,7 +12,9 @@ import type { Settings } from "../settings.ts";
 import { type Caller, fail, type Message, newMessageId, ok, type Outcome, type Problem } from "../types.ts";
 import type { Peers } from "../peers/peers.ts";
 import type { SocketHub } from "../sockets/hub.ts";
+import { Chains } from "../chains/chains.ts";
 import { Handovers } from "./handovers.ts";
+import type { ChainNote } from "../chains/schemas.ts";
 import type { Answer, AskInput, HistoryPage, HistoryQuery, Inbox, SendInput, Sent } from "./schemas.ts";
 import { sendProblem } from "./rules.ts";
 import { historyRequest, page } from "./search.ts";
@@ -46,12 +48,14 @@ export function readPage<T>(read: () => T): Outcome<T> {
 export class Mail {
   readonly store: MailStore;
   readonly waits = new ParkedWaits();
+  readonly chains: Chains;
   private readonly handovers = new Handovers();
   private readonly deps: MailDeps;
 
   constructor(deps: MailDeps) {
     this.deps = deps;
     this.store = new MailStore(deps.sql);
+    this.chains = new Chains(deps.sql, deps.settings);
   }
 
   // Sending ----------------------------------------------------------------------------------------
@@ -61,9 +65,10 @@ export class Mail {
     if (refused) return { ok: false, problem: refused };
     const posted = this.post(caller, input, newMessageId());
     if (!posted.ok) return posted;
-    const { message, recipientLeft } = posted.value;
+    const { message, recipientLeft, chain } = posted.value;
     const sent: Sent = { id: message.id, seq: message.seq, time: message.time };
     if (recipientLeft) sent.recipient_left = true;
+    if (chain) sent.chain = chain;
     return ok(sent);
   }
 
@@ -71,11 +76,14 @@ export class Mail {
    * Checks a send against the group's rules, stores it, and tells whoever hears about it: the
    * calls parked for it and the sockets of its audience. Nothing is stored when a rule refuses.
    */
-  private post(caller: Caller, input: SendInput, id: string): Outcome<{ message: Message; recipientLeft: boolean }> {
+  private post(caller: Caller, input: SendInput, id: string): Outcome<{ message: Message; recipientLeft: boolean; chain?: ChainNote | undefined }> {
     const { peers, sockets } = this.deps;
     const now = Date.now();
     const checked = sendProblem(this.store, this.deps.settings, caller, input, now, () => peers.store.presentPeers().map((p) => p.name));
     if (checked.problem) return { ok: false, problem: checked.problem };
+    // The last rule, and the first write: an agent's send past its chain's budget is refused (chains/).
+    const chained = this.chains.admit(caller, { id, to: input.to ?? null, kind: input.kind, replyTo: input.reply_to ?? null }, now);
+    if (chained.problem) return { ok: false, problem: chained.problem };
     // No await between these writes: the runtime commits them as one atomic transaction.
     peers.seen(caller, now, true);
     const message = this.store.insertMessage({
@@ -94,7 +102,7 @@ export class Mail {
     sockets.bridges.notify(message);
     sockets.pages.pushMessage(message);
     this.deps.ensureAlarm();
-    return ok({ message, recipientLeft: checked.recipientLeft });
+    return ok({ message, recipientLeft: checked.recipientLeft, chain: chained.note });
   }
 
   /**
@@ -125,6 +133,7 @@ export class Mail {
       const revokedSince = this.deps.peers.revokedProblem(caller);
       if (revokedSince) return { ok: false, problem: revokedSince };
     }
+    if (reply) this.chains.handed(caller, [reply.id]);
     // Not leased, unlike readNew: if the Worker's request was cancelled while this call waited,
     // nobody would release the lease, and the reply should be plain unread mail at once.
     return ok({ question: asked, reply });
@@ -149,6 +158,7 @@ export class Mail {
     const messages = this.store.unread(listener, peer.read_cursor, limit, inFlight);
     const seqs = messages.map((m) => m.seq);
     this.handovers.lease(caller.peer, seqs, now);
+    this.chains.handed(caller, messages.map((m) => m.id));
     return ok({ messages, remaining: this.store.countUnread(listener, peer.read_cursor, [...inFlight, ...seqs]) });
   }
 
