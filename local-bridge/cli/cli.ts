@@ -20,6 +20,7 @@ import { parseArgs } from "node:util";
 import { AckStore } from "../core/ack-store.ts";
 import { Bridge, StdoutSink, type NoticeSink } from "../core/bridge.ts";
 import { CHAT_COMMANDS, CHAT_USAGE } from "./chat.ts";
+import { CHAINS_COMMANDS, CHAINS_USAGE } from "./chains.ts";
 import type { SettingsScope } from "../hooks/claude-settings.ts";
 import { saveProfile } from "../core/config-file.ts";
 import { targetFrom, type RelayTarget } from "../core/config.ts";
@@ -72,6 +73,7 @@ ${JOIN_USAGE}
       Needs relay-channel.mjs beside relay-bridge (the single file from /bridge.mjs has none).
 
 ${CHAT_USAGE}
+${CHAINS_USAGE}
 Every command reads the relay, group, peer and token from the config file
 ($XDG_CONFIG_HOME/claude-relay/config.json, written by join and setup); --profile NAME picks one
 of several. --url/--token and RELAY_URL/RELAY_TOKEN override it.
@@ -299,6 +301,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   "--version": version,
   version,
   ...CHAT_COMMANDS,
+  ...CHAINS_COMMANDS,
 };
 
 export async function main(argv: string[]): Promise<number> {
