@@ -11,6 +11,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "../../contract/token.ts";
 import { DEFAULT_CHAIN_BUDGET } from "../../contract/limits.ts";
 import { findSecret } from "../../scripts/secret.ts";
+import { targetFrom } from "../../local-bridge/core/config.ts";
+import { isPersonPrompt, tellPersonSpoke } from "../../local-bridge/hooks/person-spoke.ts";
 import { REPO_ROOT } from "../helpers/relay-server.ts";
 import { sharedRelay, type SharedRelay } from "../helpers/shared-relay.ts";
 
@@ -90,5 +92,26 @@ describe("relay-bridge chains and continue", { timeout: 240_000 }, () => {
     for (let i = 0; i < 3; i++) expect((await cli(ann, ["send", `from a person ${i}`])).code).toBe(0);
     const after = JSON.parse((await cli(ann, ["chains", "--json"])).stdout) as { id: number; agent_messages: number; started_by: string }[];
     for (const c of after.filter((c) => c.started_by === "ann" && c.id !== chain)) expect(c.agent_messages).toBe(0);
+  });
+
+  it("the prompt hook's word that a person spoke renews the held chain of that session; the bridge's own notices are not a person", async () => {
+    const g = `chains-hook-${process.pid}`;
+    const [ann, ben] = await Promise.all([relay.mint(g, "ann"), relay.mint(g, "ben")]);
+    await tool(ann, "list_peers", {});
+    await tool(ben, "list_peers", {});
+    const names = ["ann", "ben"];
+    let held = -1;
+    for (let i = 0; i < DEFAULT_CHAIN_BUDGET * 2 && held < 0; i++) {
+      await tool([ann, ben][i % 2]!, "read_new_messages", {});
+      if ((await tool([ann, ben][i % 2]!, "send_dm", { to: names[(i + 1) % 2]!, text: `round ${i}` })).isError) held = i % 2;
+    }
+    expect(held).toBeGreaterThanOrEqual(0);
+    expect(isPersonPrompt("[relay] 2 new messages in core (DM from bob). Call read_new_messages.")).toBe(false);
+    expect(isPersonPrompt("please finish the release notes")).toBe(true);
+
+    const target = targetFrom({ url: relay.url, token: [ann, ben][held]! }, {});
+    expect(await tellPersonSpoke(target, 30_000)).toBe(true);
+    const again = await tool([ann, ben][held]!, "send_dm", { to: names[(held + 1) % 2]!, text: "my person said go on" });
+    expect(again.isError, JSON.stringify(again.data)).toBe(false);
   });
 });
