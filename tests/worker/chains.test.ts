@@ -276,4 +276,17 @@ describe("chains", () => {
     const after = await alice.call("send_message", { text: "one more" });
     expect(after.isError, after.text).toBe(false);
   });
+
+  it("retention takes a chain's rows with its messages, and the chain itself once it has none", async () => {
+    const group = freshGroup("retention");
+    const [alice, bob] = [await agent(group, "alice"), await agent(group, "bob")];
+    const { last } = await runaway([alice, bob], { max: 4 });
+    const chain = last.data.chain?.chain ?? ((await sqlIn(group, `SELECT chain FROM chain_messages WHERE id = ?`, last.data.id))[0]!.chain as number);
+    await sqlIn(group, `DELETE FROM messages WHERE seq < ?`, last.data.seq);
+    expect(await sqlIn(group, `SELECT COUNT(*) AS n FROM chain_messages WHERE chain = ?`, chain)).toEqual([{ n: 1 }]);
+    expect(await sqlIn(group, `SELECT id FROM chains WHERE id = ?`, chain)).toHaveLength(1);
+    await sqlIn(group, `DELETE FROM messages`);
+    expect(await sqlIn(group, `SELECT id FROM chains WHERE id = ?`, chain)).toHaveLength(0);
+    expect(await sqlIn(group, `SELECT * FROM chain_handed WHERE chain = ?`, chain)).toHaveLength(0);
+  });
 });

@@ -75,9 +75,16 @@ export const CHAINS_MIGRATION: readonly string[] = [
      INSERT INTO chain_people (name, at) VALUES (new.sender, new.at) ON CONFLICT (name) DO UPDATE SET at = excluded.at;
      UPDATE counters SET value = new.at WHERE name = 'person_spoke_at';
    END`,
-  // Retention deletes messages; their chain rows go with them.
+  // Retention deletes messages; their chain rows go with them, and a chain left with no message
+  // goes too. (Its id can then come back only if it was the newest chain: the group was silent
+  // for the whole retention period.)
   `CREATE TRIGGER messages_chain_delete AFTER DELETE ON messages BEGIN
      DELETE FROM chain_messages WHERE id = old.id;
+   END`,
+  `CREATE TRIGGER chain_messages_delete AFTER DELETE ON chain_messages
+   WHEN NOT EXISTS (SELECT 1 FROM chain_messages WHERE chain = old.chain) BEGIN
+     DELETE FROM chains WHERE id = old.chain;
+     DELETE FROM chain_handed WHERE chain = old.chain;
    END`,
 ];
 
