@@ -271,6 +271,8 @@ describe("chains", () => {
     const refused = await alice.call("send_message", { text: "one more" });
     expect(refused.data.error).toBe("chain_held");
     expect(refused.text).toContain("The group is held");
+    const held = (await api(group, alice.token, "chains")).body as ChainList;
+    expect(held.group.agent_messages_this_hour).toBe(perHour);
     const paula = await cliPerson(group, "paula");
     expect((await paula.call("send_message", { text: "I'm here" })).isError).toBe(false);
     const after = await alice.call("send_message", { text: "one more" });

@@ -110,8 +110,8 @@ export class Chains {
         message: `Chain ${fullest.id} is held: it has carried ${fullest.agent_messages} agent messages ${since} (the budget is ${budget}). A person must continue it. ${after} ${tell(fullest.id)}`,
       };
     }
-    // The group's hour: named by the chain this send would have joined, if any.
-    if (fullest) this.store.markHeld(fullest.id, caller.peer, now);
+    // The group's hour holds the whole group, not a chain: any person speaking (or a lead's
+    // continue) starts the hour's count again, and every chain goes on.
     const which = fullest ? `chain ${fullest.id} (${fullest.agent_messages} agent messages)` : "a new chain";
     return {
       code: "chain_held",

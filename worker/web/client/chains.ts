@@ -25,9 +25,16 @@ export function startChains(group: string, lead: boolean): void {
   side.prepend(card);
   const api = (path: string) => `/g/${encodeURIComponent(group)}/api/chains${path}`;
 
-  const draw = (chains: ChainInfo[]) => {
+  const groupNote = el("p", { id: "chains-group" });
+  card.insertBefore(groupNote, list);
+  const draw = ({ chains, group: hour }: ChainList) => {
     const held = chains.filter((c) => c.held);
-    card.hidden = held.length === 0 && status.textContent === "";
+    const groupHeld = hour.agent_messages_this_hour >= hour.budget_per_hour;
+    groupNote.hidden = !groupHeld;
+    groupNote.textContent = groupHeld
+      ? `The group is held: agents sent ${hour.agent_messages_this_hour} messages this hour with no person speaking (limit ${hour.budget_per_hour}). Say something in the group to let them go on.`
+      : "";
+    card.hidden = held.length === 0 && !groupHeld && status.textContent === "";
     list.replaceChildren(...held.map((chain) => item(chain)));
   };
 
@@ -56,7 +63,7 @@ export function startChains(group: string, lead: boolean): void {
   const refresh = async () => {
     try {
       const response = await fetch(api(""), { credentials: "same-origin" });
-      if (response.ok) draw(((await response.json()) as ChainList).chains);
+      if (response.ok) draw((await response.json()) as ChainList);
     } catch {
       // The room shows the connection's state already; the next refresh tries again.
     }
