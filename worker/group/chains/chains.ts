@@ -60,17 +60,14 @@ export class Chains {
   admit(caller: Caller, send: ChainedSend, now: number): { problem: Problem } | { problem: null; note?: ChainNote } {
     const q = { sender: caller.peer, replyTo: send.replyTo, id: send.id, now };
     if (isPerson(caller)) {
-      this.store.record("person", q);
-      return { problem: null };
-    }
-    if (send.kind === "question" && send.to !== null && this.store.isPerson(send.to)) {
-      this.store.record("free", q);
+      this.store.recordPerson(q);
       return { problem: null };
     }
     const budget = this.settings.chainBudget;
-    const admitted = this.store.admitAgent({ ...q, budget, perHour: this.settings.groupAgentMessagesPerHour });
+    const questionTo = send.kind === "question" ? send.to : null;
+    const admitted = this.store.admitAgent({ ...q, budget, perHour: this.settings.groupAgentMessagesPerHour, questionTo });
     if (!admitted) return { problem: this.refusal(caller, send.replyTo, now) };
-    if (admitted.charge < Math.ceil(budget * CHAIN_WARNING_SHARE)) return { problem: null };
+    if (admitted.voice === "free" || admitted.charge < Math.ceil(budget * CHAIN_WARNING_SHARE)) return { problem: null };
     const left = budget - admitted.charge;
     return {
       problem: null,

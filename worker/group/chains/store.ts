@@ -1,6 +1,6 @@
 /**
  * Chains' SQL. A message's chain lives in a side table keyed by message id (`chain_messages`),
- * written by the one statement a send adds (`admitAgent` or `recordFree`/`recordPerson`): the
+ * written by the one statement a send adds (`admitAgent` or `recordPerson`): the
  * triggers below create the chain, charge every chain the message joined, and empty the sender's
  * handed set in that same statement. The chain rows are the running totals a send is checked
  * against, so no send ever counts over messages.
@@ -111,6 +111,7 @@ export interface ChainRow extends Record<string, SqlStorageValue> {
 export interface Admitted {
   chain: number;
   charge: number;
+  voice: Voice;
 }
 
 export interface RefusalFacts {
@@ -138,11 +139,12 @@ export class ChainStore {
    * The check and the record of an agent's send in one statement: it joins every chain it was
    * handed and its reply's, is charged the fullest one's count plus one, and is recorded only if
    * none of them is held or ended, that count is within `budget`, and the group's hourly count is
-   * within `perHour`. Null when refused: nothing was written.
+   * within `perHour`. A question to a peer who has spoken as a person (`questionTo`) is free: it
+   * joins the fullest chain uncharged and is never refused. Null when refused: nothing was written.
    */
-  admitAgent(q: { sender: string; replyTo: string | null; id: string; now: number; budget: number; perHour: number }): Admitted | null {
+  admitAgent(q: { sender: string; replyTo: string | null; id: string; now: number; budget: number; perHour: number; questionTo: string | null }): Admitted | null {
     const rows = this.sql
-      .exec<{ chain: number; charge: number }>(
+      .exec<{ chain: number; charge: number; voice: Voice }>(
         `WITH joined(chain) AS (${JOINED}),
          facts AS (
            SELECT (SELECT MAX(agent_messages) FROM chains WHERE id IN joined) AS most,
@@ -150,13 +152,15 @@ export class ChainStore {
                   ${HOURLY} AS hourly,
                   (SELECT id FROM chains WHERE id IN joined ORDER BY agent_messages DESC, id LIMIT 1) AS fullest,
                   (SELECT COALESCE(MAX(id), 0) + 1 FROM chains) AS next_id,
-                  (SELECT json_group_array(chain) FROM joined) AS joined_json
+                  (SELECT json_group_array(chain) FROM joined) AS joined_json,
+                  EXISTS (SELECT 1 FROM chain_people WHERE name = ?8) AS free
          )
          INSERT INTO chain_messages (id, chain, sender, voice, at, charge, joined)
-         SELECT ?4, COALESCE(fullest, next_id), ?1, 'agent', ?5, COALESCE(most, 0) + 1,
-                CASE WHEN fullest IS NULL THEN json_array(next_id) ELSE joined_json END
-         FROM facts WHERE stopped = 0 AND COALESCE(most, 0) < ?6 AND hourly < ?7
-         RETURNING chain, charge`,
+         SELECT ?4, COALESCE(fullest, next_id), ?1, CASE WHEN free THEN 'free' ELSE 'agent' END, ?5,
+                CASE WHEN free THEN 0 ELSE COALESCE(most, 0) + 1 END,
+                CASE WHEN fullest IS NULL THEN json_array(next_id) WHEN free THEN json_array(fullest) ELSE joined_json END
+         FROM facts WHERE free OR (stopped = 0 AND COALESCE(most, 0) < ?6 AND hourly < ?7)
+         RETURNING chain, charge, voice`,
         q.sender,
         q.replyTo,
         q.now - 3_600_000,
@@ -164,31 +168,27 @@ export class ChainStore {
         q.now,
         q.budget,
         q.perHour,
+        q.questionTo,
       )
       .toArray();
     return rows[0] ?? null;
   }
 
-  /**
-   * A person's message: it renews the chain of the message it answers, or starts a new one. A
-   * free message (an agent's question to a person) joins like an agent's but is never charged.
-   */
-  record(voice: "person" | "free", q: { sender: string; replyTo: string | null; id: string; now: number }): Admitted {
-    const joined = voice === "person" ? `SELECT chain FROM chain_messages WHERE id = ?2` : JOINED;
+  /** A person's message: it renews the chain of the message it answers, or starts a new one. */
+  recordPerson(q: { sender: string; replyTo: string | null; id: string; now: number }): Admitted {
     return this.sql
-      .exec<{ chain: number; charge: number }>(
-        `WITH joined(chain) AS (${joined}),
+      .exec<{ chain: number; charge: number; voice: Voice }>(
+        `WITH joined(chain) AS (SELECT chain FROM chain_messages WHERE id = ?2),
          facts AS (
            SELECT (SELECT id FROM chains WHERE id IN joined ORDER BY agent_messages DESC, id LIMIT 1) AS fullest,
                   (SELECT COALESCE(MAX(id), 0) + 1 FROM chains) AS next_id
          )
          INSERT INTO chain_messages (id, chain, sender, voice, at, charge, joined)
-         SELECT ?3, COALESCE(fullest, next_id), ?1, ?4, ?5, 0, json_array(COALESCE(fullest, next_id)) FROM facts
-         RETURNING chain, charge`,
+         SELECT ?3, COALESCE(fullest, next_id), ?1, 'person', ?4, 0, json_array(COALESCE(fullest, next_id)) FROM facts
+         RETURNING chain, charge, voice`,
         q.sender,
         q.replyTo,
         q.id,
-        voice,
         q.now,
       )
       .one();
@@ -205,11 +205,6 @@ export class ChainStore {
 
   markHeld(chain: number, by: string, now: number): void {
     this.sql.exec(`UPDATE chains SET held_at = ?, held_by = ? WHERE id = ? AND held_at IS NULL AND ended_at IS NULL`, now, by, chain);
-  }
-
-  /** Whether `name` has ever spoken as a person. */
-  isPerson(name: string): boolean {
-    return this.sql.exec(`SELECT 1 FROM chain_people WHERE name = ?`, name).toArray().length > 0;
   }
 
   /** `peer` was handed these messages: its next send joins their chains (ended ones aside). */
