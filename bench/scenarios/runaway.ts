@@ -1,7 +1,7 @@
 /**
  * Runaway: three agents answering every message they read (alice -> bob -> carol -> alice, DMs, no
  * reply_to: the cascade of docs/chains.md) as fast as real MCP clients can, until the relay holds
- * their chain; then they keep retrying, as a loop that ignores the refusal would. Counted: the
+ * their chain; then they keep retrying (every 100 ms), as a loop that ignores the refusal would. Counted: the
  * messages the cascade got through before the hold (the chain budget, CHAIN_BUDGET), and the
  * refused retries. Meanwhile a bystander (eve, DMs to dan, reading nothing of the cascade) sends
  * back to back; her send_message call latency during the runaway is compared with the same calls
@@ -26,6 +26,9 @@ async function call(client: Client, name: string, args: Record<string, unknown>)
   const data = result.structuredContent ?? {};
   return { isError: result.isError === true, ...(data.error && { code: data.error }), ...(data.messages && { messages: data.messages }) };
 }
+
+/** How soon a held agent tries again here; a real agent needs a model turn (seconds) per try. */
+const RETRY_PAUSE_MS = 100;
 
 export const runaway: Scenario = {
   name: "runaway",
@@ -71,8 +74,10 @@ export const runaway: Scenario = {
           else if (sent.code === "chain_held") {
             if (refusedRetries === 0) heldAfterMs = now() - cascadeStart;
             refusedRetries++;
-            // A loop that ignores the refusal retries the same agent straight away.
+            // A loop that ignores the refusal retries the same agent: after RETRY_PAUSE_MS, far
+            // sooner than a real agent could (each of its tries is a model turn, seconds).
             i--;
+            await sleep(RETRY_PAUSE_MS);
           } else throw new Error(`the cascade was refused with ${sent.code}, not chain_held`);
         }
       })();
@@ -102,7 +107,7 @@ export const runaway: Scenario = {
           { metric: "bystander send_dm, during the runaway", latency: duringSummary, note: `p99 ${p99Ratio}x quiet (target <= 1.5x)` },
         ],
         notes: [
-          "The cascade's agents retry a refused send at once, with no pause, for the whole measurement: the load a loop that ignores chain_held puts on the group.",
+          `Before the hold the cascade runs with no pause at all (no model turns); after it, the held agent retries every ${RETRY_PAUSE_MS} ms (read, then send) for the whole measurement: the load a loop that ignores chain_held puts on the group, many times faster than a real agent's turns.`,
           "The bench relay lifts GROUP_AGENT_MESSAGES_PER_HOUR (run.ts), so the chain budget is what holds the cascade.",
         ],
       };
