@@ -23,6 +23,7 @@ import { PressingBoard } from "../core/pressing-file.ts";
 import { REANNOUNCE_AFTER_MS } from "../core/reannounce.ts";
 import { Bridge, StdoutSink, type NoticeSink } from "../core/bridge.ts";
 import { CHAT_COMMANDS, CHAT_USAGE } from "./chat.ts";
+import { CHAINS_COMMANDS, CHAINS_USAGE } from "./chains.ts";
 import type { SettingsScope } from "../hooks/claude-settings.ts";
 import { saveProfile } from "../core/config-file.ts";
 import { targetFrom, type RelayTarget } from "../core/config.ts";
@@ -79,6 +80,7 @@ ${JOIN_USAGE}
       Who has read a message you sent: per recipient "read HH:MM", "announced HH:MM" or "not yet".
 
 ${CHAT_USAGE}
+${CHAINS_USAGE}
 Every command reads the relay, group, peer and token from the config file
 ($XDG_CONFIG_HOME/claude-relay/config.json, written by join and setup); --profile NAME picks one
 of several. --url/--token and RELAY_URL/RELAY_TOKEN override it.
@@ -308,6 +310,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   version,
   ...CHAT_COMMANDS,
   status: async (args) => (await import("./receipts.ts")).statusCommand(args),
+  ...CHAINS_COMMANDS,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -27,6 +27,7 @@ import type { RelayTarget } from "../core/config.ts";
 import { loadProfile } from "../core/config.ts";
 import { UsageError } from "../core/errors.ts";
 import { HOOK_EVENTS, type HookName } from "./hook-events.ts";
+import { isPersonPrompt, tellPersonSpoke } from "./person-spoke.ts";
 import { sanitizeId, sanitizeName } from "../core/notices.ts";
 import { midTurnOutput } from "./mid-turn.ts";
 
@@ -40,7 +41,10 @@ const STATE_MAX_AGE_MS = 14 * 86_400_000;
 interface HookInput {
   session_id?: string;
   stop_hook_active?: boolean;
+  /** PostToolUse: the tool that just ran. */
   tool_name?: string;
+  /** UserPromptSubmit: what was typed. */
+  prompt?: string;
 }
 
 function plural(n: number, word: string): string {
@@ -235,14 +239,18 @@ export async function runHook(args: string[]): Promise<number> {
     process.stderr.write(`relay-bridge hook: ${(error as Error).message}\n`);
     return 0;
   }
+  const left = Math.max(50, budget - (Date.now() - started));
   if (hook === "tool") {
     // After a relay tool the mail may just have been read; the next tool call looks again.
     if (input.tool_name?.startsWith("mcp__relay__")) return 0;
-    const output = await midTurnOutput(target, { sessionId: input.session_id ?? "", profile: values.profile ?? "", budgetMs: Math.max(50, budget - (Date.now() - started)) });
+    const output = await midTurnOutput(target, { sessionId: input.session_id ?? "", profile: values.profile ?? "", budgetMs: left });
     if (output) process.stdout.write(`${JSON.stringify(output)}\n`);
     return 0;
   }
-  const summary = await fetchUnread(target, Math.max(50, budget - (Date.now() - started)));
+  // A person typed this prompt: the relay renews the chains this session is in (person-spoke.ts).
+  const spoke = hook === "prompt" && isPersonPrompt(input.prompt) ? tellPersonSpoke(target, left) : null;
+  const summary = await fetchUnread(target, left);
+  await spoke;
   if (!summary) return 0;
   const raised = hook === "stop" && input.session_id ? new RaisedStore(input.session_id, values.profile ?? "") : null;
   const output = hookOutput(hook, target, summary, raised, input);

@@ -4,6 +4,7 @@
  * page through textContent, never innerHTML, so no message can become markup or script.
  */
 import { startReadMarks } from "./receipts.ts";
+import { startChains } from "./chains.ts";
 import type { BoardEntry, PauseInfo, RoomFrame, RoomMessage, RoomPeer, RoomSnapshot } from "../frames.ts";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -567,6 +568,7 @@ async function openRoom(): Promise<void> {
   document.body.dataset.renderedMs = String(Math.round(performance.now() - started));
   document.body.dataset.renderedAt = String(Math.round(performance.now()));
   markReadSoon();
+  startChains(group, lead);
   connect();
   window.setInterval(() => void refreshPeers(), 20_000);
   const left = r.session_ends ? Date.parse(r.session_ends) - Date.now() : Number.POSITIVE_INFINITY;
