@@ -30,6 +30,7 @@ import { join, JOIN_USAGE } from "./join.ts";
 import { acquirePaneLock } from "../pane/pane-lock.ts";
 import { PaneSink } from "../pane/pane-sink.ts";
 import { RESTART_CLAUDE, setup } from "../setup/setup.ts";
+import { setupOtherClient } from "../setup/other-clients.ts";
 import { StatusLine } from "../core/status.ts";
 import { claudePanes, listProcesses, Tmux } from "../pane/tmux.ts";
 
@@ -51,6 +52,11 @@ ${JOIN_USAGE}
       --channel registers the channel server instead of starting a split (no tmux needed).
       --print-only prints the commands instead of running them. Given --url and --token, saves
       them in the config file first.
+
+  relay-bridge setup --client codex|gemini [--url URL --token TOKEN] [--project DIR] [--trust]
+      The relay's tools and hooks for Codex CLI (~/.codex/config.toml and hooks.json, hooks
+      marked trusted) or Gemini CLI (~/.gemini/settings.json; --trust also trusts DIR, default
+      this directory, for Gemini, which ignores MCP servers and hooks in untrusted folders).
 
   relay-bridge connect [--url URL --token TOKEN] (--pane %N | --stdout) [--quiet] [--takeover]
       Hold the group's socket and announce new mail: one line typed into the Claude Code pane
@@ -100,6 +106,9 @@ const SETUP_OPTIONS = {
   "no-hooks": { type: "boolean", default: false },
   "no-permissions": { type: "boolean", default: false },
   channel: { type: "boolean", default: false },
+  client: { type: "string" },
+  project: { type: "string" },
+  trust: { type: "boolean" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -215,6 +224,10 @@ async function setupCommand(args: string[]): Promise<number> {
   const target = targetFrom(values);
   for (const note of target.notes) process.stdout.write(`${note}\n`);
   if (values.url !== undefined && values.token !== undefined && !values["print-only"]) rememberTarget(target, values.profile);
+  if (values.client !== undefined && values.client !== "claude") {
+    await setupOtherClient({ client: values.client, target, project: values.project, trust: values.trust, bridgeCommand: selfCommand(), print: (line) => process.stdout.write(`${line}\n`) });
+    return 0;
+  }
   await setup({
     target,
     tmux: new Tmux(),

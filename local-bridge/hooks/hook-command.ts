@@ -27,6 +27,7 @@ import { loadProfile } from "../core/config.ts";
 import { UsageError } from "../core/errors.ts";
 import { HOOK_EVENTS, type HookName } from "./hook-events.ts";
 import { sanitizeId, sanitizeName } from "../core/notices.ts";
+import { clientOutput, hookTargetFromEnv, isClient, runsAsPlugin } from "./clients.ts";
 
 
 /** Whole budget for the relay call: beyond it the hook gives up and prints nothing. */
@@ -213,7 +214,7 @@ export async function runHook(args: string[]): Promise<number> {
   const hook = name as HookName;
   const { values } = parseArgs({
     args: rest,
-    options: { profile: { type: "string" }, "timeout-ms": { type: "string" } },
+    options: { profile: { type: "string" }, client: { type: "string" }, "timeout-ms": { type: "string" } },
     strict: true,
   });
   const started = Date.now();
@@ -223,7 +224,8 @@ export async function runHook(args: string[]): Promise<number> {
   if (hook === "stop" && input.stop_hook_active === true) return 0;
   let target: RelayTarget;
   try {
-    target = loadProfile(values.profile ?? "");
+    // Without --profile (the Claude Code plugin, or a hook set up by hand): the environment.
+    target = values.profile === undefined ? hookTargetFromEnv() : loadProfile(values.profile);
   } catch (error) {
     // Misconfigured: say so where Claude Code's debug output shows it, and let the session go on.
     process.stderr.write(`relay-bridge hook: ${(error as Error).message}\n`);
@@ -231,8 +233,10 @@ export async function runHook(args: string[]): Promise<number> {
   }
   const summary = await fetchUnread(target, Math.max(50, budget - (Date.now() - started)));
   if (!summary) return 0;
-  const raised = hook === "stop" && input.session_id ? new RaisedStore(input.session_id, values.profile ?? "") : null;
+  const raisedKey = values.profile ?? `${target.baseUrl} ${target.peer}@${target.group}`;
+  const raised = hook === "stop" && input.session_id ? new RaisedStore(input.session_id, raisedKey) : null;
   const output = hookOutput(hook, target, summary, raised, input);
-  if (output) process.stdout.write(`${JSON.stringify(output)}\n`);
+  const client = values.client ?? "claude";
+  if (output) process.stdout.write(`${JSON.stringify(isClient(client) ? clientOutput(client, hook, output, runsAsPlugin()) : output)}\n`);
   return 0;
 }
