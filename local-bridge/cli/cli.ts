@@ -71,6 +71,10 @@ ${JOIN_USAGE}
       (default: this directory); --user: ~/.claude/settings.json. The token is kept in a profile
       of the config file (mode 0600), never in the settings.
 
+  relay-bridge plugin install [--url URL --token TOKEN | --profile NAME] [--dir DIR] [--no-permissions]
+      Install the relay as a Claude Code plugin (its tools, hooks for new mail, /relay:inbox),
+      through \`claude plugin marketplace add|install|configure\`; the token goes through stdin.
+
   relay-bridge channel [--profile NAME | --url URL --token TOKEN]
       A stdio MCP server for Claude Code that pushes notices into the session as channel events.
       Registered by \`setup --channel\`; launch Claude with
@@ -309,6 +313,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   // Loaded on demand: Claude Code waits for this command at every prompt and stop.
   hook: async (args) => (await import("../hooks/hook-command.ts")).runHook(args),
   channel: channelCommand,
+  plugin: async (args) => (await import("../plugin/install.ts")).pluginCommand(args, selfCommand(), VERSION),
   "--version": version,
   version,
   ...CHAT_COMMANDS,
