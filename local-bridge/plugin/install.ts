@@ -20,6 +20,7 @@ import { shellLine } from "../core/shell.ts";
 import { claudeAllowRule } from "../hooks/clients.ts";
 import { allowRule, readSettings, settingsPath, writeSettings } from "../hooks/claude-settings.ts";
 import { HOOK_BUNDLE } from "../hooks/hooks.ts";
+import { announceClient } from "../setup/announce.ts";
 import { marketplaceManifest, MARKETPLACE_NAME, PLUGIN_COMMANDS, PLUGIN_ID, pluginManifest, type HookRunner } from "./manifest.ts";
 
 export const PLUGIN_USAGE = `  relay-bridge plugin install [--url URL --token TOKEN | --profile NAME] [--dir DIR] [--no-permissions]
@@ -111,6 +112,7 @@ export async function installPlugin(options: PluginInstallOptions): Promise<void
     if (allowRule(settings, claudeAllowRule(true))) writeSettings(path, settings);
     print(`allowed the plugin's relay tools without a prompt ("${claudeAllowRule(true)}" in ${path}; --no-permissions skips this)`);
   }
+  if (!(await announceClient(target, "claude-code"))) print(`note: could not tell the relay this peer runs Claude Code (list_peers shows it once told)`);
   print(`installed: you are ${target.peer} in relay group ${target.group}. Start a new Claude Code session (or /reload-plugins) to load it; /relay:inbox reads your mail`);
 }
 

@@ -7,6 +7,7 @@ import { confirm } from "@inquirer/prompts";
 import type { RelayTarget } from "../core/config.ts";
 import { UsageError } from "../core/errors.ts";
 import { shellLine } from "../core/shell.ts";
+import { announceClient } from "./announce.ts";
 import { setupCodex } from "./codex.ts";
 import { geminiTrusts, setupGemini, trustForGemini } from "./gemini.ts";
 
@@ -23,6 +24,13 @@ export interface ClientSetupOptions {
 }
 
 export async function setupOtherClient(options: ClientSetupOptions): Promise<void> {
+  await setupFiles(options);
+  if (!(await announceClient(options.target, options.client))) {
+    options.print(`note: could not tell the relay this peer runs ${options.client} (it shows in list_peers once told); everything else is set up`);
+  }
+}
+
+async function setupFiles(options: ClientSetupOptions): Promise<void> {
   const { target, print } = options;
   switch (options.client) {
     case "codex": {

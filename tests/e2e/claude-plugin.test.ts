@@ -62,6 +62,7 @@ describe.skipIf(!version)(`the relay as a Claude Code plugin (${version}), offli
 
   it("installs through Claude Code's own commands, keeps the token out of settings, and its server is Connected", async () => {
     expect(installed).toContain("installed: you are erin in relay group plugin-e2e");
+    expect((await call(alice, "list_peers")).peers).toContainEqual(expect.objectContaining({ name: "erin", client: "claude-code" }));
     const settings = readFileSync(join(home, ".claude", "settings.json"), "utf8");
     expect(settings).not.toContain(token);
     expect(settings).toContain("mcp__plugin_relay_relay");

@@ -144,6 +144,8 @@ describe.skipIf(!version)(`Codex CLI (${version}) as a relay peer, offline`, () 
     const hooks = (await hooksList(env, project)).filter((hook) => hook.command.includes("--client codex"));
     expect(hooks.map((hook) => hook.key.split(":").slice(-3, -2)[0]).sort()).toEqual(["session_start", "stop", "user_prompt_submit"]);
     for (const hook of hooks) expect(hook.trustStatus, hook.key).toBe("trusted");
+    // setup told the relay which client carol runs.
+    expect((await call(alice, "list_peers")).peers).toContainEqual(expect.objectContaining({ name: "carol", client: "codex" }));
   });
 
   it("its model is told of unread mail by the hooks, sends through the relay, and reads the DM when the Stop hook asks", async () => {

@@ -97,7 +97,8 @@ describe.skipIf(!version)(`Gemini CLI (${version}) as a relay peer, offline`, ()
     await model?.close();
   });
 
-  it("keeps the person's settings, makes them 0600 and trusts the project", () => {
+  it("keeps the person's settings, makes them 0600 and trusts the project", async () => {
+    expect((await call(alice, "list_peers")).peers).toContainEqual(expect.objectContaining({ name: "dora", client: "gemini" }));
     const path = join(home, ".gemini", "settings.json");
     const settings = JSON.parse(readFileSync(path, "utf8"));
     expect(settings).toMatchObject({ security: { auth: { selectedType: "gemini-api-key" } }, ui: { theme: "Default" }, mcpServers: { other: { command: "true" }, relay: { httpUrl: `${relay.url}/mcp` } } });
