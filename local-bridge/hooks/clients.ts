@@ -17,6 +17,7 @@
 import type { RelayTarget } from "../core/config.ts";
 import { targetFrom } from "../core/config.ts";
 import { HOOK_EVENTS, type HookName } from "./hook-events.ts";
+import { PLUGIN_NAME, PLUGIN_SERVER, PLUGIN_TOOL_PREFIX } from "../plugin/manifest.ts";
 
 export const CLIENTS = ["claude", "codex", "gemini"] as const;
 export type Client = (typeof CLIENTS)[number];
@@ -66,11 +67,6 @@ export function relayToolsPattern(client: Client, plugin = false): string {
       return "mcp_relay_*";
   }
 }
-
-/** The plugin's name and its MCP server's name (plugin/manifest.ts); Claude Code prefixes tools with both. */
-export const PLUGIN_NAME = "relay";
-export const PLUGIN_SERVER = "relay";
-export const PLUGIN_TOOL_PREFIX = `mcp__plugin_${PLUGIN_NAME}_${PLUGIN_SERVER}__`;
 
 /** The permission rule that allows every relay tool in Claude Code, as a plain server or as the plugin's. */
 export function claudeAllowRule(plugin = false): string {

@@ -11,10 +11,16 @@
  * - commands: `/relay:inbox` and `/relay:peers`.
  *
  * A plugin's tools are `mcp__plugin_<plugin>_<server>__<tool>` (PLUGIN_TOOL_PREFIX), never
- * `mcp__relay__…`: the commands and hook texts name them that way.
+ * `mcp__relay__…`: the commands and hook texts name them that way. The Worker builds the same
+ * plugin for its hosted marketplace (worker/plugin-marketplace.ts), so this file imports nothing
+ * that needs Node.
  */
 import { HOOK_EVENTS, type HookName } from "../hooks/hook-events.ts";
-import { PLUGIN_NAME, PLUGIN_SERVER, PLUGIN_TOOL_PREFIX } from "../hooks/clients.ts";
+
+/** The plugin's name and its MCP server's name; Claude Code prefixes the plugin's tools with both. */
+export const PLUGIN_NAME = "relay";
+export const PLUGIN_SERVER = "relay";
+export const PLUGIN_TOOL_PREFIX = `mcp__plugin_${PLUGIN_NAME}_${PLUGIN_SERVER}__`;
 
 export const MARKETPLACE_NAME = "claude-relay";
 export const PLUGIN_ID = `${PLUGIN_NAME}@${MARKETPLACE_NAME}`;
