@@ -18,6 +18,7 @@ import { webApp } from "./web/routes.ts";
 import { FEED_MAX_LIMIT } from "./group/room/feed.ts";
 import { setUpgradeIdentity } from "./group/sockets/upgrade.ts";
 import { bridgeDownload } from "./bridge-download.ts";
+import { pluginMarketplace } from "./plugin-marketplace.ts";
 import { invites } from "./invite/routes.ts";
 import { nameReservations } from "./invite/reserve-name.ts";
 import { announcedRoute, pressingRoute } from "./receipt-routes.ts";
@@ -219,6 +220,7 @@ app.route("/", webApp);
 app.route("/", invites);
 app.route("/", nameReservations);
 app.route("/", bridgeDownload);
+app.route("/", pluginMarketplace);
 
 /** What the caller may see after `after` (broadcasts, DMs to or from them), text included; marks nothing read. */
 app.get("/groups/:group/feed", requireToken, async (c) => {

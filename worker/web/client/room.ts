@@ -260,7 +260,7 @@ function drawPeers(peers: RoomPeer[]): void {
   for (const p of peers) knownPeers.add(p.name);
   $("peers").replaceChildren(
     ...peers.map((p) => {
-      const facts = [p.profile.summary, p.profile.hostname, p.profile.cwd, p.profile.branch && `branch ${p.profile.branch}`].filter(Boolean).join(" · ");
+      const facts = [p.profile.client, p.profile.summary, p.profile.hostname, p.profile.cwd, p.profile.branch && `branch ${p.profile.branch}`].filter(Boolean).join(" · ");
       return el(
         "li",
         { class: p.left ? "peer left" : "peer" },
