@@ -35,7 +35,7 @@ interface Variant {
 
 const servers = await Promise.all([
   startWrangler({ config: "bench/floor/wrangler.toml" }),
-  ...configs.map((config) => startWrangler({ config, vars: { RATE_LIMIT_COUNT: "1000000" } })),
+  ...configs.map((config) => startWrangler({ config, vars: { RATE_LIMIT_COUNT: "1000000", GROUP_AGENT_MESSAGES_PER_HOUR: "1000000" } })),
 ]);
 try {
   const variants: Variant[] = [];

@@ -135,7 +135,7 @@ function analyse(profile: Profile, trips: number, label: string, focus: string[]
 const trips = Number(process.argv[2] ?? 300);
 ensureDevSecret();
 const secret = findSecret()!;
-const [relay, floor] = await Promise.all([startWrangler({ vars: { RATE_LIMIT_COUNT: "1000000" } }), startWrangler({ config: "bench/floor/wrangler.toml" })]);
+const [relay, floor] = await Promise.all([startWrangler({ vars: { RATE_LIMIT_COUNT: "1000000", GROUP_AGENT_MESSAGES_PER_HOUR: "1000000" } }), startWrangler({ config: "bench/floor/wrangler.toml" })]);
 try {
   const mint = (peer: string) => signToken(secret, { g: "prof", p: peer, iat: Date.now() });
   const alice = await mcpClient(relay.url, await mint("alice"));

@@ -119,6 +119,27 @@ export const MAX_RECEIPT_RECIPIENTS = 200;
 export const MAX_ANNOUNCED_SEQS = 100;
 /** Pressing (urgent or question) mail one mid-turn check returns at most. */
 export const MAX_PRESSING_MAIL = 20;
+
+// Chains and budgets (worker/group/chains/, docs/chains.md) ------------------------------------
+
+/**
+ * Agent messages one chain may carry since a person last spoke in it. A real piece of work between
+ * two or three agents (a question, an answer, a follow-up, a hand-over, a confirmation) rarely
+ * needs more than a dozen; 20 leaves room for that and still stops a loop within a couple of
+ * minutes and a few dollars of model turns.
+ */
+export const DEFAULT_CHAIN_BUDGET = 20;
+/**
+ * Agent messages the whole group may send in an hour while no person speaks: catches many chains
+ * running in parallel, each under its own budget.
+ */
+export const DEFAULT_GROUP_AGENT_MESSAGES_PER_HOUR = 200;
+/** A send that takes its chain to this share of the budget or beyond is told so in its result. */
+export const CHAIN_WARNING_SHARE = 0.8;
+/** Chains `relay-bridge chains` and the room list at most. */
+export const CHAINS_LIST_MAX = 50;
+/** The last messages of a held chain the room shows. */
+export const CHAIN_PREVIEW_MESSAGES = 3;
 // Questions with a deadline and webhooks (worker/group/webhooks/)
 /** Characters in ask_peer's default_answer. */
 export const MAX_DEFAULT_ANSWER_LENGTH = 2_000;

@@ -13,10 +13,12 @@ import { hostGuard } from "./host-guard.ts";
 import { nameSchema } from "./group/peers/schemas.ts";
 import { MCP_PATH, serveMcp } from "./mcp/route.ts";
 import { isValidName, NAME_RULE } from "../contract/names.ts";
+import { PERSON_CLIENT_HEADER, PERSON_CLIENT_VALUE } from "../contract/chains.ts";
 import { webApp } from "./web/routes.ts";
 import { FEED_MAX_LIMIT } from "./group/room/feed.ts";
 import { setUpgradeIdentity } from "./group/sockets/upgrade.ts";
 import { bridgeDownload } from "./bridge-download.ts";
+import { pluginMarketplace } from "./plugin-marketplace.ts";
 import { invites } from "./invite/routes.ts";
 import { nameReservations } from "./invite/reserve-name.ts";
 import { announcedRoute, pressingRoute } from "./receipt-routes.ts";
@@ -97,8 +99,10 @@ function groupStub(env: Env, group: string) {
 // ---------------------------------------------------------------------------------------------
 
 async function mcp(c: Context<{ Bindings: Env; Variables: Vars }>): Promise<Response> {
-  const caller = await callerOf(c.req.header("Authorization"), c.env.RELAY_SECRET!);
-  if (caller instanceof Response) return caller;
+  const verified = await callerOf(c.req.header("Authorization"), c.env.RELAY_SECRET!);
+  if (verified instanceof Response) return verified;
+  // relay-bridge's verbs mark themselves: a person typed them (trust: docs/chains.md).
+  const caller: Caller = c.req.header(PERSON_CLIENT_HEADER) === PERSON_CLIENT_VALUE ? { ...verified, person: "cli" } : verified;
   return serveMcp({
     request: c.req.raw,
     env: c.env,
@@ -218,6 +222,7 @@ app.route("/", webApp);
 app.route("/", invites);
 app.route("/", nameReservations);
 app.route("/", bridgeDownload);
+app.route("/", pluginMarketplace);
 // Webhooks (a lead's) and the one-click answer pages their questions link to.
 app.route("/", webhookRoutes);
 app.route("/", answerPages);

@@ -24,8 +24,9 @@ const ARGUMENT_FLAGS: Record<string, string> = {
 };
 
 // Whole words only (a tool's name inside a longer identifier is not the tool), with or without
-// Claude Code's mcp__relay__ prefix and the backquotes around it.
-const TOOL_NAME = new RegExp(`\`?(?<!\\w)(?:mcp__relay__)?(${Object.keys(TOOL_COMMANDS).join("|")})(?!\\w)\`?`, "g");
+// a client's prefix (Claude Code's mcp__relay__ or its plugin's mcp__plugin_relay_relay__, Gemini's
+// mcp_relay_) and the backquotes around it.
+const TOOL_NAME = new RegExp(`\`?(?<!\\w)(?:mcp__relay__|mcp__plugin_relay_relay__|mcp_relay_)?(${Object.keys(TOOL_COMMANDS).join("|")})(?!\\w)\`?`, "g");
 const ARGUMENT = new RegExp(`(?<!\\w)(${Object.keys(ARGUMENT_FLAGS).join("|")})(?!\\w)`, "g");
 
 /** A relay message about tools, in the CLI's commands and flags. */

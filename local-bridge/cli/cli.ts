@@ -23,6 +23,7 @@ import { PressingBoard } from "../core/pressing-file.ts";
 import { REANNOUNCE_AFTER_MS } from "../core/reannounce.ts";
 import { Bridge, StdoutSink, type NoticeSink } from "../core/bridge.ts";
 import { CHAT_COMMANDS, CHAT_USAGE } from "./chat.ts";
+import { CHAINS_COMMANDS, CHAINS_USAGE } from "./chains.ts";
 import type { SettingsScope } from "../hooks/claude-settings.ts";
 import { saveProfile } from "../core/config-file.ts";
 import { targetFrom, type RelayTarget } from "../core/config.ts";
@@ -33,6 +34,7 @@ import { join, JOIN_USAGE } from "./join.ts";
 import { acquirePaneLock } from "../pane/pane-lock.ts";
 import { PaneSink } from "../pane/pane-sink.ts";
 import { RESTART_CLAUDE, setup } from "../setup/setup.ts";
+import { setupOtherClient } from "../setup/other-clients.ts";
 import { StatusLine } from "../core/status.ts";
 import { claudePanes, listProcesses, Tmux } from "../pane/tmux.ts";
 
@@ -55,6 +57,11 @@ ${JOIN_USAGE}
       --print-only prints the commands instead of running them. Given --url and --token, saves
       them in the config file first.
 
+  relay-bridge setup --client codex|gemini [--url URL --token TOKEN] [--project DIR] [--trust]
+      The relay's tools and hooks for Codex CLI (~/.codex/config.toml and hooks.json, hooks
+      marked trusted) or Gemini CLI (~/.gemini/settings.json; --trust also trusts DIR, default
+      this directory, for Gemini, which ignores MCP servers and hooks in untrusted folders).
+
   relay-bridge connect [--url URL --token TOKEN] (--pane %N | --stdout) [--quiet] [--takeover]
       Hold the group's socket and announce new mail: one line typed into the Claude Code pane
       (when Claude is idle), or one JSON object per line on stdout.
@@ -69,6 +76,10 @@ ${JOIN_USAGE}
       (default: this directory); --user: ~/.claude/settings.json. The token is kept in a profile
       of the config file (mode 0600), never in the settings.
 
+  relay-bridge plugin install [--url URL --token TOKEN | --profile NAME] [--dir DIR] [--no-permissions]
+      Install the relay as a Claude Code plugin (its tools, hooks for new mail, /relay:inbox),
+      through \`claude plugin marketplace add|install|configure\`; the token goes through stdin.
+
   relay-bridge channel [--profile NAME | --url URL --token TOKEN]
       A stdio MCP server for Claude Code that pushes notices into the session as channel events.
       Registered by \`setup --channel\`; launch Claude with
@@ -79,6 +90,7 @@ ${JOIN_USAGE}
       Who has read a message you sent: per recipient "read HH:MM", "announced HH:MM" or "not yet".
 
 ${CHAT_USAGE}
+${CHAINS_USAGE}
   relay-bridge webhook add URL [--for PEER]... [--events question,dm,chain_held] [--format json|slack]
   relay-bridge webhook list | remove ID   a lead's webhooks (docs/webhooks.md)
 
@@ -110,6 +122,9 @@ const SETUP_OPTIONS = {
   "no-hooks": { type: "boolean", default: false },
   "no-permissions": { type: "boolean", default: false },
   channel: { type: "boolean", default: false },
+  client: { type: "string" },
+  project: { type: "string" },
+  trust: { type: "boolean" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -226,6 +241,10 @@ async function setupCommand(args: string[]): Promise<number> {
   const target = targetFrom(values);
   for (const note of target.notes) process.stdout.write(`${note}\n`);
   if (values.url !== undefined && values.token !== undefined && !values["print-only"]) rememberTarget(target, values.profile);
+  if (values.client !== undefined && values.client !== "claude") {
+    await setupOtherClient({ client: values.client, target, project: values.project, trust: values.trust, bridgeCommand: selfCommand(), print: (line) => process.stdout.write(`${line}\n`) });
+    return 0;
+  }
   await setup({
     target,
     tmux: new Tmux(),
@@ -307,10 +326,12 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   // Loaded on demand: Claude Code waits for this command at every prompt and stop.
   hook: async (args) => (await import("../hooks/hook-command.ts")).runHook(args),
   channel: channelCommand,
+  plugin: async (args) => (await import("../plugin/install.ts")).pluginCommand(args, selfCommand(), VERSION),
   "--version": version,
   version,
   ...CHAT_COMMANDS,
   status: async (args) => (await import("./receipts.ts")).statusCommand(args),
+  ...CHAINS_COMMANDS,
   webhook: async (args) => (await import("./webhook.ts")).webhookCommand(args),
 };
 

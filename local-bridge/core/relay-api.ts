@@ -8,6 +8,7 @@
  * stateless, so one POST of `tools/call` is a whole call: no session, no SDK (which would triple
  * the bundle). The answer comes as JSON or as a one-event stream; both are read here.
  */
+import { PERSON_CLIENT_HEADER, PERSON_CLIENT_VALUE } from "../../contract/chains.ts";
 import { parseInviteUrl } from "../../contract/invite.ts";
 import type { RelayTarget } from "./config.ts";
 import { BridgeError } from "./errors.ts";
@@ -73,6 +74,8 @@ export async function callTool<T>(target: RelayTarget, name: string, args: Recor
     method: "POST",
     headers: {
       Authorization: `Bearer ${target.token}`,
+      // A person typed this verb: their messages renew chains rather than count against them.
+      [PERSON_CLIENT_HEADER]: PERSON_CLIENT_VALUE,
       "Content-Type": "application/json",
       Accept: "application/json, text/event-stream",
     },

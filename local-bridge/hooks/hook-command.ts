@@ -27,8 +27,10 @@ import type { RelayTarget } from "../core/config.ts";
 import { loadProfile } from "../core/config.ts";
 import { UsageError } from "../core/errors.ts";
 import { HOOK_EVENTS, type HookName } from "./hook-events.ts";
+import { isPersonPrompt, tellPersonSpoke } from "./person-spoke.ts";
 import { sanitizeId, sanitizeName } from "../core/notices.ts";
 import { midTurnOutput } from "./mid-turn.ts";
+import { clientOutput, hookTargetFromEnv, isClient, isRelayTool, runsAsPlugin } from "./clients.ts";
 
 
 /** Whole budget for the relay call: beyond it the hook gives up and prints nothing. */
@@ -40,7 +42,10 @@ const STATE_MAX_AGE_MS = 14 * 86_400_000;
 interface HookInput {
   session_id?: string;
   stop_hook_active?: boolean;
+  /** PostToolUse: the tool that just ran. */
   tool_name?: string;
+  /** UserPromptSubmit: what was typed. */
+  prompt?: string;
 }
 
 function plural(n: number, word: string): string {
@@ -219,7 +224,7 @@ export async function runHook(args: string[]): Promise<number> {
   const hook = name as HookName;
   const { values } = parseArgs({
     args: rest,
-    options: { profile: { type: "string" }, "timeout-ms": { type: "string" } },
+    options: { profile: { type: "string" }, client: { type: "string" }, "timeout-ms": { type: "string" } },
     strict: true,
   });
   const started = Date.now();
@@ -229,23 +234,32 @@ export async function runHook(args: string[]): Promise<number> {
   if (hook === "stop" && input.stop_hook_active === true) return 0;
   let target: RelayTarget;
   try {
-    target = loadProfile(values.profile ?? "");
+    // Without --profile (the Claude Code plugin, or a hook set up by hand): the environment.
+    target = values.profile === undefined ? hookTargetFromEnv() : loadProfile(values.profile);
   } catch (error) {
     // Misconfigured: say so where Claude Code's debug output shows it, and let the session go on.
     process.stderr.write(`relay-bridge hook: ${(error as Error).message}\n`);
     return 0;
   }
+  const left = Math.max(50, budget - (Date.now() - started));
+  // Each client reads the same answer in its own event names and tool names (clients.ts).
+  const client = values.client ?? "claude";
+  const emit = (output: object | null) => {
+    if (output) process.stdout.write(`${JSON.stringify(isClient(client) ? clientOutput(client, hook, output, runsAsPlugin()) : output)}\n`);
+  };
   if (hook === "tool") {
     // After a relay tool the mail may just have been read; the next tool call looks again.
-    if (input.tool_name?.startsWith("mcp__relay__")) return 0;
-    const output = await midTurnOutput(target, { sessionId: input.session_id ?? "", profile: values.profile ?? "", budgetMs: Math.max(50, budget - (Date.now() - started)) });
-    if (output) process.stdout.write(`${JSON.stringify(output)}\n`);
+    if (isRelayTool(input.tool_name)) return 0;
+    emit(await midTurnOutput(target, { sessionId: input.session_id ?? "", profile: values.profile ?? "", budgetMs: left }));
     return 0;
   }
-  const summary = await fetchUnread(target, Math.max(50, budget - (Date.now() - started)));
+  // A person typed this prompt: the relay renews the chains this session is in (person-spoke.ts).
+  const spoke = hook === "prompt" && isPersonPrompt(input.prompt) ? tellPersonSpoke(target, left) : null;
+  const summary = await fetchUnread(target, left);
+  await spoke;
   if (!summary) return 0;
-  const raised = hook === "stop" && input.session_id ? new RaisedStore(input.session_id, values.profile ?? "") : null;
-  const output = hookOutput(hook, target, summary, raised, input);
-  if (output) process.stdout.write(`${JSON.stringify(output)}\n`);
+  const raisedKey = values.profile ?? `${target.baseUrl} ${target.peer}@${target.group}`;
+  const raised = hook === "stop" && input.session_id ? new RaisedStore(input.session_id, raisedKey) : null;
+  emit(hookOutput(hook, target, summary, raised, input));
   return 0;
 }

@@ -15,7 +15,8 @@ import { startRelay, type RelayServer } from "../helpers/relay-server.ts";
 let relay: RelayServer;
 
 beforeAll(async () => {
-  relay = await startRelay({ vars: { RATE_LIMIT_COUNT: "100000" } });
+  // 200 DMs into one group: the group's hourly budget for agent messages (docs/chains.md) is not what is tested.
+  relay = await startRelay({ vars: { RATE_LIMIT_COUNT: "100000", GROUP_AGENT_MESSAGES_PER_HOUR: "100000" } });
 });
 
 afterAll(async () => {

@@ -1,8 +1,8 @@
 /**
  * What one send costs the group object in SQL statements, counted on the real object: the send
- * rules read everything they check in one statement, the message is stored in a second (its
- * triggers index and count it), and the sender's last_seen, shown to the minute, is written only
- * when that minute changes. One group's throughput rests on this path, so the count is held here.
+ * rules read everything they check in one statement, the chain budget is checked and recorded in
+ * a second (group/chains/), the message is stored in a third (its triggers index and count it),
+ * and the sender's last_seen, shown to the minute, is written only when that minute changes. One group's throughput rests on this path, so the count is held here.
  */
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
@@ -37,7 +37,7 @@ function takeStatements(group: string): Promise<string[]> {
 const isTouch = (statement: string) => statement.startsWith("INSERT INTO peers");
 
 describe("the SQL of one send", () => {
-  it("a broadcast, a DM and a reply each run two statements: the checks and the insert (plus last_seen once a minute)", async () => {
+  it("a broadcast, a DM and a reply each run three statements: the checks, the chain and the insert (plus last_seen once a minute)", async () => {
     const group = freshGroup("cost");
     const alice = await peer(group, "alice");
     const bob = await peer(group, "bob");
@@ -56,7 +56,8 @@ describe("the SQL of one send", () => {
       expect(sent.isError).toBe(false);
       const statements = await takeStatements(group);
       // The minute may turn between two sends: then, and only then, last_seen is written too.
-      expect(statements.filter((s) => !isTouch(s))).toHaveLength(2);
+      expect(statements.filter((s) => !isTouch(s))).toHaveLength(3);
+      expect(statements.filter((s) => s.includes("INSERT INTO chain_messages"))).toHaveLength(1);
       expect(statements.filter(isTouch).length).toBeLessThanOrEqual(1);
       expect(statements.at(-1)).toMatch(/^INSERT INTO messages/);
     }

@@ -19,6 +19,7 @@ import { KEEPALIVE_PING, KEEPALIVE_PONG } from "../../contract/frames.ts";
 import type { UnreadSummary } from "../../contract/unread.ts";
 import { settingsFrom, type RelayVars } from "./settings.ts";
 import type { NameRole } from "../../contract/token.ts";
+import type { ChainInfo, ChainList } from "../../contract/chains.ts";
 import { Board } from "./board/board.ts";
 import type { BoardCursor, BoardPage } from "./board/pages.ts";
 import type { StateEntry } from "./board/schemas.ts";
@@ -345,5 +346,27 @@ export class GroupObject extends DurableObject<RelayVars> {
   /** Read marks for the web room: receipts of the caller's own messages among `seqs`. */
   async readMarks(caller: Caller, seqs: number[]): Promise<Outcome<Record<number, { read: string[]; announced: string[] }>>> {
     return this.checked(caller, () => ok(this.receipts.ownMarks(caller, seqs)));
+  }
+
+  // Chains and budgets (group/chains/, docs/chains.md) --------------------------------------------
+
+  /** Open chains, held ones first, with the last few messages of each held one the caller may see. */
+  async chains(caller: Caller): Promise<Outcome<ChainList>> {
+    return this.checked(caller, () => this.mail.chains.list(caller));
+  }
+
+  /** A lead's yes: the chain gets a fresh budget. */
+  async continueChain(caller: Caller, id: number): Promise<Outcome<ChainInfo>> {
+    return this.checked(caller, () => this.mail.chains.continueChain(caller, id));
+  }
+
+  /** A lead's no: the chain is closed. */
+  async endChain(caller: Caller, id: number): Promise<Outcome<ChainInfo>> {
+    return this.checked(caller, () => this.mail.chains.endChain(caller, id));
+  }
+
+  /** A person typed a prompt into the caller's own Claude Code session (the UserPromptSubmit hook). */
+  async personSpoke(caller: Caller): Promise<Outcome<{ renewed: number[] }>> {
+    return this.checked(caller, () => this.mail.chains.personSpoke(caller));
   }
 }

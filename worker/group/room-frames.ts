@@ -27,7 +27,7 @@ export interface BoardEntry {
 
 export interface RoomPeer {
   name: string;
-  profile: { summary?: string; hostname?: string; cwd?: string; branch?: string };
+  profile: { summary?: string; hostname?: string; cwd?: string; branch?: string; client?: string };
   online: boolean;
   last_seen: string;
   left: boolean;

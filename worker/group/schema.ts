@@ -1,4 +1,5 @@
 import { claimsMigration } from "./claims/claims.ts";
+import { CHAINS_MIGRATION } from "./chains/store.ts";
 import { RESERVED_NAMES_SCHEMA } from "./invites/reserved-names.ts";
 import { IDEMPOTENCY_SCHEMA } from "./mail/idempotency.ts";
 import { receiptsMigration } from "./receipts/receipts.ts";
@@ -163,6 +164,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   IDEMPOTENCY_SCHEMA,
   // Read receipts (group/receipts/receipts.ts).
   receiptsMigration(),
+  // Chains and budgets (group/chains/store.ts).
+  CHAINS_MIGRATION,
   // Webhooks and their deliveries (group/webhooks/store.ts).
   WEBHOOKS_SCHEMA,
 ];

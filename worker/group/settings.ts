@@ -4,6 +4,8 @@
  * contract/limits.ts.
  */
 import {
+  DEFAULT_CHAIN_BUDGET,
+  DEFAULT_GROUP_AGENT_MESSAGES_PER_HOUR,
   DEFAULT_MAX_GROUP_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_PEER_BYTES_PER_DAY,
@@ -21,6 +23,8 @@ export interface RelayVars {
   MAX_GROUP_BYTES?: string;
   MAX_PEER_BYTES_PER_DAY?: string;
   ALLOWED_HOSTNAMES?: string;
+  CHAIN_BUDGET?: string;
+  GROUP_AGENT_MESSAGES_PER_HOUR?: string;
 }
 
 export interface Settings {
@@ -32,6 +36,10 @@ export interface Settings {
   maxGroupBytes: number;
   /** Bytes of messages one peer may send per UTC day. */
   maxPeerBytesPerDay: number;
+  /** Agent messages one chain may carry since a person last spoke in it (docs/chains.md). */
+  chainBudget: number;
+  /** Agent messages a group may send per hour while no person speaks. */
+  groupAgentMessagesPerHour: number;
 }
 
 function positive(value: string | undefined, fallback: number): number {
@@ -47,5 +55,7 @@ export function settingsFrom(vars: RelayVars): Settings {
     rateLimitWindowMs: positive(vars.RATE_LIMIT_WINDOW_SECONDS, DEFAULT_RATE_LIMIT_WINDOW_SECONDS) * 1000,
     maxGroupBytes: Math.floor(positive(vars.MAX_GROUP_BYTES, DEFAULT_MAX_GROUP_BYTES)),
     maxPeerBytesPerDay: Math.floor(positive(vars.MAX_PEER_BYTES_PER_DAY, DEFAULT_MAX_PEER_BYTES_PER_DAY)),
+    chainBudget: Math.floor(positive(vars.CHAIN_BUDGET, DEFAULT_CHAIN_BUDGET)),
+    groupAgentMessagesPerHour: Math.floor(positive(vars.GROUP_AGENT_MESSAGES_PER_HOUR, DEFAULT_GROUP_AGENT_MESSAGES_PER_HOUR)),
   };
 }

@@ -18,6 +18,12 @@ export interface Caller {
   role?: Role;
   /** The page session (its id) the call came through; absent for a token. An ended one is refused. */
   session?: string;
+  /**
+   * Set when a person speaks through a client that is not a page: "cli" for relay-bridge's verbs
+   * (PERSON_CLIENT_HEADER), "room" for the web room's send route called with a token. A page
+   * session (`session`) is a person too. Chains never charge a person's message (chains/).
+   */
+  person?: "cli" | "room";
 }
 
 export type ProblemCode =
@@ -38,7 +44,8 @@ export type ProblemCode =
   | "name_taken"
   | "name_confusable"
   | "quota_exceeded"
-  | "idempotency_conflict";
+  | "idempotency_conflict"
+  | "chain_held";
 
 export interface Problem {
   code: ProblemCode;

@@ -7,6 +7,7 @@ import { READ_DEFAULT_LIMIT } from "../../contract/limits.ts";
 import { newMessageId } from "../types.ts";
 import { AskPeerInput, GetHistoryInput, ReadNewMessagesInput, SendDmInput, SendMessageInput, WaitForMessagesInput } from "./inputs.ts";
 import { compactMessage, compactPage, plural, problem, renderInbox, renderMessage, result, settle } from "./render.ts";
+import { withChainNote } from "./chain-notes.ts";
 import { defineTool, READ_ONLY, RELAY, WRITES } from "./tool.ts";
 import { deadlineFor, waitSurvivingRestarts } from "./waits.ts";
 
@@ -17,7 +18,7 @@ export const sendMessage = defineTool({
   annotations: WRITES,
   observers: false,
   handler: async ({ caller, group }, input) =>
-    settle(await group().send(caller, { ...input, kind: "group" }), (sent) => result(`Sent to group ${caller.group}: seq ${sent.seq}, id ${sent.id}.`, { ...sent })),
+    settle(await group().send(caller, { ...input, kind: "group" }), (sent) => result(withChainNote(`Sent to group ${caller.group}: seq ${sent.seq}, id ${sent.id}.`, sent), { ...sent })),
 });
 
 export const sendDm = defineTool({
@@ -29,7 +30,7 @@ export const sendDm = defineTool({
   handler: async ({ caller, group }, input) =>
     settle(await group().send(caller, { ...input, kind: "dm" }), (sent) =>
       result(
-        `Sent to ${input.to}: seq ${sent.seq}, id ${sent.id}.${sent.recipient_left ? ` Note: ${input.to} has left the group and may not read it soon.` : ""}`,
+        withChainNote(`Sent to ${input.to}: seq ${sent.seq}, id ${sent.id}.${sent.recipient_left ? ` Note: ${input.to} has left the group and may not read it soon.` : ""}`, sent),
         { ...sent },
       ),
     ),

@@ -23,7 +23,7 @@ export const listPeers = defineTool({
     settle(await group().listPeers(caller), ({ peers, paused }) => {
       const lines = peers.map(
         (p) =>
-          `${p.name}${p.name === caller.peer ? " (you)" : ""}${p.observer ? " (observer: reads every message, DMs included)" : ""}: ${p.online ? "online" : "offline"}, last seen ${p.last_seen}` +
+          `${p.name}${p.profile.client ? ` [${p.profile.client}]` : ""}${p.name === caller.peer ? " (you)" : ""}${p.observer ? " (observer: reads every message, DMs included)" : ""}: ${p.online ? "online" : "offline"}, last seen ${p.last_seen}` +
           (p.profile.summary ? ` - ${JSON.stringify(p.profile.summary)}` : ""),
       );
       const head = paused ? `The group is paused by ${paused.by}: ${paused.reason}. Sending is refused until a lead resumes it.\n` : "";

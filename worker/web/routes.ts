@@ -18,6 +18,7 @@ import type { Env } from "../env.ts";
 import { BOARD_PAGE_MAX } from "../group/board/pages.ts";
 import type { Caller, Outcome, Problem } from "../types.ts";
 import { SendDmInput, SendMessageInput } from "../group/mail/schemas.ts";
+import { ChainId } from "../group/chains/schemas.ts";
 import { ASSETS } from "./assets.gen.ts";
 import { setUpgradeIdentity } from "../group/sockets/upgrade.ts";
 import { openSession, sealSession, type Session, SESSION_COOKIE, sessionCookie } from "./session.ts";
@@ -235,7 +236,8 @@ webApp.post("/g/:group/api/send", async (c) => {
   const body = PageSend.safeParse(await c.req.json().catch(() => null));
   if (!body.success) return refuse(400, "invalid_body", 'Send JSON: {"text": "...", "to"?: "<peer>", "urgent"?: true, "tags"?: [...], "reply_to"?: "<id>", "idempotency_key"?: "<key>"}.');
   const { to, ...rest } = body.data;
-  const caller = c.get("caller");
+  // The room's send route speaks for a person, whether from the page or a script's token (docs/chains.md).
+  const caller: Caller = { ...c.get("caller"), person: "room" };
   const parsed = to ? SendDmInput.safeParse({ ...rest, to }) : SendMessageInput.safeParse(rest);
   if (!parsed.success) return refuse(400, "invalid_input", parsed.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; "));
   return answer(await groupStub(c.env, caller.group).send(caller, { ...parsed.data, kind: to ? "dm" : "group" }));
@@ -309,4 +311,28 @@ webApp.get("/g/:group/ws", async (c) => {
   // Signing out of this session closes this socket, and an ended session cannot open another.
   setUpgradeIdentity(headers, { group: s.g, peer: s.p, iat: s.iat, exp: s.sx, ...(s.r && { role: s.r }), session: s.sid }, { page: true });
   return groupStub(c.env, group).fetch(new Request(c.req.url, { headers }));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Chains (group/chains/, docs/chains.md): the page's held-chains panel, `relay-bridge chains` and
+// `continue` (a Bearer token), and the UserPromptSubmit hook saying a person spoke.
+// ---------------------------------------------------------------------------------------------
+
+webApp.get("/g/:group/api/chains", async (c) => {
+  const caller = c.get("caller");
+  return answer(await groupStub(c.env, caller.group).chains(caller));
+});
+
+webApp.post("/g/:group/api/chains/:id/:action{continue|end}", async (c) => {
+  const id = ChainId.safeParse(c.req.param("id"));
+  if (!id.success) return refuse(400, "invalid_input", id.error.issues.map((i) => i.message).join("; "));
+  const caller = c.get("caller");
+  const stub = groupStub(c.env, caller.group);
+  const outcome = c.req.param("action") === "continue" ? await stub.continueChain(caller, id.data) : await stub.endChain(caller, id.data);
+  return answer(outcome, (chain) => ({ chain }));
+});
+
+webApp.post("/g/:group/api/chains/person-spoke", async (c) => {
+  const caller = c.get("caller");
+  return answer(await groupStub(c.env, caller.group).personSpoke(caller));
 });

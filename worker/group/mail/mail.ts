@@ -12,7 +12,9 @@ import type { Settings } from "../settings.ts";
 import { type Caller, fail, type Message, newMessageId, ok, type Outcome, type Problem } from "../types.ts";
 import type { Peers } from "../peers/peers.ts";
 import type { SocketHub } from "../sockets/hub.ts";
+import { Chains } from "../chains/chains.ts";
 import { Handovers } from "./handovers.ts";
+import type { ChainNote } from "../chains/schemas.ts";
 import { IdempotencyKeys, type KeyedSend } from "./idempotency.ts";
 import type { Answer, AskInput, HistoryPage, HistoryQuery, Inbox, SendInput, Sent } from "./schemas.ts";
 import { sendProblem } from "./rules.ts";
@@ -56,6 +58,7 @@ function keyedSend(input: SendInput): KeyedSend {
 export class Mail {
   readonly store: MailStore;
   readonly waits = new ParkedWaits();
+  readonly chains: Chains;
   private readonly handovers = new Handovers();
   private readonly deps: MailDeps;
   private readonly keys: IdempotencyKeys;
@@ -64,6 +67,7 @@ export class Mail {
     this.deps = deps;
     this.store = new MailStore(deps.sql);
     this.keys = new IdempotencyKeys(deps.sql);
+    this.chains = new Chains(deps.sql, deps.settings);
   }
 
   // Sending ----------------------------------------------------------------------------------------
@@ -73,9 +77,10 @@ export class Mail {
     if (refused) return { ok: false, problem: refused };
     const posted = this.post(caller, input, newMessageId());
     if (!posted.ok) return posted;
-    const { message, recipientLeft } = posted.value;
+    const { message, recipientLeft, chain } = posted.value;
     const sent: Sent = { id: message.id, seq: message.seq, time: message.time };
     if (recipientLeft) sent.recipient_left = true;
+    if (chain) sent.chain = chain;
     return ok(sent);
   }
 
@@ -83,7 +88,7 @@ export class Mail {
    * Checks a send against the group's rules, stores it, and tells whoever hears about it: the
    * calls parked for it and the sockets of its audience. Nothing is stored when a rule refuses.
    */
-  private post(caller: Caller, input: SendInput, id: string, ask?: { default_answer?: string; deadline?: number }): Outcome<{ message: Message; recipientLeft: boolean }> {
+  private post(caller: Caller, input: SendInput, id: string, ask?: { default_answer?: string; deadline?: number }): Outcome<{ message: Message; recipientLeft: boolean; chain?: ChainNote | undefined }> {
     const { peers, sockets } = this.deps;
     const now = Date.now();
     // A send that repeats an idempotency_key answers with the first message and stores nothing.
@@ -91,10 +96,15 @@ export class Mail {
     const replay = key === undefined ? null : this.keys.firstSend(caller.peer, key, id, keyedSend(input), now, (peer, first) => this.store.sentBy(peer, first));
     if (replay) return replay;
     const checked = sendProblem(this.store, this.deps.settings, caller, input, now, () => peers.store.presentPeers().map((p) => p.name));
-    if (checked.problem) {
+    // A refused send gives its key back, so a corrected retry with the same key goes through.
+    const refuse = (problem: Problem): Outcome<never> => {
       if (key !== undefined) this.keys.release(caller.peer, key, id);
-      return { ok: false, problem: checked.problem };
-    }
+      return { ok: false, problem };
+    };
+    if (checked.problem) return refuse(checked.problem);
+    // The last rule, and the first write: an agent's send past its chain's budget is refused (chains/).
+    const chained = this.chains.admit(caller, { id, to: input.to ?? null, kind: input.kind, replyTo: input.reply_to ?? null }, now);
+    if (chained.problem) return refuse(chained.problem);
     // No await between these writes: the runtime commits them as one atomic transaction.
     peers.seen(caller, now, true);
     const message = this.store.insertMessage({
@@ -115,7 +125,7 @@ export class Mail {
     this.deps.ensureAlarm();
     // After ensureAlarm: webhooks may set the alarm sooner, and the later setAlarm wins.
     this.deps.webhooks.onMessage(message, ask);
-    return ok({ message, recipientLeft: checked.recipientLeft });
+    return ok({ message, recipientLeft: checked.recipientLeft, chain: chained.note });
   }
 
   /**
@@ -147,6 +157,7 @@ export class Mail {
       const revokedSince = this.deps.peers.revokedProblem(caller);
       if (revokedSince) return { ok: false, problem: revokedSince };
     }
+    if (reply) this.chains.handed(caller, [reply.id]);
     // Not leased, unlike readNew: if the Worker's request was cancelled while this call waited,
     // nobody would release the lease, and the reply should be plain unread mail at once.
     return ok({ question: asked, reply });
@@ -172,6 +183,7 @@ export class Mail {
     const messages = this.store.unread(listener, peer.read_cursor, limit, inFlight);
     const seqs = messages.map((m) => m.seq);
     this.handovers.lease(caller.peer, seqs, now);
+    this.chains.handed(caller, messages.map((m) => m.id));
     return ok({ messages, remaining: this.store.countUnread(listener, peer.read_cursor, [...inFlight, ...seqs]) });
   }
 

@@ -1,5 +1,6 @@
 /** Mail's inputs (sending, reading, waiting, history), declared once with zod (see peers/schemas.ts), and the values it answers with. */
 import { z } from "zod";
+import type { ChainNote } from "../chains/schemas.ts";
 import type { MessageKind } from "../../../contract/frames.ts";
 import {
   ASK_DEFAULT_TIMEOUT_S,
@@ -119,6 +120,8 @@ export interface Sent {
   time: string;
   /** Set when a DM went to a peer who has left the group: delivered, but they may not look. */
   recipient_left?: boolean;
+  /** Set when the message's chain is near (or at) its budget: the model should wrap up (chains/). */
+  chain?: ChainNote;
 }
 
 export interface Inbox {

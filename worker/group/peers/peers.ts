@@ -15,7 +15,7 @@ import { type PeerRow, PeerStore } from "./store.ts";
 /** A profile as it is stored and shown to every peer: each field on one line, empty ones dropped. */
 function oneLineProfile(profile: Profile): Profile {
   const clean: Profile = {};
-  for (const field of ["summary", "hostname", "cwd", "branch"] as const) {
+  for (const field of ["summary", "hostname", "cwd", "branch", "client"] as const) {
     const value = profile[field] === undefined ? "" : singleLine(profile[field]);
     if (value !== "") clean[field] = value;
   }
@@ -110,8 +110,12 @@ export class Peers {
     const now = Date.now();
     const throttled = this.writeThrottled(caller.peer, now);
     if (throttled) return { ok: false, problem: throttled };
-    this.touch(caller, now, true);
-    const row = this.store.setProfile(caller.peer, oneLineProfile(profile));
+    const stored = JSON.parse(this.touch(caller, now, true).profile) as Profile;
+    // The client is said once, by setup; a register that names only it keeps the rest, and one
+    // that leaves it out keeps it.
+    const onlyClient = profile.client !== undefined && Object.values({ ...profile, client: undefined }).every((v) => v === undefined);
+    const merged = onlyClient ? { ...stored, client: profile.client } : { ...profile, client: profile.client ?? stored.client };
+    const row = this.store.setProfile(caller.peer, oneLineProfile(merged));
     return ok(PeerStore.peerInfo(row, this.online(caller.peer, now)));
   }
 

@@ -18,6 +18,11 @@ export const RegisterInput = z.object({
   hostname: profileField,
   cwd: profileField,
   branch: profileField,
+  client: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{0,31}$/, "client must be a short lowercase word such as claude-code, codex or gemini")
+    .optional()
+    .describe("the agent program this session runs (set by the relay's setup; kept when a later register leaves it out)"),
 });
 
 /** What a peer says about itself; the register tool's input. */

@@ -4,6 +4,7 @@
  * page through textContent, never innerHTML, so no message can become markup or script.
  */
 import { startReadMarks } from "./receipts.ts";
+import { startChains } from "./chains.ts";
 import type { BoardEntry, PauseInfo, RoomFrame, RoomMessage, RoomPeer, RoomSnapshot } from "../frames.ts";
 import { Attention, foldInto } from "./attention.ts";
 import { openWebhooksPanel } from "./webhooks-panel.ts";
@@ -272,7 +273,7 @@ function drawPeers(peers: RoomPeer[]): void {
   for (const p of peers) knownPeers.add(p.name);
   $("peers").replaceChildren(
     ...peers.map((p) => {
-      const facts = [p.profile.summary, p.profile.hostname, p.profile.cwd, p.profile.branch && `branch ${p.profile.branch}`].filter(Boolean).join(" · ");
+      const facts = [p.profile.client, p.profile.summary, p.profile.hostname, p.profile.cwd, p.profile.branch && `branch ${p.profile.branch}`].filter(Boolean).join(" · ");
       return el(
         "li",
         { class: p.left ? "peer left" : "peer" },
@@ -587,6 +588,7 @@ async function openRoom(): Promise<void> {
   document.body.dataset.renderedMs = String(Math.round(performance.now() - started));
   document.body.dataset.renderedAt = String(Math.round(performance.now()));
   markReadSoon();
+  startChains(group, lead);
   connect();
   window.setInterval(() => void refreshPeers(), 20_000);
   const left = r.session_ends ? Date.parse(r.session_ends) - Date.now() : Number.POSITIVE_INFINITY;
