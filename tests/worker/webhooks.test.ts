@@ -134,4 +134,32 @@ describe("webhook routes", () => {
     expect((await api(lead, "webhooks/remove", { id })).status).toBe(200);
     expect(await (await api(lead, "webhooks")).json()).toEqual([]);
   });
+
+  it("a chain that becomes held queues one chain_held for every webhook that hears it, whatever its peers", async () => {
+    const group = freshGroup("hooks");
+    const lead = await mint(group, "lee", { r: "lead" });
+    const narrow = await hooksCall(group, lead, "POST", "", { url: "https://held.example.com/x", peers: ["nobody"], events: ["chain_held"] });
+    const questionsOnly = await hooksCall(group, lead, "POST", "", { url: "https://q.example.com/x", events: ["question"] });
+    const alice = await peer(group, "alice");
+    const bob = await peer(group, "bob");
+    await alice.call("list_peers");
+    await bob.call("list_peers");
+    // Two agents answering each other until the relay holds their chain.
+    let refused: { by: typeof alice; to: string; result: Awaited<ReturnType<typeof alice.call>> } | null = null;
+    await alice.call("send_dm", { to: "bob", text: "kick-off" });
+    for (let i = 1; i < 100 && !refused; i++) {
+      const [me, next] = i % 2 === 1 ? [bob, alice] : [alice, bob];
+      await me.call("read_new_messages");
+      const sent = await me.call("send_dm", { to: next.name, text: `round ${i}` });
+      if (sent.isError) refused = { by: me, to: next.name, result: sent };
+    }
+    expect(refused?.result.data.error).toBe("chain_held");
+    // A retry is refused again, but the chain was already held: no second event.
+    const again = await refused!.by.call("send_dm", { to: refused!.to, text: "once more" });
+    expect(again.data.error).toBe("chain_held");
+    const rows = await sqlIn(group, `SELECT hook, event, notice FROM webhook_deliveries WHERE event = 'chain_held'`);
+    expect(rows.map((r) => r.hook)).toEqual([narrow.body.id]);
+    expect(JSON.parse(String(rows[0]!.notice))).toMatchObject({ text: expect.stringMatching(/^Chain \d+ is held after \d+ agent messages/), extra: { chain: expect.any(Number), budget: expect.any(Number) } });
+    expect(rows.some((r) => r.hook === questionsOnly.body.id)).toBe(false);
+  });
 });

@@ -44,13 +44,26 @@ export function isPerson(caller: Caller): boolean {
   return caller.session !== undefined || caller.person !== undefined;
 }
 
+/** A chain that has just become held, as the webhooks tell it to a person. */
+export interface HeldChain {
+  chain: number;
+  /** The agent whose send was refused. */
+  by: string;
+  agent_messages: number;
+  budget: number;
+}
+
 export class Chains {
   readonly store: ChainStore;
   private readonly settings: Settings;
 
-  constructor(sql: SqlStorage, settings: Settings) {
+  /** Told once when a chain becomes held (the webhooks' `chain_held` event). */
+  private readonly onHeld: ((held: HeldChain) => void) | undefined;
+
+  constructor(sql: SqlStorage, settings: Settings, onHeld?: (held: HeldChain) => void) {
     this.store = new ChainStore(sql);
     this.settings = settings;
+    this.onHeld = onHeld;
   }
 
   /**
@@ -100,6 +113,7 @@ export class Chains {
     }
     const fullest = chains[0];
     if (fullest && (fullest.held_at !== null || fullest.agent_messages >= budget)) {
+      if (fullest.held_at === null) this.onHeld?.({ chain: fullest.id, by: caller.peer, agent_messages: fullest.agent_messages, budget });
       this.store.markHeld(fullest.id, caller.peer, now);
       const since = fullest.person_by ? `since ${fullest.person_by} last spoke in it` : "with no person in it";
       return {

@@ -12,7 +12,7 @@ import type { Settings } from "../settings.ts";
 import { type Caller, fail, type Message, newMessageId, ok, type Outcome, type Problem } from "../types.ts";
 import type { Peers } from "../peers/peers.ts";
 import type { SocketHub } from "../sockets/hub.ts";
-import { Chains } from "../chains/chains.ts";
+import { type HeldChain, Chains } from "../chains/chains.ts";
 import { Handovers } from "./handovers.ts";
 import type { ChainNote } from "../chains/schemas.ts";
 import { IdempotencyKeys, type KeyedSend } from "./idempotency.ts";
@@ -34,7 +34,7 @@ export interface MailDeps {
   /** Records read receipts for `seqs`, in the same transaction as the cursor move. */
   receiptsRead?(peer: string, seqs: number[], now: number): void;
   /** Questions and DMs a webhook is for are queued for it (webhooks/webhooks.ts). */
-  webhooks: { onMessage(message: Message, ask?: { default_answer?: string; deadline?: number }): void };
+  webhooks: { onMessage(message: Message, ask?: { default_answer?: string; deadline?: number }): void; onChainHeld(held: HeldChain): void };
 }
 
 /**
@@ -67,7 +67,7 @@ export class Mail {
     this.deps = deps;
     this.store = new MailStore(deps.sql);
     this.keys = new IdempotencyKeys(deps.sql);
-    this.chains = new Chains(deps.sql, deps.settings);
+    this.chains = new Chains(deps.sql, deps.settings, (held) => deps.webhooks.onChainHeld(held));
   }
 
   // Sending ----------------------------------------------------------------------------------------

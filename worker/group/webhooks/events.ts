@@ -3,8 +3,8 @@
  *
  *   question    an ask_peer question to a peer the webhook is for (with a one-click answer link)
  *   dm          a direct message to such a peer (opt-in: `--events dm`)
- *   chain_held  a chain waits for a person's yes; the chains module calls
- *               `webhooks.enqueue("chain_held", { for: <peer who must say yes>, text, extra })`
+ *   chain_held  a chain waits for a person's yes (chains/chains.ts tells webhooks.onChainHeld
+ *               once, when it becomes held); for every webhook that hears it, whatever its peers
  *
  * Two formats: `json` (the fields below, for programs) and `slack` (`{"text": ...}`, what
  * Slack-compatible incoming webhooks take). Bodies stay small: message text is cut to
@@ -64,7 +64,7 @@ function slackText(context: DeliveryContext, notice: WebhookNotice): string {
       ? [`*${from}* asks *${who}* (group ${group}):`, body]
       : context.event === "dm"
         ? [`*${from}* → *${who}* (group ${group}):`, body]
-        : [`A chain in group ${group} waits for *${who}* to say yes:`, body];
+        : [`A chain in group ${group} is held and waits for a person to continue it (${who} was stopped):`, body];
   if (notice.default_answer !== undefined) lines.push(`If nobody answers by ${notice.deadline ?? "the deadline"}, ${from} goes ahead with: ${slackEscape(notice.default_answer)}`);
   if (context.answer_url) lines.push(`<${context.answer_url}|Answer>`);
   return lines.join("\n");

@@ -123,11 +123,25 @@ export class Webhooks {
   }
 
   /**
+   * A chain just became held: it waits for a person's yes (worker/group/chains/). Any person may
+   * continue a chain, so `--for` does not narrow this event: every webhook that hears it is told.
+   */
+  onChainHeld(held: { chain: number; by: string; agent_messages: number; budget: number }): void {
+    this.enqueue("chain_held", {
+      for: held.by,
+      from: held.by,
+      text: `Chain ${held.chain} is held after ${held.agent_messages} agent messages with no person (its budget is ${held.budget}). A person must continue it: in the web room, or with \`relay-bridge continue ${held.chain}\`; or end it.`,
+      extra: { chain: held.chain, agent_messages: held.agent_messages, budget: held.budget },
+    });
+  }
+
+  /**
    * Queues `event` for every webhook that hears it about `notice.for`. Synchronous SQL only, so a
    * caller inside a send keeps its writes in one transaction; the posting happens on the alarm.
    */
   enqueue(event: WebhookEvent, notice: WebhookNotice): void {
-    const hooks = this.store.hooks().filter((h) => h.events.includes(event) && (h.peers.length === 0 || h.peers.includes(notice.for)));
+    const forAnyone = event === "chain_held";
+    const hooks = this.store.hooks().filter((h) => h.events.includes(event) && (forAnyone || h.peers.length === 0 || h.peers.includes(notice.for)));
     if (hooks.length === 0) return;
     const now = Date.now();
     const stored = JSON.stringify(WebhookNotice.parse(notice));
