@@ -209,3 +209,36 @@ describe("claims beyond the tools", () => {
     await alice.close();
   });
 });
+
+describe("the room's claims panel API", () => {
+  const api = (group: string, token: string, path: string, body?: unknown) =>
+    workerFetch(`${BASE}/g/${group}/api/${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { Authorization: `Bearer ${token}`, ...(body !== undefined && { "Content-Type": "application/json" }) },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+
+  it("lists every claim and which holders are quiet; a lead releases a quiet holder's claim, nobody else", async () => {
+    const group = freshGroup("claims");
+    const alice = await peer(group, "alice");
+    const bob = await peer(group, "bob");
+    await alice.call("claim_paths", { paths: ["src", "docs"], reason: "moving" });
+    await bob.call("claim_paths", { paths: ["lib"] });
+    await sqlIn(group, `UPDATE peers SET last_seen = ? WHERE name = 'alice'`, Date.now() - 31 * 60_000);
+    const listed = (await (await api(group, bob.token, "claims")).json()) as { claims: { peer: string; pattern: string }[]; quiet: string[] };
+    expect(listed.claims.map((c) => `${c.peer}:${c.pattern}`)).toEqual(["alice:docs", "alice:src", "bob:lib"]);
+    expect(listed.quiet).toEqual(["alice"]);
+
+    const refused = await api(group, bob.token, "claims/release", { peer: "alice", paths: ["src"] });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { message: string }).message).toMatch(/Only a lead/);
+    const leadToken = await mint(group, "dana", { r: "lead" });
+    expect((await api(group, leadToken, "claims/release", { peer: "bob" })).status).toBe(403);
+    const released = await api(group, leadToken, "claims/release", { peer: "alice", paths: ["src"] });
+    expect(released.status).toBe(200);
+    expect(((await (await api(group, bob.token, "claims")).json()) as { claims: { pattern: string }[] }).claims.map((c) => c.pattern)).toEqual(["docs", "lib"]);
+    expect((await api(group, leadToken, "claims/release", { peer: "Not A Name" })).status).toBe(400);
+    await alice.close();
+    await bob.close();
+  });
+});

@@ -304,4 +304,9 @@ export class GroupObject extends DurableObject<RelayVars> {
   async claimsView(caller: Caller): Promise<Outcome<ClaimsView>> {
     return this.checked(caller, () => this.claimCalls.view(caller));
   }
+
+  /** The room's claims panel: every live claim, and the holders quiet enough for a lead to release. */
+  async webClaims(caller: Caller): Promise<Outcome<{ claims: Claim[]; quiet: string[] }>> {
+    return this.checked(caller, () => this.claimCalls.roomView());
+  }
 }

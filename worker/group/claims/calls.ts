@@ -88,6 +88,15 @@ export class ClaimCalls {
     return listed.ok ? ok({ peer: caller.peer, claims: listed.value }) : fail(listed.problem.code, listed.problem.message);
   }
 
+  /** For the web room: every live claim, and which holders are quiet (a lead may release theirs). */
+  roomView(): Outcome<{ claims: Claim[]; quiet: string[] }> {
+    const now = Date.now();
+    const listed = this.claims.list({}, now);
+    if (!listed.ok) return fail(listed.problem.code, listed.problem.message);
+    const holders = [...new Set(listed.value.map((c) => c.peer))];
+    return ok({ claims: listed.value, quiet: holders.filter((peer) => this.activeProblem(peer, now) === null) });
+  }
+
   /**
    * On the object's alarm: deletes what ran out and keeps an alarm set for the next expiry. Reads
    * already ignore expired claims, so this only keeps the table small; it is idempotent.
