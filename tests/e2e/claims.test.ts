@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claudeEnv, claudeVersion, type ContentBlock, type ModelStandin, type RecordedRequest, startModelStandin } from "../helpers/model-standin.ts";
+import { launchBrowser, linkFor, mintAs, signIn } from "../helpers/browser.ts";
 import { REPO_ROOT } from "../helpers/relay-server.ts";
 import { sharedRelay, type SharedRelay } from "../helpers/shared-relay.ts";
 
@@ -183,5 +184,26 @@ describe.skipIf(!version)(`the claims guard that \`hooks install\` adds, in Clau
     const guide = join(m.dir, "docs", "guide.md");
     await prompt("Update the guide.", { file: guide, from: "Old guide.", to: "New guide." });
     expect(readFileSync(guide, "utf8")).toBe("New guide.\n");
+  });
+});
+
+describe("the claims in the web room", () => {
+  it("a person sees who holds what, where, until when and why; no Release while the holder is active", async () => {
+    const m = await bobsMachine();
+    await tool(m.alice, "claim_paths", { paths: ["src/api"], repo: "github.com/acme/app", reason: "API refactor" });
+    const browser = await launchBrowser();
+    try {
+      const person = await signIn(browser, linkFor(relay.url, m.group, await mintAs(m.group, "dana", "lead")));
+      const item = person.page.locator("#claims li", { hasText: "src/api" });
+      await item.waitFor({ timeout: 15_000 });
+      const text = await item.textContent();
+      expect(text).toContain("alice");
+      expect(text).toContain("exclusive · github.com/acme/app · until");
+      expect(text).toContain("API refactor");
+      expect(await item.getByRole("button", { name: /Release/ }).count()).toBe(0);
+      await person.context.close();
+    } finally {
+      await browser.close();
+    }
   });
 });

@@ -18,7 +18,7 @@ const ClaimPathsToolInput = ClaimPathsInput.extend({
   notify: z
     .boolean()
     .default(false)
-    .describe("when something is refused, DM each holder that you need those paths (they see who, which paths and your reason)"),
+    .describe("DM each holder whose claim refused you"),
 });
 
 const ReleasePathsToolInput = ReleasePathsInput.extend({
@@ -26,7 +26,7 @@ const ReleasePathsToolInput = ReleasePathsInput.extend({
     .string()
     .regex(NAME_PATTERN, `peer must be ${NAME_RULE}`)
     .optional()
-    .describe("lead only: release this peer's claims instead of yours, once it has been quiet for 30 minutes"),
+    .describe("lead only: a peer quiet for 30 min"),
 });
 
 const compactConflict = (c: ClaimConflict) => ({ requested: c.requested, ...compactClaim(c.claim) });
@@ -50,7 +50,7 @@ async function notifyHolders(group: GroupStub, caller: Caller, conflicts: readon
 
 export const claimPaths = defineTool({
   name: "claim_paths",
-  description: `${RELAY} Claim files before editing files another session may touch: globs relative to the repository root (src/api/**, docs/*.md; a directory covers what is under it). Other sessions' edits, discarding git commands and commits there are then refused by their guards, naming you. Exclusive by default, for 60 minutes; claiming again renews. The result lists what was granted and every claim in the way, with its holder, reason and expiry. Pass repo (\`git remote get-url origin\`) to claim in one repository only. Release with release_paths when done.`,
+  description: `${RELAY} Claim files before editing files another session may touch: their guards then refuse edits, discarding git commands and commits there. Exclusive, 60 min by default; claiming again renews. Returns what was granted and every claim in the way (holder, reason, expiry). release_paths when done.`,
   inputSchema: ClaimPathsToolInput,
   annotations: { ...WRITES, idempotentHint: true },
   observers: false,
@@ -72,7 +72,7 @@ export const claimPaths = defineTool({
 
 export const releasePaths = defineTool({
   name: "release_paths",
-  description: `${RELAY} Release your path claims when you are done editing: the patterns exactly as claimed, or all of yours when paths is left out. A lead may release the claims of a peer that has gone quiet (peer).`,
+  description: `${RELAY} Release your path claims when done: patterns as claimed, or all of yours without paths. A lead may name a quiet peer.`,
   inputSchema: ReleasePathsToolInput,
   annotations: { ...WRITES, idempotentHint: true },
   observers: false,
@@ -87,7 +87,7 @@ export const releasePaths = defineTool({
 
 export const listClaims = defineTool({
   name: "list_claims",
-  description: `${RELAY} List the group's live path claims (who holds which files, until when and why): check before editing files another session may touch. Filter by repo or peer.`,
+  description: `${RELAY} Who holds which files, until when and why: check before editing files another session may touch.`,
   inputSchema: ListClaimsInput,
   annotations: READ_ONLY,
   observers: true,
