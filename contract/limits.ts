@@ -105,3 +105,17 @@ export const DEFAULT_CLAIM_TTL_MINUTES = 60;
 export const MAX_CLAIM_TTL_MINUTES = 24 * 60;
 export const MAX_CLAIM_REASON_LENGTH = 200;
 export const MAX_REPO_LENGTH = 200;
+
+// Idempotent sends (worker/group/mail/idempotency.ts)
+/** Characters in one idempotency_key. */
+export const IDEMPOTENCY_KEY_MAX_LENGTH = 64;
+/** How long a send's idempotency_key stands for it: a retry within this returns the first result. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;
+
+// Read receipts and mid-turn mail (contract/receipts.ts)
+/** Recipients one message_status answer lists at most (a broadcast in a very large group is cut). */
+export const MAX_RECEIPT_RECIPIENTS = 200;
+/** Seqs one "announced" report from a hook may name. */
+export const MAX_ANNOUNCED_SEQS = 100;
+/** Pressing (urgent or question) mail one mid-turn check returns at most. */
+export const MAX_PRESSING_MAIL = 20;

@@ -19,6 +19,7 @@ import { setUpgradeIdentity } from "./group/sockets/upgrade.ts";
 import { bridgeDownload } from "./bridge-download.ts";
 import { invites } from "./invite/routes.ts";
 import { nameReservations } from "./invite/reserve-name.ts";
+import { announcedRoute, pressingRoute } from "./receipt-routes.ts";
 
 export { GroupObject } from "./group/object.ts";
 
@@ -169,6 +170,10 @@ app.get("/groups/:group/unread", requireToken, async (c) => {
   if (!outcome.ok) return refuse(401, "token_revoked", outcome.problem.message);
   return c.json({ group, peer: caller.peer, ...outcome.value });
 });
+
+// Mid-turn mail and read receipts for hooks (worker/receipt-routes.ts)
+app.get("/groups/:group/pressing", requireToken, pressingRoute);
+app.post("/groups/:group/announced", requireToken, announcedRoute);
 
 // ---------------------------------------------------------------------------------------------
 // Path claims for the bridge's guards (local-bridge/guard/relay-source.ts): the caller and every

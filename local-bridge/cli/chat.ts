@@ -12,11 +12,12 @@ import { sanitizeLine, sanitizeName } from "../core/notices.ts";
 import { callTool, EXIT, feed, type FeedMessage } from "../core/relay-api.ts";
 import { clock } from "../core/status.ts";
 import { inCliWords } from "./cli-words.ts";
+import { confirm, readUnconfirmed, sendIdempotently } from "./sending.ts";
 
 export const CHAT_USAGE = `The relay from a terminal or a script (the token's peer; config file, or --url/--token):
   relay-bridge send "text" [--urgent] [--tag t]... [--reply-to ID]   broadcast to the group
   relay-bridge dm PEER "text" [--urgent] [--reply-to ID]              message one peer
-  relay-bridge read [--limit N]                   your unread mail; marks it read
+  relay-bridge read [--limit N]                   your unread mail; marks it read once printed
   relay-bridge peers                              who is in the group
   relay-bridge history [--peer P] [--query Q] [--before SEQ] [--limit N]
   relay-bridge ask PEER "question" [--timeout S]  DM a question, wait for the reply, print it
@@ -37,6 +38,7 @@ const COMMON = {
 
 type Out = (line: string) => void;
 const out: Out = (line) => process.stdout.write(`${line}\n`);
+const note: Out = (line) => process.stderr.write(`${line}\n`);
 
 function parse<O extends NonNullable<ParseArgsConfig["options"]>>(verb: string, options: O, args: string[]) {
   try {
@@ -113,12 +115,12 @@ async function send(args: string[]): Promise<number> {
   const [text] = positionals("send", given, ["TEXT"]);
   nonEmpty("send", text!);
   const t = target(values);
-  const sent = await callTool<{ id: string; seq: number; time: string }>(t, "send_message", {
+  const sent = await sendIdempotently<{ id: string; seq: number; time: string }>(t, "send_message", {
     text,
     ...(values.urgent ? { urgent: true } : {}),
     ...(values.tag ? { tags: values.tag } : {}),
     ...(values["reply-to"] ? { reply_to: values["reply-to"] } : {}),
-  });
+  }, note);
   if (values.json) json(sent.structured);
   else out(`sent to ${t.group}: seq ${sent.structured.seq}, id ${sent.structured.id}`);
   return EXIT.ok;
@@ -130,12 +132,12 @@ async function dm(args: string[]): Promise<number> {
   const [to, text] = positionals("dm", given, ["PEER", "TEXT"]);
   nonEmpty("dm", text!);
   const t = target(values);
-  const sent = await callTool<{ id: string; seq: number; time: string; recipient_left?: boolean }>(t, "send_dm", {
+  const sent = await sendIdempotently<{ id: string; seq: number; time: string; recipient_left?: boolean }>(t, "send_dm", {
     to,
     text,
     ...(values.urgent ? { urgent: true } : {}),
     ...(values["reply-to"] ? { reply_to: values["reply-to"] } : {}),
-  });
+  }, note);
   if (values.json) json(sent.structured);
   else out(`sent to ${to}: seq ${sent.structured.seq}, id ${sent.structured.id}${sent.structured.recipient_left ? ` (${to} has left the group)` : ""}`);
   return EXIT.ok;
@@ -147,14 +149,23 @@ async function read(args: string[]): Promise<number> {
   positionals("read", given, []);
   const t = target(values);
   const limit = wholeNumber("--limit", values.limit);
-  const inbox = await callTool<{ messages: FeedMessage[]; remaining: number }>(t, "read_new_messages", limit === undefined ? {} : { limit });
+  const inbox = await readUnconfirmed<FeedMessage>(t, limit);
   if (values.json) {
-    json(inbox.structured);
+    // The CLI confirms for itself: the relay's invitation to ack (`next`) is not for the script.
+    json({ messages: inbox.messages, remaining: inbox.remaining, ...(inbox.through !== undefined && { through: inbox.through }) });
   } else {
-    const { messages, remaining } = inbox.structured;
+    const { messages, remaining } = inbox;
     if (messages.length === 0) out("no unread messages");
     for (const m of messages) out(formatMessage(m, t.peer));
     if (remaining > 0) out(`(${remaining} more unread: run read again)`);
+  }
+  // Printed: only now is the mail read. Unconfirmed, it comes again on a later read.
+  if (inbox.through !== undefined) {
+    try {
+      await confirm(t, inbox.through);
+    } catch (error) {
+      note(`could not confirm these messages as read (${error instanceof Error ? error.message : error}); they will be shown again on a later read`);
+    }
   }
   return EXIT.ok;
 }
@@ -206,11 +217,11 @@ async function ask(args: string[]): Promise<number> {
   nonEmpty("ask", question!);
   const t = target(values);
   const timeout = wholeNumber("--timeout", values.timeout);
-  const answer = await callTool<{ question: { id: string; seq: number }; reply?: FeedMessage; timed_out?: boolean }>(t, "ask_peer", {
+  const answer = await sendIdempotently<{ question: { id: string; seq: number }; reply?: FeedMessage; timed_out?: boolean }>(t, "ask_peer", {
     to,
     question,
     ...(timeout !== undefined ? { timeout_seconds: timeout } : {}),
-  });
+  }, note);
   const { reply } = answer.structured;
   if (values.json) json(answer.structured);
   else if (reply) out(formatMessage(reply, t.peer));

@@ -6,9 +6,10 @@
  *                        [--hooks|--no-hooks] [--no-permissions] [--channel]
  *   relay-bridge connect [--url URL --token TOKEN] (--pane %N | --stdout) [--quiet] [--takeover]
  *   relay-bridge hooks   install|uninstall|status [--project DIR | --user]
- *   relay-bridge hook    session-start|prompt|stop --profile NAME   (run by Claude Code)
+ *   relay-bridge hook    session-start|prompt|stop|tool --profile NAME   (run by Claude Code)
  *   relay-bridge channel [--profile NAME | --url URL --token TOKEN] (run by Claude Code)
  *   relay-bridge send|dm|read|peers|history|ask|board|tail …   (chat.ts)
+ *   relay-bridge status  ID   (receipts.ts)
  *   relay-bridge claims|release|guard …                      (claims.ts)
  *
  * RELAY_URL and RELAY_TOKEN stand in for --url and --token, and the config file (config-file.ts)
@@ -19,6 +20,8 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { AckStore } from "../core/ack-store.ts";
+import { PressingBoard } from "../core/pressing-file.ts";
+import { REANNOUNCE_AFTER_MS } from "../core/reannounce.ts";
 import { Bridge, StdoutSink, type NoticeSink } from "../core/bridge.ts";
 import { CHAT_COMMANDS, CHAT_USAGE } from "./chat.ts";
 import { CLAIM_COMMANDS, CLAIMS_USAGE, guard } from "./claims.ts";
@@ -63,8 +66,9 @@ ${JOIN_USAGE}
   relay-bridge hooks install [--project DIR | --user] [--url URL --token TOKEN]
   relay-bridge hooks uninstall|status [--project DIR | --user]
       Claude Code hooks that tell the session about unread mail at its start, with each prompt,
-      and (once per piece of mail) when it is about to stop, and the claims guard that refuses
-      edits (and git commands discarding work) inside another peer's claim. Project: DIR/.claude/settings.local.json
+      and (once per piece of mail) when it is about to stop; urgent mail and questions also
+      after any tool call, mid-turn (ids and names only); and the claims guard that refuses edits
+      (and git commands discarding work) inside another peer's claim. Project: DIR/.claude/settings.local.json
       (default: this directory); --user: ~/.claude/settings.json. The token is kept in a profile
       of the config file (mode 0600), never in the settings.
 
@@ -73,6 +77,9 @@ ${JOIN_USAGE}
       Registered by \`setup --channel\`; launch Claude with
       --dangerously-load-development-channels server:relay-channel
       Needs relay-channel.mjs beside relay-bridge (the single file from /bridge.mjs has none).
+
+  relay-bridge status ID [--json]
+      Who has read a message you sent: per recipient "read HH:MM", "announced HH:MM" or "not yet".
 
 ${CHAT_USAGE}
 ${CLAIMS_USAGE}
@@ -182,7 +189,8 @@ async function connect(args: string[]): Promise<number> {
     process.stdout.on("error", () => {});
   }
 
-  const bridge = new Bridge({ socketUrl: target.socketUrl, token: target.token, group: target.group, peer: target.peer, sink, acks, status });
+  const pressing = new PressingBoard({ url: target.baseUrl, group: target.group, peer: target.peer });
+  const bridge = new Bridge({ socketUrl: target.socketUrl, token: target.token, group: target.group, peer: target.peer, sink, acks, status, pressing, ...(values.pane && { reannounce: { afterMs: REANNOUNCE_AFTER_MS } }) });
 
   shutdown = () => {
     stop.abort(new Error("stopped"));
@@ -254,7 +262,7 @@ async function hooksCommand(args: string[]): Promise<number> {
   switch (action) {
     case "install": {
       const result = installHooks(targetFrom(values), scope, selfCommand());
-      say(`${result.replaced > 0 ? "replaced" : "added"} the relay's SessionStart, UserPromptSubmit and Stop hooks in ${result.path} (profile ${result.profile})`);
+      say(`${result.replaced > 0 ? "replaced" : "added"} the relay's SessionStart, UserPromptSubmit, Stop and PostToolUse hooks in ${result.path} (profile ${result.profile})`);
       say(`and the claims guard (PreToolUse): edits and git commands that discard work inside another peer's claim are refused`);
       say(`they take effect in Claude Code sessions started from now on; to restart a running one, quit it and run ${RESTART_CLAUDE}`);
       return 0;
@@ -304,6 +312,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   "--version": version,
   version,
   ...CHAT_COMMANDS,
+  status: async (args) => (await import("./receipts.ts")).statusCommand(args),
   ...CLAIM_COMMANDS,
   guard: (args) => guard(selfCommand())(args),
 };

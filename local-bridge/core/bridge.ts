@@ -19,6 +19,8 @@ import type { AckStore } from "./ack-store.ts";
 import { RelayConnection, type ConnectionOptions, type ConnectionState } from "./connection.ts";
 import { BridgeError } from "./errors.ts";
 import { noticeRecord } from "./notices.ts";
+import type { PressingBoard } from "./pressing-file.ts";
+import { REANNOUNCE_CHECK_MS, Reannouncer } from "./reannounce.ts";
 import { clock, type StatusLine } from "./status.ts";
 
 /** Where notices go: the pump waits for `ready()`, then hands `write` the text `render` made. */
@@ -95,7 +97,15 @@ export interface BridgeOptions {
   status: StatusLine | null;
   /** Overrides for keep-alive and backoff timings (tests). */
   connection?: Partial<ConnectionOptions>;
+  /** Keeps the file the PostToolUse hook reads (pressing-file.ts), when given. */
+  pressing?: PressingBoard;
+  /** Announces mail still unread long after its notice once more (reannounce.ts); off when absent. */
+  reannounce?: { afterMs: number; checkMs?: number };
 }
+
+/** Told to the person (the status line in the sidebar) after the relay connection came back. */
+export const RECONNECT_HINT =
+  "the relay connection dropped and came back (a relay restart?). If Claude Code shows \"MCP server 'relay' has disconnected\", type /mcp there, pick relay, then Reconnect";
 
 export class Bridge {
   private readonly opts: BridgeOptions;
@@ -106,9 +116,17 @@ export class Bridge {
   private pumping: Promise<void> | null = null;
   private failure: ((error: unknown) => void) | null = null;
   private stopped = false;
+  private readonly reannouncer: Reannouncer | null;
+  /** Seqs in `pending` that are a second announcement. */
+  private readonly repeats = new Set<number>();
+  private reannounceTimer: NodeJS.Timeout | null = null;
+  /** The socket dropped after having been connected: the next connect is a comeback. */
+  private dropped = false;
+  private everConnected = false;
 
   constructor(options: BridgeOptions) {
     this.opts = options;
+    this.reannouncer = options.reannounce ? new Reannouncer(options.reannounce.afterMs) : null;
     this.highestSeen = options.acks.load() ?? 0;
     this.connection = new RelayConnection({
       socketUrl: options.socketUrl,
@@ -124,6 +142,10 @@ export class Bridge {
 
   /** Runs until `stop()` (resolves) or a final error: refused token, pane gone (rejects). */
   run(): Promise<void> {
+    if (this.reannouncer) {
+      this.reannounceTimer = setInterval(() => this.announceAgain(), this.opts.reannounce?.checkMs ?? REANNOUNCE_CHECK_MS);
+      this.reannounceTimer.unref();
+    }
     return new Promise((resolve, reject) => {
       this.failure = (error) => {
         this.connection.stop();
@@ -141,6 +163,8 @@ export class Bridge {
   /** Stops cleanly. Notices not yet delivered stay unacked, so the relay replays them next time. */
   stop(): void {
     this.stopped = true;
+    if (this.reannounceTimer) clearInterval(this.reannounceTimer);
+    this.opts.pressing?.setConnected(false);
     this.connection.stop();
   }
 
@@ -166,6 +190,7 @@ export class Bridge {
       this.opts.status?.note(`relay: ignored a notice with seq ${frame.seq}, beyond any seq a relay issues`);
       return;
     }
+    this.opts.pressing?.noticed(frame);
     if (frame.seq <= this.highestSeen) return; // replayed after a reconnect, already pending or handled
     this.highestSeen = frame.seq;
     this.pending.push(frame);
@@ -175,6 +200,8 @@ export class Bridge {
   }
 
   private onRead(frame: ReadFrame): void {
+    this.opts.pressing?.read(frame);
+    this.reannouncer?.read(frame);
     const before = this.pending.length;
     const readOutOfOrder = new Set(frame.seqs ?? []);
     this.pending = this.pending.filter((n) => n.seq > frame.through_seq && !readOutOfOrder.has(n.seq));
@@ -198,6 +225,9 @@ export class Bridge {
         const batch = this.pending.splice(0, sink.maxBatch);
         if (batch.length === 0) break;
         await sink.write(sink.render(batch));
+        const again = batch.filter((n) => this.repeats.delete(n.seq));
+        this.reannouncer?.delivered(again, Date.now(), true);
+        this.reannouncer?.delivered(batch.filter((n) => !again.includes(n)), Date.now(), false);
         const seq = highestSeq(batch);
         // Saved before it is sent: the relay never holds an ack this bridge could forget.
         this.opts.acks.save(seq);
@@ -211,7 +241,31 @@ export class Bridge {
     }
   }
 
+  /** Mail still unread long after its notice goes through the pump once more. */
+  private announceAgain(): void {
+    const due = this.reannouncer?.due(Date.now()) ?? [];
+    const known = new Set(this.pending.map((n) => n.seq));
+    const fresh = due.filter((n) => !known.has(n.seq));
+    if (fresh.length === 0) return;
+    for (const n of fresh) this.repeats.add(n.seq);
+    this.pending.push(...fresh);
+    this.pending.sort((a, b) => a.seq - b.seq);
+    this.opts.status?.note(`announcing ${fresh.length} message${fresh.length === 1 ? "" : "s"} again: still unread ${Math.round((this.opts.reannounce?.afterMs ?? 0) / 60_000)} min after the notice`);
+    this.pumping ??= this.pump().finally(() => {
+      this.pumping = null;
+    });
+  }
+
   private onState(state: ConnectionState): void {
+    this.opts.pressing?.setConnected(state.state === "connected");
+    if (state.state === "retrying" && this.everConnected) this.dropped = true;
+    if (state.state === "connected") {
+      // The socket came back after a drop: most often the relay restarted. Claude Code may have
+      // lost the relay's tools then, and only the person can bring them back.
+      if (this.dropped) this.opts.status?.note(RECONNECT_HINT);
+      this.dropped = false;
+      this.everConnected = true;
+    }
     const status = this.opts.status;
     if (!status) return;
     switch (state.state) {

@@ -26,12 +26,25 @@ export class RelayRefusal extends BridgeError {
   }
 }
 
+/**
+ * No answer came: the relay was not reached, or the connection failed before its answer arrived
+ * (so a send may have been stored). `transient` when trying again may help (not a bad host name or
+ * a TLS mix-up).
+ */
+export class RelayUnreachable extends BridgeError {
+  readonly transient: boolean;
+  constructor(message: string, code: string | undefined) {
+    super(message);
+    this.transient = !/^(ENOTFOUND|ERR_SSL|EPROTO|ERR_TLS|ERR_INVALID_URL)/.test(code ?? "") && !/TLS/.test(message);
+  }
+}
+
 async function request(url: string, init: RequestInit): Promise<Response> {
   try {
     return await fetch(url, { ...init, redirect: "error" });
   } catch (error) {
     const cause = ((error as { cause?: unknown }).cause ?? error) as NodeJS.ErrnoException;
-    throw new BridgeError(describeNetworkError(cause, url));
+    throw new RelayUnreachable(describeNetworkError(cause, url), cause.code);
   }
 }
 

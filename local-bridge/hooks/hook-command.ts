@@ -1,5 +1,5 @@
 /**
- * `relay-bridge hook session-start|prompt|stop --profile NAME`: what Claude Code runs for the hooks
+ * `relay-bridge hook session-start|prompt|stop|tool --profile NAME`: what Claude Code runs for the hooks
  * that `relay-bridge hooks install` adds. Each asks the relay for the peer's unread summary (one
  * GET that marks nothing read) and answers in the JSON Claude Code's hooks read on stdout:
  *
@@ -12,6 +12,7 @@
  *   continuing because a Stop hook blocked (`stop_hook_active`): each continuation is a paid model
  *   turn, and a peer mailing every few seconds would otherwise keep the session from ever ending
  *   its turn. Mail that arrives then waits for the next natural stop, or the next prompt's context.
+ * - tool (PostToolUse): urgent mail and questions, mid-turn; its own module, mid-turn.ts.
  *
  * It fails open: no profile, relay down, slow or refusing: it prints nothing and exits 0 within
  * its time bound, so a relay problem never stands between a person and their session.
@@ -27,6 +28,7 @@ import { loadProfile } from "../core/config.ts";
 import { UsageError } from "../core/errors.ts";
 import { HOOK_EVENTS, type HookName } from "./hook-events.ts";
 import { sanitizeId, sanitizeName } from "../core/notices.ts";
+import { midTurnOutput } from "./mid-turn.ts";
 
 
 /** Whole budget for the relay call: beyond it the hook gives up and prints nothing. */
@@ -38,6 +40,7 @@ const STATE_MAX_AGE_MS = 14 * 86_400_000;
 interface HookInput {
   session_id?: string;
   stop_hook_active?: boolean;
+  tool_name?: string;
 }
 
 function plural(n: number, word: string): string {
@@ -175,6 +178,9 @@ export function hookOutput(
       raised.save(summary.attention_seq);
       return { decision: "block", reason: unreadLine(summary) };
     }
+    case "tool":
+      // Answered by mid-turn.ts before any summary is fetched (runHook).
+      return null;
   }
 }
 
@@ -227,6 +233,13 @@ export async function runHook(args: string[]): Promise<number> {
   } catch (error) {
     // Misconfigured: say so where Claude Code's debug output shows it, and let the session go on.
     process.stderr.write(`relay-bridge hook: ${(error as Error).message}\n`);
+    return 0;
+  }
+  if (hook === "tool") {
+    // After a relay tool the mail may just have been read; the next tool call looks again.
+    if (input.tool_name?.startsWith("mcp__relay__")) return 0;
+    const output = await midTurnOutput(target, { sessionId: input.session_id ?? "", profile: values.profile ?? "", budgetMs: Math.max(50, budget - (Date.now() - started)) });
+    if (output) process.stdout.write(`${JSON.stringify(output)}\n`);
     return 0;
   }
   const summary = await fetchUnread(target, Math.max(50, budget - (Date.now() - started)));

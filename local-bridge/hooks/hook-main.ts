@@ -30,7 +30,7 @@ async function runGuard(args: string[]): Promise<number> {
 const [command, ...rest] = process.argv.slice(2);
 try {
   if (command === "guard") process.exitCode = await runGuard(rest);
-  else if (command !== "hook") throw new BridgeError(`relay-hook runs hooks only: relay-hook hook session-start|prompt|stop --profile NAME, or relay-hook guard tool|check … --profile NAME`, 2);
+  else if (command !== "hook") throw new BridgeError(`relay-hook runs hooks only: relay-hook hook session-start|prompt|stop|tool --profile NAME, or relay-hook guard tool|check … --profile NAME`, 2);
   else process.exitCode = await runHook(rest);
 } catch (error) {
   process.stderr.write(`relay-bridge hook: ${(error as Error).message}\n`);

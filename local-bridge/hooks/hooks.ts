@@ -1,8 +1,8 @@
 /**
- * `relay-bridge hooks install|uninstall|status`: puts the relay's three Claude Code hooks
- * (SessionStart, UserPromptSubmit, Stop; see hook-command.ts) and the claims guard (PreToolUse on
- * the editing tools and Bash; guard/profile-guard.ts) into a settings file, next to whatever is
- * there, and takes out exactly those again.
+ * `relay-bridge hooks install|uninstall|status`: puts the relay's Claude Code hooks
+ * (SessionStart, UserPromptSubmit, Stop; see hook-command.ts; PostToolUse, see mid-turn.ts) and the
+ * claims guard (PreToolUse on the editing tools and Bash; guard/profile-guard.ts) into a settings
+ * file, next to whatever is there, and takes out exactly those again.
  *
  * The hook commands name a stored profile (config-file.ts, mode 0600), never the token: settings
  * files get shown, shared and pasted into bug reports.
@@ -21,7 +21,7 @@ const CLAUDE_HOOK_TIMEOUT_S = 5;
 
 /** Recognises a hook command this tool wrote, whatever node or script path it was written with. */
 export function isRelayHook(command: string): boolean {
-  return /(relay-bridge|local-bridge)/.test(command) && /\s(hook (session-start|prompt|stop)|guard tool) --profile \S+$/.test(command);
+  return /(relay-bridge|local-bridge)/.test(command) && /\s(hook (session-start|prompt|stop|tool)|guard tool) --profile \S+$/.test(command);
 }
 
 /** The small hook-only bundle built next to the relay-bridge bundle (see hook-main.ts). */

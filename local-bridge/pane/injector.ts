@@ -16,7 +16,10 @@ import type { Tmux } from "./tmux.ts";
 export interface InjectorOptions {
   /** Gap between the two polls that must agree, and between checks while waiting. */
   pollMs?: number;
-  /** Pause between typing and Enter (Enter in the same breath becomes a newline in the box). */
+  /**
+   * Pause between the typed text showing in the box and Enter (Enter in the same breath becomes a
+   * newline in the box; the field reports 100-600 ms from typing, and the text showing comes first).
+   */
   enterPauseMs?: number;
   /** How long to watch for the typed text to appear, and for Enter to take it. */
   confirmMs?: number;
@@ -40,7 +43,7 @@ export class PaneInjector {
   constructor(tmux: Tmux, pane: string, options: InjectorOptions = {}) {
     this.tmux = tmux;
     this.pane = pane;
-    this.opts = { pollMs: 200, enterPauseMs: 150, confirmMs: 1500, enterRetries: 3, onWaiting: () => {}, ...options };
+    this.opts = { pollMs: 200, enterPauseMs: 100, confirmMs: 1500, enterRetries: 3, onWaiting: () => {}, ...options };
   }
 
   /**
@@ -90,28 +93,29 @@ export class PaneInjector {
    * "typed" when the box holds `ours`, a line typed earlier but not submitted, which only needs Enter.
    */
   private async turn(ours: string | null): Promise<"empty" | "typed"> {
+    // Each capture is compared with the one before it, so a screen that was still changing needs
+    // one more capture pollMs later to count as settled, not a fresh pair.
+    let previous = await this.tmux.capture(this.pane);
     for (;;) {
       this.checkAborted();
-      const { screen, settled } = await this.settledScreen();
+      await this.sleep(this.opts.pollMs);
+      const current = await this.tmux.capture(this.pane);
+      const settled = current === previous;
+      previous = current;
+      const screen = readScreen(current);
       if (ours !== null && settled && !screen.busy && inputHolds(screen, ours)) return "typed";
-      const reason = notReadyReason(screen) ?? (settled ? null : "the screen is still changing");
+      const notReady = notReadyReason(screen);
+      const reason = notReady ?? (settled ? null : "the screen is still changing");
       if (!reason) return "empty";
       this.report(reason);
-      await this.sleep(this.opts.pollMs);
+      // Busy, a dialog, someone typing: those last, so look less often than while settling.
+      if (notReady) await this.sleep(this.opts.pollMs);
     }
   }
 
   private report(reason: string | null): void {
     if (reason !== this.reported) this.opts.onWaiting(reason);
     this.reported = reason;
-  }
-
-  /** Two captures `pollMs` apart; `settled` when they are identical. */
-  private async settledScreen(): Promise<{ screen: Screen; settled: boolean }> {
-    const first = await this.tmux.capture(this.pane);
-    await this.sleep(this.opts.pollMs);
-    const second = await this.tmux.capture(this.pane);
-    return { screen: readScreen(second), settled: first === second };
   }
 
   /** Polls the screen until `test` holds (true) or `confirmMs` passes (false). */

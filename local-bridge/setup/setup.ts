@@ -4,6 +4,7 @@
  * allow its tools there, offer the hooks, and start `connect` for that pane beside it: by default
  * in a sidebar to its right that shows the conversation (`tail`) under the bridge's status line;
  * with `--compact`, in a 3-line split below. With `--channel`, register the channel server instead.
+ * Where no pane runs Claude Code, set up this directory's session with hooks instead (no-pane.ts).
  */
 import { execFile } from "node:child_process";
 import { confirm, select } from "@inquirer/prompts";
@@ -16,6 +17,7 @@ import { requireChannelServer } from "../channel/bundle.ts";
 import { CHANNEL_SERVER_NAME } from "../channel/server-name.ts";
 import { shellLine, shellQuote } from "../core/shell.ts";
 import { paneHolder } from "../pane/pane-lock.ts";
+import { setupWithoutPane } from "./no-pane.ts";
 import { bridgePaneFor, claudePanes, listProcesses, type ClaudePane, type PaneInfo, type Tmux } from "../pane/tmux.ts";
 
 export interface SetupOptions {
@@ -97,9 +99,11 @@ const ABOVE = (sidebarPane: string) => ["-v", "-b", "-l", "3", "-t", sidebarPane
 export async function setup(options: SetupOptions): Promise<void> {
   if (options.channel) return setupChannel(options);
   const { tmux, target, print } = options;
-  const panes = await tmux.listPanes();
-  const processes = await listProcesses();
+  // No tmux server at all is a session outside tmux, not an error, unless a pane was named.
+  const panes = options.pane ? await tmux.listPanes() : await tmux.listPanes().catch(() => []);
+  const processes = panes.length > 0 ? await listProcesses() : [];
   const found = claudePanes(panes, processes);
+  if (!options.pane && found.length === 0) return setupWithoutPane(options, { registerTools, finishProject }, RESTART_ADVICE);
 
   let pane: PaneInfo;
   if (options.pane) {
@@ -108,10 +112,6 @@ export async function setup(options: SetupOptions): Promise<void> {
     if (!found.some((p) => p.id === id)) {
       print(`note: no Claude Code process found in pane ${id}; setting it up anyway, as asked`);
     }
-  } else if (found.length === 0) {
-    throw new BridgeError(
-      "no tmux pane runs Claude Code: start `claude` in a tmux pane, then run setup again (or name a pane with --pane %N)",
-    );
   } else if (found.length === 1) {
     pane = found[0]!;
     print(`Claude Code found in pane ${pane.id} (${pane.target}, ${pane.cwd})`);
@@ -202,7 +202,7 @@ async function finishProject(cwd: string, options: SetupOptions): Promise<void> 
       : options.hooks === "install";
   if (hooks) {
     const result = installHooks(options.target, { project: cwd }, options.bridgeCommand);
-    print(`installed the relay's SessionStart, UserPromptSubmit and Stop hooks in ${result.path} (profile ${result.profile})`);
+    print(`installed the relay's SessionStart, UserPromptSubmit, Stop and PostToolUse hooks in ${result.path} (profile ${result.profile})`);
     print(`and the claims guard (PreToolUse): edits and git commands that discard work inside another peer's claim are refused`);
   } else if (options.hooks === "ask") {
     print(`hooks not installed; to add them later: ${shellLine([...options.bridgeCommand, "hooks", "install", "--project", cwd])}`);

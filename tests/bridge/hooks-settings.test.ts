@@ -40,7 +40,7 @@ function fresh() {
 const read = (path: string) => JSON.parse(readFileSync(path, "utf8"));
 
 describe("hooks install / uninstall / status", () => {
-  it("merges the three hooks and the claims guard next to the person's own settings and takes out exactly those again", async () => {
+  it("merges the relay's hooks and the claims guard next to the person's own settings and takes out exactly those again", async () => {
     const { project, env, settings } = fresh();
     writeFileSync(settings, JSON.stringify(THEIRS, null, 2));
     const token = await signToken(TEST_SECRET, { g: "core", p: "bob", iat: Date.now() });
@@ -48,7 +48,7 @@ describe("hooks install / uninstall / status", () => {
     const install = await run(["hooks", "install", "--project", project, "--url", url, "--token", token], env);
     expect(install.stderr).toBe("");
     expect(install.code).toBe(0);
-    expect(install.stdout).toContain(`SessionStart, UserPromptSubmit and Stop hooks in ${settings} (profile bob@core)`);
+    expect(install.stdout).toContain(`SessionStart, UserPromptSubmit, Stop and PostToolUse hooks in ${settings} (profile bob@core)`);
 
     const merged = read(settings);
     expect(merged.model).toBe("opus");
@@ -66,6 +66,7 @@ describe("hooks install / uninstall / status", () => {
     expect(ours("SessionStart")).toEqual([{ type: "command", command: expect.stringMatching(/ hook session-start --profile bob@core$/), timeout: 5 }]);
     expect(ours("UserPromptSubmit")).toEqual([{ type: "command", command: expect.stringMatching(/ hook prompt --profile bob@core$/), timeout: 5 }]);
     expect(ours("Stop")).toEqual([{ type: "command", command: expect.stringMatching(/ hook stop --profile bob@core$/), timeout: 5 }]);
+    expect(ours("PostToolUse")).toEqual([{ type: "command", command: expect.stringMatching(/ hook tool --profile bob@core$/), timeout: 5 }]);
     // The token lives in the profile (0600), never in the settings file.
     expect(readFileSync(settings, "utf8")).not.toContain(token);
     const profiles = join(env.XDG_CONFIG_HOME, "claude-relay", "config.json");
@@ -78,12 +79,12 @@ describe("hooks install / uninstall / status", () => {
     expect(read(settings).hooks.Stop).toHaveLength(2);
 
     const status = await run(["hooks", "status", "--project", project], env);
-    expect(status.stdout).toContain(`${settings}: 4 relay hooks`);
+    expect(status.stdout).toContain(`${settings}: 5 relay hooks`);
     expect(status.stdout).toContain("Stop: profile bob@core");
     expect(status.stdout).toContain("PreToolUse: profile bob@core");
 
     const uninstall = await run(["hooks", "uninstall", "--project", project], env);
-    expect(uninstall.stdout).toContain(`removed 4 relay hooks from ${settings}`);
+    expect(uninstall.stdout).toContain(`removed 5 relay hooks from ${settings}`);
     expect(read(settings)).toEqual(THEIRS);
     expect((await run(["hooks", "uninstall", "--project", project], env)).stdout).toContain("nothing changed");
   });
@@ -93,7 +94,7 @@ describe("hooks install / uninstall / status", () => {
     const token = await signToken(TEST_SECRET, { g: "core", p: "carol", iat: Date.now() });
     expect((await run(["hooks", "install", "--user", "--url", url, "--token", token], env)).code).toBe(0);
     const user = join(env.CLAUDE_CONFIG_DIR, "settings.json");
-    expect(Object.keys(read(user).hooks).sort()).toEqual(["PreToolUse", "SessionStart", "Stop", "UserPromptSubmit"]);
+    expect(Object.keys(read(user).hooks).sort()).toEqual(["PostToolUse", "PreToolUse", "SessionStart", "Stop", "UserPromptSubmit"]);
     expect((await run(["hooks", "uninstall", "--user"], env)).code).toBe(0);
     expect(read(user)).toEqual({});
   });

@@ -76,12 +76,12 @@ describe("setup finishes the job", () => {
     expect(first.code).toBe(0);
     const path = join(dir, ".claude", "settings.local.json");
     expect(first.stdout).toContain(`added "mcp__relay" to permissions.allow in ${path}`);
-    expect(first.stdout).toContain(`installed the relay's SessionStart, UserPromptSubmit and Stop hooks in ${path} (profile bob@core)`);
+    expect(first.stdout).toContain(`installed the relay's SessionStart, UserPromptSubmit, Stop and PostToolUse hooks in ${path} (profile bob@core)`);
     // `--continue` alone stops on a session with no conversation yet, so both restarts are named.
     expect(first.stdout).toContain("quit it and run `claude --continue` (it resumes the conversation), or `claude` if the session had none yet");
     const settings = settingsOf(dir);
     expect(settings.permissions.allow).toEqual(["Bash(ls:*)", "mcp__relay"]);
-    expect(Object.keys(settings.hooks).sort()).toEqual(["PreToolUse", "SessionStart", "Stop", "UserPromptSubmit"]);
+    expect(Object.keys(settings.hooks).sort()).toEqual(["PostToolUse", "PreToolUse", "SessionStart", "Stop", "UserPromptSubmit"]);
     expect(readFileSync(join(dir, ".claude-calls"), "utf8")).toContain(`mcp add --transport http relay ${relay.url}/mcp`);
 
     // The split's bridge holds the pane: setup again starts no second one, and says which pid serves it.

@@ -3,6 +3,7 @@
  * (here a stand-in executable named `claude`), produce the right `claude mcp add` command, and
  * start `connect` for that pane in a small split.
  */
+import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +13,8 @@ import { claudePanes, isClaudeProcess, listProcesses } from "../../local-bridge/
 import { CLI, startBridge } from "../helpers/bridge-process.ts";
 import { ProtocolPeer } from "../helpers/protocol-peer.ts";
 import { TmuxLab } from "../helpers/tmux-lab.ts";
+import { callTool, relayClient } from "../helpers/relay-client.ts";
+import { sharedRelay } from "../helpers/shared-relay.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -178,12 +181,37 @@ describe("setup", { timeout: 30_000 }, () => {
     await waitFor(() => screen().includes(`cd ${secondCwd} && claude mcp add`), { what: "the command for the picked pane" });
   });
 
-  it("says what to do when no pane runs Claude Code", async () => {
+  it("without a pane running Claude Code, sets up this directory's session: tools, allow rule, hooks and a first hello", async () => {
     plainPane(project("empty"));
-    const token = await signToken(TEST_SECRET, { g: "core", p: "alice", iat: Date.now() });
-    const run = setupProcess(["--url", url, "--token", token]);
-    expect(await run.exited).toBe(1);
-    expect(run.stderr()).toContain("no tmux pane runs Claude Code: start `claude` in a tmux pane");
+    const shared = await sharedRelay();
+    const token = await shared.mint("setup-nopane", "carol");
+    const cwd = project("outside");
+    const dir = mkdtempSync(join(tmpdir(), "bridge-state-"));
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, "setup", "--url", shared.url, "--token", token], {
+        cwd,
+        env: { ...process.env, RELAY_URL: undefined, RELAY_TOKEN: undefined, XDG_STATE_HOME: dir, XDG_CONFIG_HOME: dir, TMUX: lab.tmuxEnv(), PATH: `${join(bin, "shell")}:${process.env.PATH}`, CLAUDE_CALLS: calls },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk) => (stdout += chunk));
+      child.stderr.on("data", (chunk) => (stderr += chunk));
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("no tmux pane runs Claude Code: setting up the session in");
+    const recorded = readdirSync(calls).map((f) => readFileSync(join(calls, f), "utf8").split("\n").slice(0, -1));
+    expect(recorded).toContainEqual([cwd, ...["mcp", "add", "--transport", "http", "relay", `${shared.url}/mcp`, "--header", `Authorization: Bearer ${token}`]]);
+    const settings = JSON.parse(readFileSync(join(cwd, ".claude", "settings.local.json"), "utf8")) as { permissions: { allow: string[] }; hooks: Record<string, unknown> };
+    expect(settings.permissions.allow).toContain("mcp__relay");
+    // Not asked: without a bridge the hooks are how notices reach the session.
+    expect(Object.keys(settings.hooks).sort()).toEqual(["PostToolUse", "PreToolUse", "SessionStart", "Stop", "UserPromptSubmit"]);
+    // The first hello: a peer can DM carol at once.
+    const alice = await relayClient(shared.url, await shared.mint("setup-nopane", "alice"));
+    expect((await callTool(alice, "send_dm", { to: "carol", text: "welcome" })).id).toMatch(/^m_/);
+    await alice.close();
   });
 
   it("runs claude mcp add in the pane's project, saves the config, and with --compact starts the bridge in a 3-line split beside it", async () => {

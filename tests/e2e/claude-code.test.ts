@@ -47,6 +47,18 @@ describe.skipIf(!version)(`Claude Code (${version}) as a client`, () => {
     expect(stdout).not.toContain(token);
   });
 
+  // The slips a person makes when typing the URL: the bare relay URL, and a trailing slash.
+  for (const path of ["", "/", "/mcp/"]) {
+    it(`connects when pointed at '${path || "(no path)"}' instead of /mcp`, async () => {
+      const home = mkdtempSync(join(tmpdir(), "claude-home-"));
+      const token = await relay.mint("claude-code", "bob");
+      const url = `http://localhost:${relay.port}${path}`;
+      await claude(home, ["mcp", "add", "--transport", "http", "relay", url, "--header", `Authorization: Bearer ${token}`]);
+      const { stdout } = await claude(home, ["mcp", "list"]);
+      expect(stdout).toMatch(/relay: .*Connected/);
+    });
+  }
+
   it("shows the relay's own explanation when the token is bad", async () => {
     const home = mkdtempSync(join(tmpdir(), "claude-home-"));
     const url = `http://localhost:${relay.port}/mcp`;

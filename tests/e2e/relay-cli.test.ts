@@ -3,6 +3,8 @@
  * person and with --json, its exit codes, and `tail` as a live log that marks nothing read.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
@@ -179,5 +181,87 @@ describe("relay-bridge as a relay CLI", { timeout: 240_000 }, () => {
     // Nothing was marked read by watching.
     const inbox = await okJson<{ messages: { text: string }[] }>(ben, ["read"]);
     expect(inbox.messages.map((m) => m.text)).toEqual(["before tail started", "a DM for the log", "a broadcast for the log"]);
+  });
+});
+
+/**
+ * A proxy in front of the relay that passes every request on, but for those `lose` picks it drops
+ * the connection: "after" the relay answered (the relay did the work, the CLI never hears), or
+ * "before" the request reaches the relay.
+ */
+async function lossyProxy(lose: (body: string) => boolean, when: "before" | "after" = "after"): Promise<{ url: string; bodies: string[]; close(): void }> {
+  const bodies: string[] = [];
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString();
+    bodies.push(body);
+    const losing = lose(body);
+    if (losing && when === "before") {
+      req.socket.destroy();
+      return;
+    }
+    const headers: Record<string, string> = {};
+    for (const name of ["authorization", "content-type", "accept"]) if (typeof req.headers[name] === "string") headers[name] = req.headers[name];
+    const upstream = await fetch(`${relay.url}${req.url}`, { method: req.method ?? "GET", headers, ...(req.method === "POST" ? { body } : {}) });
+    const answer = Buffer.from(await upstream.arrayBuffer());
+    if (losing) {
+      req.socket.destroy();
+      return;
+    }
+    res.writeHead(upstream.status, { "Content-Type": upstream.headers.get("Content-Type") ?? "application/json" });
+    res.end(answer);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies, close: () => server.close() };
+}
+
+describe("relay-bridge when an answer is lost", { timeout: 180_000 }, () => {
+  it("send and ask retry with the same idempotency key: the relay stores each once", async () => {
+    const { ann, ben } = await pair();
+    let lost = 0;
+    // The first answer to each tools/call is lost.
+    const proxy = await lossyProxy((body) => body.includes('"tools/call"') && lost++ % 2 === 0);
+    try {
+      const sent = await cli(ann, ["send", "sent once, answered late"], proxy.url);
+      expect(sent.code, sent.stderr).toBe(0);
+      expect(sent.stderr).toContain("with the same idempotency key");
+      const asked = await cli(ann, ["ask", "ben", "asked once?", "--timeout", "0"], proxy.url);
+      expect(asked.code, asked.stderr).toBe(4);
+      const calls = proxy.bodies.map((b) => JSON.parse(b) as { params: { name: string; arguments: { idempotency_key?: string } } });
+      expect(calls.map((c) => c.params.name)).toEqual(["send_message", "send_message", "ask_peer", "ask_peer"]);
+      const keys = calls.map((c) => c.params.arguments.idempotency_key);
+      expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+      expect(keys[1]).toBe(keys[0]);
+      expect(keys[3]).toBe(keys[2]);
+      expect(keys[2]).not.toBe(keys[0]);
+    } finally {
+      proxy.close();
+    }
+    const mail = await okJson<{ messages: { text: string }[] }>(ben, ["read"]);
+    expect(mail.messages.map((m) => m.text)).toEqual(["sent once, answered late", "asked once?"]);
+  });
+
+  it("read confirms only once it has printed: a lost confirmation leaves the mail unread, and it comes again", async () => {
+    const { g, ann, ben } = await pair();
+    await ok(ann, ["dm", "ben", "shown, not confirmed"]);
+    const proxy = await lossyProxy((body) => body.includes('"limit":0'), "before");
+    try {
+      const read = await cli(ben, ["read"], proxy.url);
+      expect(read.code, read.stderr).toBe(0);
+      expect(read.stdout).toContain("shown, not confirmed");
+      expect(read.stderr).toContain("could not confirm these messages as read");
+    } finally {
+      proxy.close();
+    }
+    const unread = (await (await fetch(`${relay.url}/groups/${g}/unread`, { headers: { Authorization: `Bearer ${ben}` } })).json()) as { total: number };
+    expect(unread.total).toBe(1);
+    // Once the read's short lease is over it is handed out again; confirmed this time.
+    const again = await waitFor(async () => {
+      const out = await ok(ben, ["read"]);
+      return out.includes("shown, not confirmed") ? out : null;
+    }, { what: "the unconfirmed DM again", timeoutMs: 60_000, intervalMs: 2_000 });
+    expect(again).toContain("shown, not confirmed");
+    expect(await ok(ben, ["read"])).toBe("no unread messages\n");
   });
 });

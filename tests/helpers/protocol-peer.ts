@@ -139,6 +139,12 @@ export class ProtocolPeer {
     return this.clients.size;
   }
 
+  /** Tells `peer`'s ready sockets that mail was read, as the relay's `read` frame does. */
+  announceRead(peer: string, through_seq: number, seqs?: number[]): void {
+    const frame = JSON.stringify({ type: "read", through_seq, ...(seqs && { seqs }) });
+    for (const c of this.clients) if (c.ready && c.peer === peer) c.socket.send(frame);
+  }
+
   /** Closes every open socket with `code`. */
   closeAll(code: number, reason = ""): void {
     for (const c of this.clients) c.socket.close(code, reason);

@@ -16,6 +16,7 @@ describe.each(LANES)("MCP tools, through a real MCP client (%s lane)", (lane) =>
         "leave_group",
         "list_claims",
         "list_peers",
+        "message_status",
         "read_new_messages",
         "register",
         "release_paths",

@@ -3,6 +3,7 @@
  * so everything here is idempotent.
  */
 import type { Settings } from "./settings.ts";
+import { IdempotencyKeys } from "./mail/idempotency.ts";
 import type { MailStore } from "./mail/store.ts";
 import { DAY_MS } from "./rows.ts";
 import type { SocketHub } from "./sockets/hub.ts";
@@ -43,6 +44,7 @@ export class Housekeeping {
   async run(): Promise<void> {
     const now = Date.now();
     this.mail.deleteBefore(now - this.settings.retentionDays * DAY_MS, Math.floor(now / DAY_MS));
+    IdempotencyKeys.prune(this.storage.sql, now);
     const anySockets = this.sockets.sweep(now);
     if (anySockets) await this.storage.setAlarm(now + SWEEP_INTERVAL_MS);
     else if (this.mail.hasMessages()) await this.storage.setAlarm(now + RETENTION_INTERVAL_MS);

@@ -40,6 +40,8 @@ import { Room } from "./room/room.ts";
 import { migrate } from "./schema.ts";
 import { SocketHub } from "./sockets/hub.ts";
 import { upgradeIdentity } from "./sockets/upgrade.ts";
+import type { MessageStatus, PressingMail } from "../../contract/receipts.ts";
+import { Receipts } from "./receipts/receipts.ts";
 import { type Caller, type Message, ok, type Outcome, type Problem } from "./types.ts";
 
 export class GroupObject extends DurableObject<RelayVars> {
@@ -52,6 +54,7 @@ export class GroupObject extends DurableObject<RelayVars> {
   private readonly invites: Invites;
   private readonly housekeeping: Housekeeping;
   private readonly claimCalls: ClaimCalls;
+  private readonly receipts: Receipts;
 
   constructor(ctx: DurableObjectState, env: RelayVars) {
     super(ctx, env);
@@ -70,16 +73,21 @@ export class GroupObject extends DurableObject<RelayVars> {
       latestSeq: () => this.mail.store.latestSeq(),
       cursors: (peer) => this.peers.store.peer(peer),
       noticesAfter: (listener, after, limit) => this.mail.store.noticesAfter(listener, after, limit),
-      setAcked: (peer, seq) => this.peers.store.setAcked(peer, seq),
+      setAcked: (peer, seq) => this.ackedWithReceipts(peer, seq),
       listener: (peer) => this.peers.listener(peer),
       invalidReason: (token, now) => this.peers.invalidReason(token, now),
     });
-    this.mail = new Mail({ sql, settings, peers: this.peers, sockets: this.sockets, writeRefusal, ensureAlarm: () => this.housekeeping.ensureAlarm() });
+    this.mail = new Mail({ sql, settings, peers: this.peers, sockets: this.sockets, writeRefusal, ensureAlarm: () => this.housekeeping.ensureAlarm(), receiptsRead: (peer, seqs, now) => this.receipts.read(peer, seqs, now) });
     this.board = new Board({ sql, peers: this.peers, pages: this.sockets.pages, writeRefusal });
     this.room = new Room({ sql, peers: this.peers, mail: this.mail.store, board: this.board, sockets: this.sockets }, pause);
     this.invites = new Invites(sql, this.peers);
     this.housekeeping = new Housekeeping(ctx.storage, settings, this.mail.store, this.sockets);
     this.claimCalls = new ClaimCalls({ storage: ctx.storage, peers: this.peers, online: (peer, now) => this.sockets.isOnline(peer, now), writeRefusal });
+    this.receipts = new Receipts(sql, {
+      listener: (peer) => this.peers.listener(peer),
+      readCursor: (peer) => this.peers.store.peer(peer)?.read_cursor,
+      isObserver: (peer) => this.peers.isObserver(peer),
+    });
     // Answered by the runtime itself, so a keep-alive never wakes a hibernating group.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(KEEPALIVE_PING, KEEPALIVE_PONG));
   }
@@ -308,5 +316,34 @@ export class GroupObject extends DurableObject<RelayVars> {
   /** The room's claims panel: every live claim, and the holders quiet enough for a lead to release. */
   async webClaims(caller: Caller): Promise<Outcome<{ claims: Claim[]; quiet: string[] }>> {
     return this.checked(caller, () => this.claimCalls.roomView());
+  }
+
+  // Read receipts and mid-turn mail (receipts/receipts.ts) ---------------------------------------
+
+  /** A bridge acked notices through `seq`: the unread mail it newly covers was announced. */
+  private ackedWithReceipts(peer: string, seq: number): void {
+    const before = this.peers.store.peer(peer)?.acked_seq ?? seq;
+    this.peers.store.setAcked(peer, seq);
+    this.receipts.announcedRange(peer, before, seq, Date.now());
+  }
+
+  /** message_status: who has read the caller's message `id`. */
+  async messageStatus(caller: Caller, id: string): Promise<Outcome<MessageStatus>> {
+    return this.checked(caller, () => this.receipts.status(caller, id));
+  }
+
+  /** A hook announced mail to the caller's session: these seqs, or all unread through `through_seq`. */
+  async markAnnounced(caller: Caller, report: { seqs?: number[]; through_seq?: number }): Promise<Outcome<{ recorded: boolean }>> {
+    return this.checked(caller, () => this.receipts.announcedByHook(caller, report, Date.now()));
+  }
+
+  /** Unread urgent mail and questions to the caller (the PostToolUse hook's question); reads only. */
+  async pressingMail(caller: Caller): Promise<Outcome<PressingMail[]>> {
+    return this.checked(caller, () => ok(this.receipts.pressing(caller)));
+  }
+
+  /** Read marks for the web room: receipts of the caller's own messages among `seqs`. */
+  async readMarks(caller: Caller, seqs: number[]): Promise<Outcome<Record<number, { read: string[]; announced: string[] }>>> {
+    return this.checked(caller, () => ok(this.receipts.ownMarks(caller, seqs)));
   }
 }

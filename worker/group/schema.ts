@@ -1,5 +1,7 @@
 import { claimsMigration } from "./claims/claims.ts";
 import { RESERVED_NAMES_SCHEMA } from "./invites/reserved-names.ts";
+import { IDEMPOTENCY_SCHEMA } from "./mail/idempotency.ts";
+import { receiptsMigration } from "./receipts/receipts.ts";
 
 /**
  * The group object's SQLite schema, as an ordered list of migrations. Each runs once, inside one
@@ -156,6 +158,10 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   ],
   // Path claims (group/claims/claims.ts).
   claimsMigration(),
+  // Idempotency keys of sends (group/mail/idempotency.ts).
+  IDEMPOTENCY_SCHEMA,
+  // Read receipts (group/receipts/receipts.ts).
+  receiptsMigration(),
 ];
 
 export function migrate(storage: DurableObjectStorage): void {

@@ -37,7 +37,8 @@ export type ProblemCode =
   | "invite_refused"
   | "name_taken"
   | "name_confusable"
-  | "quota_exceeded";
+  | "quota_exceeded"
+  | "idempotency_conflict";
 
 export interface Problem {
   code: ProblemCode;

@@ -73,7 +73,7 @@ export function joinedPage(j: Joined): Html {
 ${j.verify}
 ${j.setup}</pre>
 ${VERIFY_NOTE}
-<p class="note">It saves the relay, group, name and token in <code>~/.config/claude-relay/config.json</code> (mode 0600), registers the relay's tools with Claude Code in that pane's project, and opens a sidebar with the conversation and the bridge's status. Then restart Claude Code there (<code>claude --continue</code>): a running session does not load a newly added server.</p>
+<p class="note">It saves the relay, group, name and token in <code>~/.config/claude-relay/config.json</code> (mode 0600), registers the relay's tools with Claude Code in that pane's project, and opens a sidebar with the conversation and the bridge's status. Then restart Claude Code there: quit it and run <code>claude --continue</code>, or <code>claude</code> if it had no conversation yet (a running session does not load a newly added server).</p>
 <h2>2. Or only register the relay with Claude Code</h2>
 <p>In your project directory:</p>
 <pre>${j.mcpAdd}</pre>

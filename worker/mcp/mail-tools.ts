@@ -71,12 +71,13 @@ export const askPeer = defineTool({
   inputSchema: AskPeerInput,
   annotations: WRITES,
   observers: false,
-  handler: async ({ caller, group, handover }, { to, question, timeout_seconds }) => {
+  handler: async ({ caller, group, handover }, { to, question, timeout_seconds, idempotency_key }) => {
     // The id is chosen here, so a retry after an object restart finds the question already
-    // asked instead of asking it again.
+    // asked instead of asking it again. A client's own retry (a new call) carries the same
+    // idempotency_key instead, which leads the object back to the first question.
     const id = newMessageId();
     const deadline = deadlineFor(caller, timeout_seconds);
-    const answer = await waitSurvivingRestarts(deadline, (timeoutMs) => group().ask(caller, { id, to, question, timeoutMs }));
+    const answer = await waitSurvivingRestarts(deadline, (timeoutMs) => group().ask(caller, { id, to, question, timeoutMs, idempotency_key }));
     if (answer.ok && answer.value.reply) handover.add([answer.value.reply.seq]);
     return settle(answer, ({ question: asked, reply }) =>
       reply

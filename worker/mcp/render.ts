@@ -84,10 +84,19 @@ export function renderInbox(inbox: Inbox, waited = false): ToolResult {
     ? "\nAnswer a question with send_dm to its sender, reply_to set to the question's id."
     : "";
   const last = inbox.messages.at(-1);
-  return result([head + hint, ...inbox.messages.map(renderMessage)].join("\n\n"), {
+  // The invitation to ack: a client that passes it confirms only what it received, so a response
+  // lost on the way (a relay killed mid-write) is sent again instead of lost (docs/tools.md).
+  const invite = last && !waited ? ackInvitation(last.seq) : null;
+  return result([head + hint, ...inbox.messages.map(renderMessage), ...(invite ? [invite] : [])].join("\n\n"), {
     messages: inbox.messages.map(compactMessage),
     remaining: inbox.remaining,
     // What a client that acks passes back as `ack` on its next read.
     ...(last && { through: last.seq }),
+    ...(invite && { next: invite }),
   });
+}
+
+/** Asks the reader to confirm this batch on its next read: read_new_messages with ack. */
+export function ackInvitation(through: number): string {
+  return `On your next read_new_messages, pass ack: ${through} to confirm you received these; mail not confirmed comes again.`;
 }

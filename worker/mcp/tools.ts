@@ -15,6 +15,7 @@ import { getState, setState } from "./board-tools.ts";
 import { askPeer, getHistory, readNewMessages, sendDm, sendMessage, waitForMessages } from "./mail-tools.ts";
 import { leaveGroup, listPeers, register } from "./peer-tools.ts";
 import { claimPaths, listClaims, releasePaths } from "./claim-tools.ts";
+import { messageStatus } from "./receipt-tools.ts";
 
 export const SERVER_INFO = { name: "claude-relay", version: "0.1.0" };
 
@@ -33,6 +34,7 @@ export const TOOLS: readonly RelayTool[] = [
   claimPaths,
   releasePaths,
   listClaims,
+  messageStatus,
 ];
 
 const EVERY_TOOL = new Map(TOOLS.map((tool) => [tool.name, tool]));

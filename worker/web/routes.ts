@@ -24,6 +24,7 @@ import { ASSETS } from "./assets.gen.ts";
 import { setUpgradeIdentity } from "../group/sockets/upgrade.ts";
 import { openSession, sealSession, type Session, SESSION_COOKIE, sessionCookie } from "./session.ts";
 import { roomPage, SECURITY_HEADERS, signInPage } from "./page.ts";
+import { readMarksRoute } from "../receipt-routes.ts";
 
 type Vars = { caller: Caller; viaCookie: boolean; sessionEnds?: number };
 export const webApp = new Hono<{ Bindings: Env; Variables: Vars }>();
@@ -233,7 +234,7 @@ const PageSend = z.object({ to: z.string().optional() }).passthrough();
 
 webApp.post("/g/:group/api/send", async (c) => {
   const body = PageSend.safeParse(await c.req.json().catch(() => null));
-  if (!body.success) return refuse(400, "invalid_body", 'Send JSON: {"text": "...", "to"?: "<peer>", "urgent"?: true, "tags"?: [...], "reply_to"?: "<id>"}.');
+  if (!body.success) return refuse(400, "invalid_body", 'Send JSON: {"text": "...", "to"?: "<peer>", "urgent"?: true, "tags"?: [...], "reply_to"?: "<id>", "idempotency_key"?: "<key>"}.');
   const { to, ...rest } = body.data;
   const caller = c.get("caller");
   const parsed = to ? SendDmInput.safeParse({ ...rest, to }) : SendMessageInput.safeParse(rest);
@@ -241,8 +242,15 @@ webApp.post("/g/:group/api/send", async (c) => {
   return answer(await groupStub(c.env, caller.group).send(caller, { ...parsed.data, kind: to ? "dm" : "group" }));
 });
 
-/** Marks the person's mail read, as read_new_messages does, because they have seen it on the page. */
+const ReadBody = z.object({ through: z.number().int().min(0).optional() }).catch({});
+
+/**
+ * Marks the person's mail read, as read_new_messages does, because they have seen it on the page:
+ * the page says `through`, the newest seq it has shown, and mail after that (arrived since, or
+ * missed while its socket was down) stays unread. Without `through` (a script), all of it.
+ */
 webApp.post("/g/:group/api/read", async (c) => {
+  const { through = Number.MAX_SAFE_INTEGER } = ReadBody.parse(await c.req.json().catch(() => ({})));
   const caller = c.get("caller");
   const stub = groupStub(c.env, caller.group);
   let read = 0;
@@ -250,13 +258,19 @@ webApp.post("/g/:group/api/read", async (c) => {
   for (let round = 0; round < 5; round++) {
     const inbox = await stub.readNew(caller, READ_MAX_LIMIT);
     if (!inbox.ok) return answer(inbox);
-    // The page has shown this mail already: this request is its confirmation.
-    await stub.confirmRead(caller, inbox.value.messages.map((m) => m.seq));
-    read += inbox.value.messages.length;
-    if (inbox.value.remaining === 0) break;
+    const seqs = inbox.value.messages.map((m) => m.seq);
+    const shown = seqs.filter((seq) => seq <= through);
+    // The page has shown this mail already: this request is its confirmation. The rest goes back.
+    await stub.confirmRead(caller, shown);
+    if (shown.length < seqs.length) await stub.releaseRead(caller, seqs.filter((seq) => seq > through));
+    read += shown.length;
+    if (inbox.value.remaining === 0 || shown.length < seqs.length) break;
   }
   return c.json({ read });
 });
+
+// Read marks on the person's own messages (worker/receipt-routes.ts).
+webApp.get("/g/:group/api/read-marks", readMarksRoute);
 
 const PauseBody = z.object({
   reason: z.string().trim().min(1, "reason must not be empty: say why the group is paused").max(MAX_PAUSE_REASON, `reason is at most ${MAX_PAUSE_REASON} characters`),

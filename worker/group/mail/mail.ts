@@ -13,6 +13,7 @@ import { type Caller, fail, type Message, newMessageId, ok, type Outcome, type P
 import type { Peers } from "../peers/peers.ts";
 import type { SocketHub } from "../sockets/hub.ts";
 import { Handovers } from "./handovers.ts";
+import { IdempotencyKeys, type KeyedSend } from "./idempotency.ts";
 import type { Answer, AskInput, HistoryPage, HistoryQuery, Inbox, SendInput, Sent } from "./schemas.ts";
 import { sendProblem } from "./rules.ts";
 import { historyRequest, page } from "./search.ts";
@@ -28,6 +29,8 @@ export interface MailDeps {
   writeRefusal(caller: Caller): Problem | null;
   /** Stored mail must be swept by retention: makes sure the alarm is set. */
   ensureAlarm(): void;
+  /** Records read receipts for `seqs`, in the same transaction as the cursor move. */
+  receiptsRead?(peer: string, seqs: number[], now: number): void;
 }
 
 /**
@@ -43,15 +46,22 @@ export function readPage<T>(read: () => T): Outcome<T> {
   }
 }
 
+/** What a retry with the same idempotency_key must repeat. */
+function keyedSend(input: SendInput): KeyedSend {
+  return { to: input.to ?? null, kind: input.kind, text: input.text, reply_to: input.reply_to ?? null, urgent: input.urgent === true, tags: input.tags ?? [] };
+}
+
 export class Mail {
   readonly store: MailStore;
   readonly waits = new ParkedWaits();
   private readonly handovers = new Handovers();
   private readonly deps: MailDeps;
+  private readonly keys: IdempotencyKeys;
 
   constructor(deps: MailDeps) {
     this.deps = deps;
     this.store = new MailStore(deps.sql);
+    this.keys = new IdempotencyKeys(deps.sql);
   }
 
   // Sending ----------------------------------------------------------------------------------------
@@ -74,8 +84,15 @@ export class Mail {
   private post(caller: Caller, input: SendInput, id: string): Outcome<{ message: Message; recipientLeft: boolean }> {
     const { peers, sockets } = this.deps;
     const now = Date.now();
+    // A send that repeats an idempotency_key answers with the first message and stores nothing.
+    const key = input.idempotency_key;
+    const replay = key === undefined ? null : this.keys.firstSend(caller.peer, key, id, keyedSend(input), now, (peer, first) => this.store.sentBy(peer, first));
+    if (replay) return replay;
     const checked = sendProblem(this.store, this.deps.settings, caller, input, now, () => peers.store.presentPeers().map((p) => p.name));
-    if (checked.problem) return { ok: false, problem: checked.problem };
+    if (checked.problem) {
+      if (key !== undefined) this.keys.release(caller.peer, key, id);
+      return { ok: false, problem: checked.problem };
+    }
     // No await between these writes: the runtime commits them as one atomic transaction.
     peers.seen(caller, now, true);
     const message = this.store.insertMessage({
@@ -111,7 +128,7 @@ export class Mail {
     if (full) return { ok: false, problem: full };
     let question = this.store.sentBy(caller.peer, input.id);
     if (!question) {
-      const posted = this.post(caller, { to: input.to, text: input.question, kind: "question" }, input.id);
+      const posted = this.post(caller, { to: input.to, text: input.question, kind: "question", idempotency_key: input.idempotency_key }, input.id);
       if (!posted.ok) return posted;
       question = posted.value.message;
     }
@@ -141,7 +158,8 @@ export class Mail {
   readNew(caller: Caller, limit: number, ack?: number): Outcome<Inbox> {
     const { peers } = this.deps;
     // A client that acks says exactly what it holds: its previous batch is read now.
-    if (ack !== undefined) this.confirmRead(caller, this.handovers.leasedThrough(caller.peer, ack));
+    const acked = ack === undefined ? [] : this.handovers.leasedThrough(caller.peer, ack);
+    if (acked.length > 0) this.confirmRead(caller, acked);
     const now = Date.now();
     const peer = peers.touch(caller, now);
     const listener = peers.listener(caller.peer);
@@ -157,6 +175,7 @@ export class Mail {
     this.handovers.end(caller.peer, seqs);
     if (!this.deps.peers.store.peer(caller.peer)) return;
     const cursor = this.store.markRead(this.deps.peers.listener(caller.peer), seqs);
+    this.deps.receiptsRead?.(caller.peer, seqs, Date.now());
     // Tell the peer's bridges, so a notice still waiting for Claude to go idle is dropped.
     const aheadOfCursor = seqs.filter((seq) => seq > cursor);
     const frame: ReadFrame = aheadOfCursor.length > 0 ? { type: "read", through_seq: cursor, seqs: aheadOfCursor } : { type: "read", through_seq: cursor };

@@ -16,6 +16,7 @@ import {
 } from "../../../contract/limits.ts";
 import { TAG_PATTERN, TAG_RULE } from "../../../contract/names.ts";
 import { nameSchema } from "../peers/schemas.ts";
+import { idempotencyKey } from "./idempotency.ts";
 import type { Message } from "../types.ts";
 
 /**
@@ -56,6 +57,7 @@ export const SendMessageInput = z.object({
     )
     .max(MAX_TAGS, `at most ${MAX_TAGS} tags`)
     .optional(),
+  idempotency_key: idempotencyKey.optional(),
 });
 
 export const SendDmInput = z.object({
@@ -63,17 +65,27 @@ export const SendDmInput = z.object({
   text: messageText,
   reply_to: messageId.optional(),
   urgent: z.boolean().optional(),
+  idempotency_key: idempotencyKey.optional(),
 });
 
-export const ReadNewMessagesInput = z.object({
-  limit: limit(READ_MAX_LIMIT, READ_DEFAULT_LIMIT),
-  ack: z
-    .number()
-    .int("ack must be a seq (a whole number)")
-    .min(0, "ack must not be negative")
-    .optional()
-    .describe("optional, for scripts: the `through` of your previous read, confirming it; mail you were given but did not ack comes again"),
-});
+const READ_LIMIT_RULE = "limit is at least 1 (0 only together with ack: the call then confirms without reading)";
+export const ReadNewMessagesInput = z
+  .object({
+    // 0 hands nothing over: with ack, the call only confirms (what the CLI does once it has printed).
+    limit: z
+      .number()
+      .int("limit must be a whole number")
+      .min(0, READ_LIMIT_RULE)
+      .max(READ_MAX_LIMIT, `limit is at most ${READ_MAX_LIMIT}`)
+      .default(READ_DEFAULT_LIMIT),
+    ack: z
+      .number()
+      .int("ack must be a seq (a whole number)")
+      .min(0, "ack must not be negative")
+      .optional()
+      .describe("recommended: the `through` of your previous read, confirming you received it; mail you were given but did not ack comes again (never lost)"),
+  })
+  .refine((input) => input.limit > 0 || input.ack !== undefined, { path: ["limit"], message: READ_LIMIT_RULE });
 
 export const GetHistoryInput = z.object({
   peer: nameSchema("peer").optional(),
@@ -86,6 +98,7 @@ export const AskPeerInput = z.object({
   to: nameSchema("to"),
   question: messageText,
   timeout_seconds: timeout(ASK_DEFAULT_TIMEOUT_S),
+  idempotency_key: idempotencyKey.optional(),
 });
 
 export const WaitForMessagesInput = z.object({ timeout_seconds: timeout(WAIT_DEFAULT_TIMEOUT_S) });
@@ -111,6 +124,8 @@ export interface AskInput {
   question: string;
   /** How long to wait for the reply, from now. */
   timeoutMs: number;
+  /** A retried ask with the same key resumes waiting on the first question (idempotency.ts). */
+  idempotency_key?: string | undefined;
 }
 
 export interface Answer {

@@ -3,6 +3,7 @@
  * room and keeps it live over the group's WebSocket. Every piece of message text goes into the
  * page through textContent, never innerHTML, so no message can become markup or script.
  */
+import { startReadMarks } from "./receipts.ts";
 import type { BoardEntry, PauseInfo, RoomFrame, RoomMessage, RoomPeer, RoomSnapshot } from "../frames.ts";
 import { startClaims } from "./claims.ts";
 
@@ -337,7 +338,9 @@ let readTimer: number | undefined;
 function markReadSoon(): void {
   if (document.visibilityState !== "visible") return;
   clearTimeout(readTimer);
-  readTimer = window.setTimeout(() => void call(api("read"), {}), 300);
+  // Only what this page holds: mail it has not drawn yet (arrived since, or missed while the
+  // socket was down) stays unread.
+  readTimer = window.setTimeout(() => void call(api("read"), { through: latest }), 300);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,11 +351,41 @@ function markReadSoon(): void {
 const latestSend = new WeakMap<HTMLElement, number>();
 let sends = 0;
 
+/**
+ * Per status line, the message sent from it and not yet acknowledged, with its idempotency key:
+ * the key is made once per message and reused by every retry, automatic or the person pressing
+ * Send again after a dropped connection, so the relay stores the message once however often it
+ * went out. An answer from the relay (sent, or refused) acknowledges it.
+ */
+const unacknowledged = new WeakMap<HTMLElement, { body: string; key: string }>();
+
+function idempotencyKeyFor(status: HTMLElement, body: object): string {
+  const same = JSON.stringify(body);
+  const pending = unacknowledged.get(status);
+  if (pending?.body === same) return pending.key;
+  // getRandomValues, not randomUUID: the room may be served over plain http on a LAN.
+  const key = `web-${Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  unacknowledged.set(status, { body: same, key });
+  return key;
+}
+
+/** Tries a send a few times while the relay cannot be reached or fails (status 0 or 5xx), with the same key. */
+async function sendWithRetries(body: object, key: string): Promise<Awaited<ReturnType<typeof call<{ seq: number }>>>> {
+  for (let attempt = 0; ; attempt++) {
+    const sent = await call<{ seq: number }>(api("send"), { ...body, idempotency_key: key });
+    if (sent.ok || (sent.status !== 0 && sent.status < 500) || attempt === 2) return sent;
+    await new Promise((resolve) => window.setTimeout(resolve, 500 * 2 ** attempt));
+  }
+}
+
 async function send(body: { to?: string; text: string; reply_to?: string; urgent?: boolean; tags?: string[] }, status: HTMLElement): Promise<boolean> {
   const mine = ++sends;
   latestSend.set(status, mine);
   status.textContent = "Sending…";
-  const sent = await call<{ seq: number }>(api("send"), body);
+  const key = idempotencyKeyFor(status, body);
+  const sent = await sendWithRetries(body, key);
+  // Answered either way: the next message gets a new key. Unanswered, Send again reuses this one.
+  if ((sent.ok || (sent.status !== 0 && sent.status < 500)) && unacknowledged.get(status)?.key === key) unacknowledged.delete(status);
   if (latestSend.get(status) === mine) {
     status.textContent = sent.ok ? `Sent (#${sent.value.seq}).` : sent.message;
     status.classList.toggle("error", !sent.ok);
@@ -529,6 +562,7 @@ async function openRoom(): Promise<void> {
   drawQuestions();
   drawBoard();
   drawPause(r.pause);
+  startReadMarks(group, me);
   $("channel-scroll").scrollTop = $("channel-scroll").scrollHeight;
   // Read by the bench and the tests: how long the first render took, fetch included.
   document.body.dataset.renderedMs = String(Math.round(performance.now() - started));
