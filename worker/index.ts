@@ -180,6 +180,21 @@ app.get("/groups/:group/pressing", requireToken, pressingRoute);
 app.post("/groups/:group/announced", requireToken, announcedRoute);
 
 // ---------------------------------------------------------------------------------------------
+// Path claims for the bridge's guards (local-bridge/guard/relay-source.ts): the caller and every
+// live claim, one small GET a PreToolUse hook or git hook can afford
+// ---------------------------------------------------------------------------------------------
+
+app.get("/groups/:group/claims", requireToken, async (c) => {
+  const caller = c.get("caller");
+  const group = c.req.param("group");
+  const refused = refuseOtherGroup(caller, group);
+  if (refused) return refused;
+  const outcome = await groupStub(c.env, group).claimsView(caller);
+  if (!outcome.ok) return refuse(401, "token_revoked", outcome.problem.message);
+  return c.json(outcome.value);
+});
+
+// ---------------------------------------------------------------------------------------------
 // Admin: revocation, proven with the team secret (see scripts/token.ts --revoke)
 // ---------------------------------------------------------------------------------------------
 

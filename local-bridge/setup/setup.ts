@@ -203,6 +203,7 @@ async function finishProject(cwd: string, options: SetupOptions): Promise<void> 
   if (hooks) {
     const result = installHooks(options.target, { project: cwd }, options.bridgeCommand);
     print(`installed the relay's SessionStart, UserPromptSubmit, Stop and PostToolUse hooks in ${result.path} (profile ${result.profile})`);
+    print(`and the claims guard (PreToolUse): edits and git commands that discard work inside another peer's claim are refused`);
   } else if (options.hooks === "ask") {
     print(`hooks not installed; to add them later: ${shellLine([...options.bridgeCommand, "hooks", "install", "--project", cwd])}`);
   }
