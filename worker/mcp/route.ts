@@ -122,7 +122,7 @@ export async function serveMcp({ request, env, caller, authorize, waitUntil }: M
   const fast = parsedBody === undefined ? null : fastToolCall(request, parsedBody);
   let response: Response;
   if (fast) {
-    response = serveFastCall(fast, tools);
+    response = await serveFastCall(fast, tools);
   } else {
     response = await sdkHandler.fetch(atMcpPath(request), {
       // The token itself is deliberately not passed on: tools never see or echo it.
