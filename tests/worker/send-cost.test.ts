@@ -1,7 +1,7 @@
 /**
  * What one send costs the group object in SQL statements, counted on the real object: the send
  * rules read everything they check in one statement, the message is stored in a second (its
- * triggers index and count it), and the sender's last_seen, shown to the minute, is written only
+ * triggers count it; the search index catches up in batches), and the sender's last_seen, shown to the minute, is written only
  * when that minute changes. One group's throughput rests on this path, so the count is held here.
  */
 import { runInDurableObject } from "cloudflare:test";

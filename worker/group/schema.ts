@@ -1,5 +1,6 @@
 import { claimsMigration } from "./claims/claims.ts";
 import { RESERVED_NAMES_SCHEMA } from "./invites/reserved-names.ts";
+import { BATCHED_SEARCH_INDEX_SCHEMA } from "./mail/search-index.ts";
 
 /**
  * The group object's SQLite schema, as an ordered list of migrations. Each runs once, inside one
@@ -156,6 +157,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   ],
   // Path claims (group/claims/claims.ts).
   claimsMigration(),
+  // The search index filled in batches, not by a trigger per send (group/mail/search-index.ts).
+  BATCHED_SEARCH_INDEX_SCHEMA,
 ];
 
 export function migrate(storage: DurableObjectStorage): void {

@@ -16,6 +16,7 @@ import { Handovers } from "./handovers.ts";
 import type { Answer, AskInput, HistoryPage, HistoryQuery, Inbox, SendInput, Sent } from "./schemas.ts";
 import { sendProblem } from "./rules.ts";
 import { historyRequest, page } from "./search.ts";
+import { SearchIndexer } from "./search-index.ts";
 import { MailStore } from "./store.ts";
 import { ParkedWaits } from "./waits.ts";
 
@@ -48,10 +49,12 @@ export class Mail {
   readonly waits = new ParkedWaits();
   private readonly handovers = new Handovers();
   private readonly deps: MailDeps;
+  private readonly searchIndex: SearchIndexer;
 
   constructor(deps: MailDeps) {
     this.deps = deps;
     this.store = new MailStore(deps.sql);
+    this.searchIndex = new SearchIndexer(deps.sql);
   }
 
   // Sending ----------------------------------------------------------------------------------------
@@ -93,6 +96,7 @@ export class Mail {
     this.waits.deliver(message, (peer) => peers.listener(peer));
     sockets.bridges.notify(message);
     sockets.pages.pushMessage(message);
+    this.searchIndex.soon();
     this.deps.ensureAlarm();
     return ok({ message, recipientLeft: checked.recipientLeft });
   }

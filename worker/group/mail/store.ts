@@ -81,7 +81,7 @@ export class MailStore {
     };
   }
 
-  /** Stores a message. The triggers in schema.ts index its text and count its bytes in the same statement's transaction. */
+  /** Stores a message. The triggers in schema.ts count its bytes in the same statement's transaction; search-index.ts indexes its text soon after. */
   insertMessage(m: NewMessage): Message {
     const row = this.sql
       .exec<MessageRow>(
