@@ -4,7 +4,8 @@
  * limit; here each sender's recent send times are kept in memory, read from SQLite the first time
  * the sender sends after the object wakes, and appended as messages are stored. Every message is
  * stored through MailStore.insertMessage, which records it here, so the count is the same as
- * SQL's.
+ * SQL's. A count that reaches the limit is read again from SQLite before a send is refused, so a
+ * refusal always rests on what is stored.
  */
 export class RecentSends {
   private readonly sql: SqlStorage;
@@ -25,6 +26,12 @@ export class RecentSends {
       recent.head = 0;
     }
     return recent.times.length - recent.head;
+  }
+
+  /** count(), read afresh from SQLite. */
+  recount(sender: string, since: number): number {
+    this.bySender.delete(sender);
+    return this.count(sender, since);
   }
 
   /** A message from `sender` was stored at `at`. */

@@ -59,7 +59,9 @@ export class MailStore {
    * (the quotas), the recipient of a DM and whether a reply's message is visible. Each is an
    * indexed lookup or a counter row.
    */
-  sendFacts(sender: string, q: { since: number; day: number; to: string | null; replyTo: string | null }): SendFacts {
+  sendFacts(sender: string, q: { since: number; rateLimit: number; day: number; to: string | null; replyTo: string | null }): SendFacts {
+    const remembered = this.recentSends.count(sender, q.since);
+    const recent = remembered < q.rateLimit ? remembered : this.recentSends.recount(sender, q.since);
     const row = this.sql
       .exec<{ stored: number; sent_today: number; recipient_left: number | null; reply_visible: number }>(
         `SELECT (SELECT value FROM counters WHERE name = 'stored_bytes') AS stored,
@@ -73,7 +75,7 @@ export class MailStore {
       )
       .one();
     return {
-      recent: this.recentSends.count(sender, q.since),
+      recent,
       stored: row.stored,
       sentToday: row.sent_today,
       recipient: row.recipient_left === null ? null : { left: row.recipient_left === 1 },
