@@ -41,6 +41,9 @@ export interface BridgeGroup {
 
 const REPLAY_PAGE = 200;
 
+/** How long an ack may wait to be written with the others (see recordAck). */
+const ACK_WRITE_DELAY_MS = 250;
+
 /**
  * A bridge's frame: an ack (nearly every frame a bridge sends, one per batch of notices) is
  * recognised by hand, anything else is checked against the protocol's schema. Both accept the
@@ -74,8 +77,11 @@ export class BridgeSockets {
    * below it is for a real notice without asking SQLite. Above it, SQLite is asked.
    */
   private issuedThrough = 0;
-  /** The acked_seq each peer's row is known to hold at least: an ack that does not pass it writes nothing. */
+  /** The highest ack each peer's bridges sent: an ack that does not pass it changes nothing. */
   private readonly ackedAtLeast = new Map<string, number>();
+  /** Acks not yet written to the peers' rows, and the write that will take them all. */
+  private readonly unwrittenAcks = new Map<string, number>();
+  private ackWrite: ReturnType<typeof setTimeout> | null = null;
 
   constructor(ctx: DurableObjectState, group: BridgeGroup, budgets: FrameBudgets) {
     this.ctx = ctx;
@@ -158,11 +164,25 @@ export class BridgeSockets {
     if (changed) ws.serializeAttachment(attachment);
   }
 
-  /** Moves the peer's acked_seq up to `seq`; the row only ever moves up, so a lower ack writes nothing. */
+  /**
+   * Moves the peer's acked_seq up to `seq` (it only ever moves up, so a lower ack changes nothing).
+   * Every listening bridge acks every notice, so writing each ack would be a write per listener per
+   * message: acks are written together ACK_WRITE_DELAY_MS after the first, and at once before a
+   * replay reads them. The row matters only to a bridge that reconnects without its own last ack;
+   * if the object goes away before the write, that bridge is replayed a few notices again.
+   */
   private recordAck(peer: string, seq: number): void {
     if (seq <= (this.ackedAtLeast.get(peer) ?? -1)) return;
-    this.group.setAcked(peer, seq);
     this.ackedAtLeast.set(peer, seq);
+    this.unwrittenAcks.set(peer, seq);
+    this.ackWrite ??= setTimeout(() => this.writeAcks(), ACK_WRITE_DELAY_MS);
+  }
+
+  private writeAcks(): void {
+    if (this.ackWrite !== null) clearTimeout(this.ackWrite);
+    this.ackWrite = null;
+    for (const [peer, seq] of this.unwrittenAcks) this.group.setAcked(peer, seq);
+    this.unwrittenAcks.clear();
   }
 
   /**
@@ -171,6 +191,7 @@ export class BridgeSockets {
    * mail already read needs no notice. Read a page at a time, notice columns only.
    */
   private replay(ws: WebSocket, peer: string, hello: HelloFrame): void {
+    this.writeAcks();
     const row = this.group.cursors(peer);
     if (!row) return;
     const after = Math.max(hello.last_acked ?? row.acked_seq, row.read_cursor);
