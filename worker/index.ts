@@ -6,7 +6,8 @@
 import { type Context, Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
-import { bearerToken, secretProblem, verifyAdminProof, verifyToken } from "../contract/token.ts";
+import { bearerToken, secretProblem, verifyAdminProof } from "../contract/token.ts";
+import { verifyTokenRemembered } from "./verified-tokens.ts";
 import type { Env } from "./env.ts";
 import type { Caller } from "./types.ts";
 import { hostGuard } from "./host-guard.ts";
@@ -63,7 +64,7 @@ async function callerOf(authorization: string | undefined, secret: string): Prom
       "Send your peer token as `Authorization: Bearer <token>`. Mint one with `npm run -s token -- --group <group> --peer <name>`.",
     );
   }
-  const verdict = await verifyToken(secret, token);
+  const verdict = await verifyTokenRemembered(secret, token);
   if (!verdict.ok) return refuse(401, "invalid_token", `Token refused: ${verdict.reason}. Ask your team for a new token.`);
   const { g: group, p: peer, iat, exp, r: role } = verdict.claims;
   return { group, peer, iat, ...(exp !== undefined && { exp }), ...(role !== undefined && { role }) };

@@ -3,6 +3,7 @@ import { CHAINS_MIGRATION } from "./chains/store.ts";
 import { RESERVED_NAMES_SCHEMA } from "./invites/reserved-names.ts";
 import { IDEMPOTENCY_SCHEMA } from "./mail/idempotency.ts";
 import { receiptsMigration } from "./receipts/receipts.ts";
+import { BATCHED_SEARCH_INDEX_SCHEMA } from "./mail/search-index.ts";
 
 /**
  * The group object's SQLite schema, as an ordered list of migrations. Each runs once, inside one
@@ -165,6 +166,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   receiptsMigration(),
   // Chains and budgets (group/chains/store.ts).
   CHAINS_MIGRATION,
+  // The search index filled in batches, not by a trigger per send (group/mail/search-index.ts).
+  BATCHED_SEARCH_INDEX_SCHEMA,
 ];
 
 export function migrate(storage: DurableObjectStorage): void {
