@@ -1,5 +1,5 @@
 /**
- * The targets of issue 4, each judged from the figures of a real run. A target whose scenario
+ * The relay's performance targets, each judged from the figures of a real run. A target whose scenario
  * failed or was skipped is reported as not met, with the reason.
  */
 import type { ScenarioOutput } from "./lib/context.ts";
@@ -51,9 +51,9 @@ export function judge(done: Done): TargetResult[] {
   const floorDelivery = paired("delivery", "delivery");
   const floorCall = paired("tool_call", "call");
   const delivery = latency(done, "delivery", "delivery");
-  results.push(ratioTarget("delivery p50 (send_dm -> bridge)", 1.5, delivery?.p50, floorDelivery?.p50));
+  results.push(ratioTarget("delivery p50 (send_dm -> bridge)", 1.2, delivery?.p50, floorDelivery?.p50));
   results.push(ratioTarget("delivery p99 (send_dm -> bridge)", 2, delivery?.p99, floorDelivery?.p99));
-  results.push(ratioTarget("tool call p50 (send_message)", 2, latency(done, "tool_call", "call")?.p50, floorCall?.p50));
+  results.push(ratioTarget("tool call p50 (send_message)", 1.1, latency(done, "tool_call", "call")?.p50, floorCall?.p50));
 
   const fan100 = (figure(done, "fanout", "relay") as Record<string, { last: Summary }> | undefined)?.["100"]?.last;
   results.push(
@@ -62,22 +62,27 @@ export function judge(done: Done): TargetResult[] {
       : missing("fan-out to 100 sockets p50", "<= 30 ms", 30, "not measured"),
   );
 
+  // The rate is judged against the floor's in the same run: on a shared two-core machine an
+  // absolute rate says more about the machine than about the relay.
   const rate = figure(done, "throughput", "messages_per_second") as number | undefined;
+  const floorRate = (figure(done, "throughput", "floor") as { messages_per_second?: number } | undefined)?.messages_per_second;
   const lost = figure(done, "throughput", "lost") as number | undefined;
   const dup = figure(done, "throughput", "duplicated") as number | undefined;
   const failed = figure(done, "throughput", "failed_sends") as number | undefined;
-  results.push(
-    rate !== undefined
-      ? {
-          target: "throughput, zero loss",
-          goal: ">= 500 msg/s, 0 lost, 0 duplicated",
-          measured: `${rate} msg/s, ${lost} lost, ${dup} duplicated, ${failed} failed sends`,
-          met: rate >= 500 && lost === 0 && dup === 0 && failed === 0,
-          value: rate,
-          limit: 500,
-        }
-      : missing("throughput, zero loss", ">= 500 msg/s, 0 lost, 0 duplicated", 500, "not measured"),
-  );
+  const rateGoal = ">= 0.95x floor msg/s, 0 lost, 0 duplicated";
+  if (rate !== undefined && floorRate !== undefined && floorRate > 0) {
+    const r = Math.round((rate / floorRate) * 100) / 100;
+    results.push({
+      target: "throughput, zero loss",
+      goal: rateGoal,
+      measured: `${r}x (${rate} vs ${floorRate} msg/s), ${lost} lost, ${dup} duplicated, ${failed} failed sends`,
+      met: r >= 0.95 && lost === 0 && dup === 0 && failed === 0,
+      value: r,
+      limit: 0.95,
+    });
+  } else {
+    results.push(missing("throughput, zero loss", rateGoal, 0.95, "not measured"));
+  }
 
   const toolsBytes = figure(done, "context", "tools_list_bytes") as number | undefined;
   results.push(

@@ -28,7 +28,7 @@ export const RepoName = z
   .string()
   .max(MAX_REPO_LENGTH, `repo is at most ${MAX_REPO_LENGTH} characters`)
   .refine((text) => normaliseRepo(text) !== null, "repo must name a repository: the output of `git remote get-url origin`, or its short form like github.com/acme/app")
-  .describe("the repository: `git remote get-url origin` or its short form like github.com/acme/app; leave it out to claim the path in every repository");
+  .describe("`git remote get-url origin`; omit for every repository");
 
 const paths = (what: string) =>
   z
@@ -37,21 +37,21 @@ const paths = (what: string) =>
     .max(MAX_CLAIM_PATHS, `at most ${MAX_CLAIM_PATHS} paths per call: claim a directory that holds them instead`);
 
 export const ClaimPathsInput = z.object({
-  paths: paths("for example [\"src/api/**\"]").describe("globs relative to the repository root, like src/api/** or docs/*.md; a directory covers everything under it"),
+  paths: paths("for example [\"src/api/**\"]").describe("globs from the repository root (src/api/**, docs/*.md); a directory covers its contents"),
   ttl_minutes: z
     .number()
     .int("ttl_minutes must be a whole number")
     .min(1, "ttl_minutes is at least 1")
     .max(MAX_CLAIM_TTL_MINUTES, `ttl_minutes is at most ${MAX_CLAIM_TTL_MINUTES} (a day); claim again later to renew`)
     .default(DEFAULT_CLAIM_TTL_MINUTES)
-    .describe("how long the claim lasts; claiming the same path again renews it"),
-  exclusive: z.boolean().default(true).describe("true (default): nobody else may claim or edit these paths; false: shared with other shared claims"),
-  reason: z.string().max(MAX_CLAIM_REASON_LENGTH, `reason is at most ${MAX_CLAIM_REASON_LENGTH} characters`).optional().describe("what you are doing there, shown to whoever runs into the claim"),
+    .describe("claiming again renews"),
+  exclusive: z.boolean().default(true).describe("false: shared with other shared claims"),
+  reason: z.string().max(MAX_CLAIM_REASON_LENGTH, `reason is at most ${MAX_CLAIM_REASON_LENGTH} characters`).optional().describe("shown to whoever runs into the claim"),
   repo: RepoName.optional(),
 });
 
 export const ReleasePathsInput = z.object({
-  paths: paths("leave paths out to release all of your claims").optional().describe("the patterns exactly as claimed; leave out to release all of yours"),
+  paths: paths("leave paths out to release all of your claims").optional().describe("patterns as claimed; omit for all of yours"),
 });
 
 export const ListClaimsInput = z.object({

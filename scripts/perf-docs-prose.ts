@@ -48,6 +48,39 @@ export const SCENARIO_PROSE: Record<string, string> = {
     "The people's room in a real browser (Chromium): how soon a send shows in the page, next to how soon the same message's notice reaches a bridge socket in the same rounds (the page is timed by a MutationObserver calling back through a CDP binding, about 1 ms); how long the room takes to draw with 200 messages; and what the page weighs.",
 };
 
+/** Where a send's CPU goes, and what the relay does that the floor does not. */
+export const WHERE_TIME_GOES = [
+  "## Where a send's time goes",
+  "",
+  "Under `wrangler dev` the Worker and the group object run in one workerd process; in production they are",
+  "apart, and they scale differently: the Worker's share is spread over as many isolates as there are",
+  "requests, while the object's share is one group's ceiling. `node bench/cost.ts` separates them by",
+  "driving raw POSTs (no MCP client, so the client's cost is alike for both) and reading each process's",
+  "CPU from /proc: a `send_message` tools/call, the same call with an invalid argument (the Worker's",
+  "share alone: token, body, the fast lane's validation and framing, no call to the object), and the",
+  "floor's POST, each with and without 10 listening sockets.",
+  "",
+  "What a send costs the relay beyond the floor's insert-and-frame, and what was done about each:",
+  "",
+  "- The Worker: the bearer token's HMAC (each isolate remembers tokens it has verified, re-checking",
+  "  expiry on every use; revocation is the object's check on every call, so remembering is safe), the",
+  "  MCP JSON-RPC envelope (the fast lane answers a single `tools/call` from the tool table; a tool that",
+  "  answers within a second goes out as one plain body, the same bytes as the SDK's event stream), the",
+  "  input's zod parse and the compact result.",
+  "- The object: the send rules (one statement; the rate limit's count of recent sends is kept in memory,",
+  "  so it no longer walks one index entry per message in the window, which under the bench's lifted",
+  "  limit was hundreds per send), the insert with its byte-counting triggers, and the audience rule per",
+  "  socket. The trigram search index, which FTS5 updates with a new segment per transaction, is filled",
+  "  in batches a second after sends and before every search, so it is off the send path without any",
+  "  search missing a message.",
+  "- The listeners: a bridge acks the notices it handles, so each message brings a frame back from every",
+  "  listener; the floor's sockets send nothing. Acks are read by hand, checked against seqs known",
+  "  issued, and the peers' `acked_seq` rows are written together a quarter of a second after the first",
+  "  (and before any replay reads them), not once per listener per message. What remains is the",
+  "  runtime's cost of delivering each ack frame to the object, which the floor never pays.",
+  "",
+];
+
 export const REPRODUCE = [
   "## Reproduce",
   "",
@@ -57,6 +90,7 @@ export const REPRODUCE = [
   "npm run bench:docs                     # this page again from bench/results.json",
   "node bench/compare.ts wrangler.toml <other wrangler.toml>   # a changed worker against the current one",
   "node bench/profile.ts 400              # where a send's CPU goes, per process",
+  "node bench/cost.ts 1500 3              # CPU per send by process: relay, its Worker alone, the floor",
   "npm run bench:load                     # 100 peers for 60 s: lost, duplicated or misdelivered mail",
   "npm run bench:abuse                    # what one hostile token costs a bystander (see security.md)",
   "```",

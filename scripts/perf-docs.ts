@@ -10,7 +10,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { SCENARIO_PROSE, PAGE_INTRO, REPRODUCE } from "./perf-docs-prose.ts";
+import { SCENARIO_PROSE, PAGE_INTRO, REPRODUCE, WHERE_TIME_GOES } from "./perf-docs-prose.ts";
 
 export const RESULTS_PATH = fileURLToPath(new URL("../bench/results.json", import.meta.url));
 export const PERFORMANCE_PAGE = fileURLToPath(new URL("../docs/performance.md", import.meta.url));
@@ -230,7 +230,7 @@ export function renderPerformancePage(r: BenchResults): string {
     for (const name of absent) parts.push(`- \`${name}\`: ${SCENARIO_PROSE[name]}`);
     parts.push("");
   }
-  parts.push(...REPRODUCE);
+  parts.push(...WHERE_TIME_GOES, ...REPRODUCE);
   return `${parts.join("\n").trimEnd()}\n`;
 }
 

@@ -6,7 +6,8 @@
 import { type Context, Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
-import { bearerToken, secretProblem, verifyAdminProof, verifyToken } from "../contract/token.ts";
+import { bearerToken, secretProblem, verifyAdminProof } from "../contract/token.ts";
+import { verifyTokenRemembered } from "./verified-tokens.ts";
 import type { Env } from "./env.ts";
 import type { Caller } from "./types.ts";
 import { hostGuard } from "./host-guard.ts";
@@ -65,7 +66,7 @@ async function callerOf(authorization: string | undefined, secret: string): Prom
       "Send your peer token as `Authorization: Bearer <token>`. Mint one with `npm run -s token -- --group <group> --peer <name>`.",
     );
   }
-  const verdict = await verifyToken(secret, token);
+  const verdict = await verifyTokenRemembered(secret, token);
   if (!verdict.ok) return refuse(401, "invalid_token", `Token refused: ${verdict.reason}. Ask your team for a new token.`);
   const { g: group, p: peer, iat, exp, r: role } = verdict.claims;
   return { group, peer, iat, ...(exp !== undefined && { exp }), ...(role !== undefined && { role }) };
@@ -180,6 +181,21 @@ app.get("/groups/:group/unread", requireToken, async (c) => {
 // Mid-turn mail and read receipts for hooks (worker/receipt-routes.ts)
 app.get("/groups/:group/pressing", requireToken, pressingRoute);
 app.post("/groups/:group/announced", requireToken, announcedRoute);
+
+// ---------------------------------------------------------------------------------------------
+// Path claims for the bridge's guards (local-bridge/guard/relay-source.ts): the caller and every
+// live claim, one small GET a PreToolUse hook or git hook can afford
+// ---------------------------------------------------------------------------------------------
+
+app.get("/groups/:group/claims", requireToken, async (c) => {
+  const caller = c.get("caller");
+  const group = c.req.param("group");
+  const refused = refuseOtherGroup(caller, group);
+  if (refused) return refused;
+  const outcome = await groupStub(c.env, group).claimsView(caller);
+  if (!outcome.ok) return refuse(401, "token_revoked", outcome.problem.message);
+  return c.json(outcome.value);
+});
 
 // ---------------------------------------------------------------------------------------------
 // Admin: revocation, proven with the team secret (see scripts/token.ts --revoke)

@@ -6,9 +6,14 @@
  * run as: the small hook bundle `dist/relay-hook.mjs` that `hooks install` prefers when it is built
  * (the target), the bundle behind the `relay-bridge` bin, and the TypeScript CLI (information).
  * Fail-open cost: the same hook against a relay that refuses connections.
+ *
+ * The claims guard (PreToolUse, `guard tool --profile`, added by `hooks install` on the editing
+ * tools and Bash): an Edit inside another peer's claim in a real git repository, denied (the GET
+ * of the group's claims plus git's two questions about the checkout), and a Bash command that
+ * cannot discard work, which asks nothing.
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { execFileSync, spawn as spawnChild } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { resolveTarget } from "../../local-bridge/core/config.ts";
@@ -25,11 +30,30 @@ const WARMUP = 3;
 /** One hook process, its event JSON on stdin; resolves with its wall time and what it printed. */
 function runHook(script: string, hook: string, profile: string, env: NodeJS.ProcessEnv, sessionId: string): Promise<{ ms: number; stdout: string }> {
   const start = now();
-  const child = spawn(process.execPath, [script, "hook", hook, "--profile", profile], { env, stdio: ["pipe", "pipe", "ignore"] });
+  const child = spawnChild(process.execPath, [script, "hook", hook, "--profile", profile], { env, stdio: ["pipe", "pipe", "ignore"] });
   let stdout = "";
   child.stdout.on("data", (chunk) => (stdout += chunk));
   child.stdin.end(JSON.stringify({ hook_event_name: hook, session_id: sessionId }));
   return new Promise((resolve) => child.once("exit", () => resolve({ ms: now() - start, stdout })));
+}
+
+/** One `guard tool` process (Claude Code's PreToolUse hook) for `call`, run in `cwd`. */
+function runGuard(script: string, profile: string, env: NodeJS.ProcessEnv, cwd: string, call: object): Promise<{ ms: number; stdout: string }> {
+  const start = now();
+  const child = spawnChild(process.execPath, [script, "guard", "tool", "--profile", profile], { env, cwd, stdio: ["pipe", "pipe", "ignore"] });
+  let stdout = "";
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stdin.end(JSON.stringify({ hook_event_name: "PreToolUse", cwd, ...call }));
+  return new Promise((resolve) => child.once("exit", () => resolve({ ms: now() - start, stdout })));
+}
+
+/** A git checkout with an origin, for the guard to locate files in. */
+function checkout(home: string): string {
+  const dir = join(home, "app");
+  mkdirSync(join(dir, "src", "api"), { recursive: true });
+  execFileSync("git", ["init", "-q", "-b", "main"], { cwd: dir });
+  execFileSync("git", ["remote", "add", "origin", "git@github.com:acme/app.git"], { cwd: dir });
+  return dir;
 }
 
 const p95 = (samples: number[]) => Math.round(percentile([...samples].sort((a, b) => a - b), 95) * 100) / 100;
@@ -37,7 +61,7 @@ const p95 = (samples: number[]) => Math.round(percentile([...samples].sort((a, b
 export const hooks: Scenario = {
   name: "hooks",
   title: "Claude Code hooks (hook command per prompt / stop)",
-  budgetMs: 90_000,
+  budgetMs: 180_000,
   async run(ctx) {
     if (!bridgeAvailable()) {
       return { figures: { skipped: "local-bridge/cli.ts not found" }, rows: [{ metric: "hooks", value: "skipped: no local-bridge/cli.ts" }], notes: [] };
@@ -100,6 +124,25 @@ export const hooks: Scenario = {
       }
       figures[`${key}_relay_down`] = summarize(refused);
       rows.push({ metric: `hook stop, relay down (fail open), ${form.label}`, latency: summarize(refused) });
+    }
+    // The claims guard: the writer holds src/api; the reader's session edits inside it.
+    await sender.callTool({ name: "claim_paths", arguments: { paths: ["src/api"], reason: "bench" } });
+    const repo = checkout(home);
+    const edit = { tool_name: "Edit", tool_input: { file_path: join(repo, "src", "api", "server.ts"), old_string: "a", new_string: "b" } };
+    const ls = { tool_name: "Bash", tool_input: { command: "ls src" } };
+    // Only the form `hooks install` writes (the hook bundle when built): the others start the same way.
+    for (const form of forms.filter((f) => f === hookBundle)) {
+      const key = "hook_bundle";
+      for (const [name, call, denied] of [["edit_denied", edit, true], ["bash_no_request", ls, false]] as const) {
+        const samples: number[] = [];
+        for (let i = 0; i < WARMUP + RUNS; i++) {
+          const { ms, stdout } = await runGuard(form.script, profile, env, repo, call);
+          if (stdout.includes('"deny"') !== denied) throw new Error(`${form.label} guard ${name} printed ${JSON.stringify(stdout)}`);
+          if (i >= WARMUP) samples.push(ms);
+        }
+        figures[`${key}_guard_${name}`] = { ...summarize(samples), p95: p95(samples) };
+        rows.push({ metric: `guard (PreToolUse) ${name.replace(/_/g, " ")}, ${form.label}`, latency: summarize(samples), note: `p95 ${p95(samples)} ms` });
+      }
     }
     await Promise.all([reader.close(), sender.close()]);
     notes.push(

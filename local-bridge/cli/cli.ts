@@ -10,6 +10,7 @@
  *   relay-bridge channel [--profile NAME | --url URL --token TOKEN] (run by Claude Code)
  *   relay-bridge send|dm|read|peers|history|ask|board|tail …   (chat.ts)
  *   relay-bridge status  ID   (receipts.ts)
+ *   relay-bridge claims|release|guard …                      (claims.ts)
  *
  * RELAY_URL and RELAY_TOKEN stand in for --url and --token, and the config file (config-file.ts)
  * for both. Runs as TypeScript on Node 22
@@ -24,6 +25,7 @@ import { REANNOUNCE_AFTER_MS } from "../core/reannounce.ts";
 import { Bridge, StdoutSink, type NoticeSink } from "../core/bridge.ts";
 import { CHAT_COMMANDS, CHAT_USAGE } from "./chat.ts";
 import { CHAINS_COMMANDS, CHAINS_USAGE } from "./chains.ts";
+import { CLAIM_COMMANDS, CLAIMS_USAGE, guard } from "./claims.ts";
 import type { SettingsScope } from "../hooks/claude-settings.ts";
 import { saveProfile } from "../core/config-file.ts";
 import { targetFrom, type RelayTarget } from "../core/config.ts";
@@ -72,7 +74,8 @@ ${JOIN_USAGE}
   relay-bridge hooks uninstall|status [--project DIR | --user]
       Claude Code hooks that tell the session about unread mail at its start, with each prompt,
       and (once per piece of mail) when it is about to stop; urgent mail and questions also
-      after any tool call, mid-turn (ids and names only). Project: DIR/.claude/settings.local.json
+      after any tool call, mid-turn (ids and names only); and the claims guard that refuses edits
+      (and git commands discarding work) inside another peer's claim. Project: DIR/.claude/settings.local.json
       (default: this directory); --user: ~/.claude/settings.json. The token is kept in a profile
       of the config file (mode 0600), never in the settings.
 
@@ -91,6 +94,7 @@ ${JOIN_USAGE}
 
 ${CHAT_USAGE}
 ${CHAINS_USAGE}
+${CLAIMS_USAGE}
   relay-bridge webhook add URL [--for PEER]... [--events question,dm,chain_held] [--format json|slack]
   relay-bridge webhook list | remove ID   a lead's webhooks (docs/webhooks.md)
 
@@ -281,6 +285,7 @@ async function hooksCommand(args: string[]): Promise<number> {
     case "install": {
       const result = installHooks(targetFrom(values), scope, selfCommand());
       say(`${result.replaced > 0 ? "replaced" : "added"} the relay's SessionStart, UserPromptSubmit, Stop and PostToolUse hooks in ${result.path} (profile ${result.profile})`);
+      say(`and the claims guard (PreToolUse): edits and git commands that discard work inside another peer's claim are refused`);
       say(`they take effect in Claude Code sessions started from now on; to restart a running one, quit it and run ${RESTART_CLAUDE}`);
       return 0;
     }
@@ -332,6 +337,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   ...CHAT_COMMANDS,
   status: async (args) => (await import("./receipts.ts")).statusCommand(args),
   ...CHAINS_COMMANDS,
+  ...CLAIM_COMMANDS,
+  guard: (args) => guard(selfCommand())(args),
   webhook: async (args) => (await import("./webhook.ts")).webhookCommand(args),
 };
 

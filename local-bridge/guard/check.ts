@@ -5,8 +5,9 @@
  * through and the guard says so on stderr.
  */
 import { blockingClaims, type ClaimConflict, describeClaim, whatToDo } from "../../contract/claim-rules.ts";
-import { decideToolCall, mayTouchClaims, preToolUseOutput, type ToolCall } from "./decide.ts";
-import { cachedRepoAt, pushedPaths, type RepoLookup, repoAt, stagedPaths } from "./git.ts";
+import { resolve } from "node:path";
+import { decideToolCall, EDIT_TOOLS, mayTouchClaims, preToolUseOutput, type ToolCall } from "./decide.ts";
+import { cachedRepoAt, locate, pushedPaths, type RepoLookup, repoAt, stagedPaths } from "./git.ts";
 import { type ClaimsSource, loadWithin } from "./source.ts";
 
 /** How long a guard waits for the claims before letting the action through. */
@@ -111,6 +112,12 @@ export async function checkToolCall(guard: ToolGuard): Promise<{ stdout: string;
     return { stdout: "", stderr: "relay guard: the hook input was not JSON; allowing the tool call.\n" };
   }
   if (!mayTouchClaims(call, guard.cwd)) return { stdout: "", stderr: "" };
+  const lookup = cachedRepoAt(guard.repoAt ?? repoAt);
+  // git is asked where the edited file sits while the claims are on their way; the decision
+  // below finds the answer in the lookup's cache.
+  const field = EDIT_TOOLS[call.tool_name ?? ""];
+  const target = field === undefined ? undefined : call.tool_input?.[field];
+  if (typeof target === "string" && target !== "") void locate(resolve(call.cwd || guard.cwd, target), lookup).catch(() => null);
   let view;
   try {
     view = await loadWithin(guard.source, guard.timeoutMs ?? GUARD_TIMEOUT_MS);
@@ -121,7 +128,7 @@ export async function checkToolCall(guard: ToolGuard): Promise<{ stdout: string;
     ...view,
     now: (guard.now ?? Date.now)(),
     cwd: guard.cwd,
-    repoAt: cachedRepoAt(guard.repoAt ?? repoAt),
+    repoAt: lookup,
   });
   if (!decision.allow && guard.mode === "warn") return { stdout: "", stderr: `relay guard (warning only): ${decision.reason}\n` };
   return { stdout: preToolUseOutput(decision), stderr: "" };

@@ -112,7 +112,7 @@ export function removeHooks(settings: Settings, isOurs: (command: string) => boo
 }
 
 /** Appends one matcher group (no matcher: every occurrence of the event) running `hook`. */
-export function addHook(settings: Settings, event: string, hook: HookCommand): void {
+export function addHook(settings: Settings, event: string, hook: HookCommand, matcher?: string): void {
   const hooks = (settings.hooks ??= {});
-  (hooks[event] ??= []).push({ hooks: [hook] });
+  (hooks[event] ??= []).push(matcher === undefined ? { hooks: [hook] } : { matcher, hooks: [hook] });
 }

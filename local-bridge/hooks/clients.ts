@@ -17,7 +17,7 @@
 import type { RelayTarget } from "../core/config.ts";
 import { targetFrom } from "../core/config.ts";
 import { HOOK_EVENTS, type HookName } from "./hook-events.ts";
-import { PLUGIN_NAME, PLUGIN_SERVER, PLUGIN_TOOL_PREFIX } from "../plugin/manifest.ts";
+import { PLUGIN_NAME, PLUGIN_SERVER, PLUGIN_TOOL_PREFIX } from "./plugin-names.ts";
 
 export const CLIENTS = ["claude", "codex", "gemini"] as const;
 export type Client = (typeof CLIENTS)[number];

@@ -6,10 +6,32 @@
 import { runHook } from "./hook-command.ts";
 import { BridgeError } from "../core/errors.ts";
 
+/** The claims guard (PreToolUse and the git hooks), with the claims of the profile it names. */
+async function runGuard(args: string[]): Promise<number> {
+  // Loaded on demand: the prompt and stop hooks need none of it.
+  const { runProfileGuard } = await import("../guard/profile-guard.ts");
+  return runProfileGuard(args, {
+    bridgeCommand: [process.execPath, process.argv[1] ?? ""],
+    io: {
+      cwd: process.cwd(),
+      env: process.env,
+      readStdin: async () => {
+        let text = "";
+        process.stdin.setEncoding("utf8");
+        for await (const chunk of process.stdin) text += chunk;
+        return text;
+      },
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+    },
+  });
+}
+
 const [command, ...rest] = process.argv.slice(2);
 try {
-  if (command !== "hook") throw new BridgeError(`relay-hook runs hooks only: relay-hook hook session-start|prompt|stop|tool --profile NAME`, 2);
-  process.exitCode = await runHook(rest);
+  if (command === "guard") process.exitCode = await runGuard(rest);
+  else if (command !== "hook") throw new BridgeError(`relay-hook runs hooks only: relay-hook hook session-start|prompt|stop|tool --profile NAME, or relay-hook guard tool|check … --profile NAME`, 2);
+  else process.exitCode = await runHook(rest);
 } catch (error) {
   process.stderr.write(`relay-bridge hook: ${(error as Error).message}\n`);
   // A hook must never fail a person's session over its own problem.

@@ -1,7 +1,8 @@
 /**
  * `relay-bridge hooks install|uninstall|status`: puts the relay's Claude Code hooks
- * (SessionStart, UserPromptSubmit, Stop; see hook-command.ts; PostToolUse, see mid-turn.ts) into a settings file, next to
- * whatever is there, and takes out exactly those again.
+ * (SessionStart, UserPromptSubmit, Stop; see hook-command.ts; PostToolUse, see mid-turn.ts) and the
+ * claims guard (PreToolUse on the editing tools and Bash; guard/profile-guard.ts) into a settings
+ * file, next to whatever is there, and takes out exactly those again.
  *
  * The hook commands name a stored profile (config-file.ts, mode 0600), never the token: settings
  * files get shown, shared and pasted into bug reports.
@@ -13,13 +14,14 @@ import { configPath, readConfig, saveTarget } from "../core/config-file.ts";
 import { addHook, findHooks, readSettings, removeHooks, settingsPath, writeSettings, type SettingsScope } from "./claude-settings.ts";
 import { HOOK_EVENTS, type HookName } from "./hook-events.ts";
 import { shellLine } from "../core/shell.ts";
+import { GUARD_MATCHER } from "../guard/decide.ts";
 
 /** Claude Code's own limit per hook command, in seconds; the hook gives up well before it. */
 const CLAUDE_HOOK_TIMEOUT_S = 5;
 
 /** Recognises a hook command this tool wrote, whatever node or script path it was written with. */
 export function isRelayHook(command: string): boolean {
-  return /(relay-bridge|local-bridge)/.test(command) && /\shook (session-start|prompt|stop|tool) --profile \S+$/.test(command);
+  return /(relay-bridge|local-bridge)/.test(command) && /\s(hook (session-start|prompt|stop|tool)|guard tool) --profile \S+$/.test(command);
 }
 
 /** The small hook-only bundle built next to the relay-bridge bundle (see hook-main.ts). */
@@ -30,10 +32,18 @@ export const HOOK_BUNDLE = "relay-hook.mjs";
  * bundle running now (it starts faster), else this same CLI's `hook` subcommand.
  */
 export function hookCommand(bridgeCommand: string[], hook: HookName, profile: string): string {
+  return shellLine([...hookRunner(bridgeCommand), "hook", hook, "--profile", profile]);
+}
+
+/** The claims guard's PreToolUse command (guard/profile-guard.ts), run the same way as the hooks. */
+export function guardToolCommand(bridgeCommand: string[], profile: string): string {
+  return shellLine([...hookRunner(bridgeCommand), "guard", "tool", "--profile", profile]);
+}
+
+function hookRunner(bridgeCommand: string[]): string[] {
   const [node, script = ""] = bridgeCommand;
   const small = join(dirname(script), HOOK_BUNDLE);
-  const runner = basename(script) === "relay-bridge.mjs" && existsSync(small) ? [node!, small] : bridgeCommand;
-  return shellLine([...runner, "hook", hook, "--profile", profile]);
+  return basename(script) === "relay-bridge.mjs" && existsSync(small) ? [node!, small] : bridgeCommand;
 }
 
 export interface HooksResult {
@@ -52,6 +62,8 @@ export function installHooks(target: RelayTarget, scope: SettingsScope, bridgeCo
   for (const [hook, event] of Object.entries(HOOK_EVENTS) as [HookName, string][]) {
     addHook(settings, event, { type: "command", command: hookCommand(bridgeCommand, hook, profile), timeout: CLAUDE_HOOK_TIMEOUT_S });
   }
+  // The claims guard: edits and work-discarding git commands inside another peer's claim are refused.
+  addHook(settings, "PreToolUse", { type: "command", command: guardToolCommand(bridgeCommand, profile), timeout: CLAUDE_HOOK_TIMEOUT_S }, GUARD_MATCHER);
   writeSettings(path, settings);
   return { path, profile, replaced };
 }

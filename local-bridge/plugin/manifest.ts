@@ -17,10 +17,9 @@
  */
 import { HOOK_EVENTS, type HookName } from "../hooks/hook-events.ts";
 
-/** The plugin's name and its MCP server's name; Claude Code prefixes the plugin's tools with both. */
-export const PLUGIN_NAME = "relay";
-export const PLUGIN_SERVER = "relay";
-export const PLUGIN_TOOL_PREFIX = `mcp__plugin_${PLUGIN_NAME}_${PLUGIN_SERVER}__`;
+import { PLUGIN_NAME, PLUGIN_SERVER, PLUGIN_TOOL_PREFIX } from "../hooks/plugin-names.ts";
+
+export { PLUGIN_NAME, PLUGIN_SERVER, PLUGIN_TOOL_PREFIX } from "../hooks/plugin-names.ts";
 
 export const MARKETPLACE_NAME = "claude-relay";
 export const PLUGIN_ID = `${PLUGIN_NAME}@${MARKETPLACE_NAME}`;

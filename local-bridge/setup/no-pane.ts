@@ -7,7 +7,7 @@
  */
 import { shellLine } from "../core/shell.ts";
 import { callTool } from "../core/relay-api.ts";
-import type { SetupOptions } from "./setup.ts";
+import type { SetupOptions } from "./options.ts";
 
 export interface ProjectSteps {
   registerTools(cwd: string, options: SetupOptions): Promise<void>;

@@ -18,31 +18,10 @@ import { CHANNEL_SERVER_NAME } from "../channel/server-name.ts";
 import { shellLine, shellQuote } from "../core/shell.ts";
 import { paneHolder } from "../pane/pane-lock.ts";
 import { setupWithoutPane } from "./no-pane.ts";
+import type { SetupOptions } from "./options.ts";
 import { bridgePaneFor, claudePanes, listProcesses, type ClaudePane, type PaneInfo, type Tmux } from "../pane/tmux.ts";
 
-export interface SetupOptions {
-  target: RelayTarget;
-  tmux: Tmux;
-  /** Skip the picker. */
-  pane?: string;
-  /** Print the commands instead of running them. */
-  printOnly: boolean;
-  /** Allow `mcp__relay` in the project's .claude/settings.local.json, so tool calls do not prompt. */
-  permissions: boolean;
-  /** Install the hooks, skip them, or ask (a yes/no question when stdin is a terminal). */
-  hooks: "install" | "skip" | "ask";
-  /** Register the channel server (`relay-bridge channel`) instead of starting a split. */
-  channel: boolean;
-  /** "sidebar" (default): tail and status beside the pane; "compact": only the 3-line status split below. */
-  layout?: "sidebar" | "compact";
-  /** How to run this CLI again for `connect`, hooks and the channel (node binary and script). */
-  bridgeCommand: string[];
-  /** Ask the person to pick among several panes (defaults to an @inquirer/prompts list when stdin is a terminal). */
-  choose?: (panes: ClaudePane[]) => Promise<string>;
-  /** Ask a yes/no question (defaults to an @inquirer/prompts confirm when stdin is a terminal, else no). */
-  confirm?: (message: string) => Promise<boolean>;
-  print: (line: string) => void;
-}
+export type { SetupOptions } from "./options.ts";
 
 /** The permission rule that lets every relay tool run without a prompt. */
 export const RELAY_ALLOW_RULE = "mcp__relay";
@@ -203,6 +182,7 @@ async function finishProject(cwd: string, options: SetupOptions): Promise<void> 
   if (hooks) {
     const result = installHooks(options.target, { project: cwd }, options.bridgeCommand);
     print(`installed the relay's SessionStart, UserPromptSubmit, Stop and PostToolUse hooks in ${result.path} (profile ${result.profile})`);
+    print(`and the claims guard (PreToolUse): edits and git commands that discard work inside another peer's claim are refused`);
   } else if (options.hooks === "ask") {
     print(`hooks not installed; to add them later: ${shellLine([...options.bridgeCommand, "hooks", "install", "--project", cwd])}`);
   }

@@ -40,7 +40,7 @@ function fresh() {
 const read = (path: string) => JSON.parse(readFileSync(path, "utf8"));
 
 describe("hooks install / uninstall / status", () => {
-  it("merges the relay's hooks next to the person's own settings and takes out exactly those again", async () => {
+  it("merges the relay's hooks and the claims guard next to the person's own settings and takes out exactly those again", async () => {
     const { project, env, settings } = fresh();
     writeFileSync(settings, JSON.stringify(THEIRS, null, 2));
     const token = await signToken(TEST_SECRET, { g: "core", p: "bob", iat: Date.now() });
@@ -53,7 +53,13 @@ describe("hooks install / uninstall / status", () => {
     const merged = read(settings);
     expect(merged.model).toBe("opus");
     expect(merged.permissions).toEqual(THEIRS.permissions);
-    expect(merged.hooks.PreToolUse).toEqual(THEIRS.hooks.PreToolUse);
+    expect(merged.hooks.PreToolUse[0]).toEqual(THEIRS.hooks.PreToolUse[0]);
+    // The claims guard, on the editing tools and Bash, beside the person's own Bash hook.
+    expect(merged.hooks.PreToolUse[1]).toEqual({
+      matcher: "Edit|Write|MultiEdit|NotebookEdit|Bash",
+      hooks: [{ type: "command", command: expect.stringMatching(/ guard tool --profile bob@core$/), timeout: 5 }],
+    });
+    expect(install.stdout).toContain("claims guard (PreToolUse)");
     expect(merged.hooks.Stop[0]).toEqual(THEIRS.hooks.Stop[0]);
     const ours = (event: string) =>
       (read(settings).hooks[event] ?? []).flatMap((g: { hooks: { command: string }[] }) => g.hooks).filter((h: { command: string }) => / hook /.test(h.command));
@@ -73,11 +79,12 @@ describe("hooks install / uninstall / status", () => {
     expect(read(settings).hooks.Stop).toHaveLength(2);
 
     const status = await run(["hooks", "status", "--project", project], env);
-    expect(status.stdout).toContain(`${settings}: 4 relay hooks`);
+    expect(status.stdout).toContain(`${settings}: 5 relay hooks`);
     expect(status.stdout).toContain("Stop: profile bob@core");
+    expect(status.stdout).toContain("PreToolUse: profile bob@core");
 
     const uninstall = await run(["hooks", "uninstall", "--project", project], env);
-    expect(uninstall.stdout).toContain(`removed 4 relay hooks from ${settings}`);
+    expect(uninstall.stdout).toContain(`removed 5 relay hooks from ${settings}`);
     expect(read(settings)).toEqual(THEIRS);
     expect((await run(["hooks", "uninstall", "--project", project], env)).stdout).toContain("nothing changed");
   });
@@ -87,7 +94,7 @@ describe("hooks install / uninstall / status", () => {
     const token = await signToken(TEST_SECRET, { g: "core", p: "carol", iat: Date.now() });
     expect((await run(["hooks", "install", "--user", "--url", url, "--token", token], env)).code).toBe(0);
     const user = join(env.CLAUDE_CONFIG_DIR, "settings.json");
-    expect(Object.keys(read(user).hooks).sort()).toEqual(["PostToolUse", "SessionStart", "Stop", "UserPromptSubmit"]);
+    expect(Object.keys(read(user).hooks).sort()).toEqual(["PostToolUse", "PreToolUse", "SessionStart", "Stop", "UserPromptSubmit"]);
     expect((await run(["hooks", "uninstall", "--user"], env)).code).toBe(0);
     expect(read(user)).toEqual({});
   });

@@ -81,7 +81,7 @@ describe("setup finishes the job", () => {
     expect(first.stdout).toContain("quit it and run `claude --continue` (it resumes the conversation), or `claude` if the session had none yet");
     const settings = settingsOf(dir);
     expect(settings.permissions.allow).toEqual(["Bash(ls:*)", "mcp__relay"]);
-    expect(Object.keys(settings.hooks).sort()).toEqual(["PostToolUse", "SessionStart", "Stop", "UserPromptSubmit"]);
+    expect(Object.keys(settings.hooks).sort()).toEqual(["PostToolUse", "PreToolUse", "SessionStart", "Stop", "UserPromptSubmit"]);
     expect(readFileSync(join(dir, ".claude-calls"), "utf8")).toContain(`mcp add --transport http relay ${relay.url}/mcp`);
 
     // The split's bridge holds the pane: setup again starts no second one, and says which pid serves it.

@@ -207,7 +207,7 @@ describe("setup", { timeout: 30_000 }, () => {
     const settings = JSON.parse(readFileSync(join(cwd, ".claude", "settings.local.json"), "utf8")) as { permissions: { allow: string[] }; hooks: Record<string, unknown> };
     expect(settings.permissions.allow).toContain("mcp__relay");
     // Not asked: without a bridge the hooks are how notices reach the session.
-    expect(Object.keys(settings.hooks).sort()).toEqual(["PostToolUse", "SessionStart", "Stop", "UserPromptSubmit"]);
+    expect(Object.keys(settings.hooks).sort()).toEqual(["PostToolUse", "PreToolUse", "SessionStart", "Stop", "UserPromptSubmit"]);
     // The first hello: a peer can DM carol at once.
     const alice = await relayClient(shared.url, await shared.mint("setup-nopane", "alice"));
     expect((await callTool(alice, "send_dm", { to: "carol", text: "welcome" })).id).toMatch(/^m_/);

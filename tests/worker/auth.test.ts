@@ -127,7 +127,7 @@ describe("/mcp refuses bad tokens with 401 and a JSON reason", () => {
     const response = await postMcp(`bearer ${await mint(group, "alice", { exp: Date.now() + 60_000 })}`);
     expect(response.status).toBe(200);
     const alice = await connect(await mint(group, "alice", { exp: Date.now() + 60_000 }));
-    expect((await alice.listTools()).tools.length).toBe(12);
+    expect((await alice.listTools()).tools.length).toBe(15);
   });
 });
 

@@ -68,7 +68,7 @@ describe("invites in the group object", () => {
     expect(joined.observer).toBe(true);
     const client = await connect(joined.token);
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
-    expect(tools).toEqual(["get_history", "get_state", "list_peers", "read_new_messages", "wait_for_messages"]);
+    expect(tools).toEqual(["get_history", "get_state", "list_claims", "list_peers", "message_status", "read_new_messages", "wait_for_messages"]);
     await client.close();
   });
 });

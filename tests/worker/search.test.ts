@@ -186,6 +186,8 @@ describe("get_history search", () => {
     const alice = await peer(group, "alice");
     const kept = await alice.call("send_message", { text: "unique-token kept" });
     const gone = await alice.call("send_message", { text: "unique-token gone" });
+    // A search brings the index up to date (it is filled in batches): both are in it now.
+    expect((await alice.call("get_history", { query: "unique-token" })).data.messages).toHaveLength(2);
     await sqlIn(group, `DELETE FROM messages WHERE id = ?`, gone.data.id);
     const hits = await sqlIn(group, `SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?`, trigramQuery("unique-token"));
     expect(hits).toEqual([{ rowid: kept.data.seq }]);
@@ -240,7 +242,6 @@ describe("get_history search", () => {
     const alice = await peer(group, "alice");
     await alice.call("send_message", { text: "hello there" });
     // Break the index under the object's feet: the next indexed search fails inside SQLite.
-    await sqlIn(group, `DROP TRIGGER messages_fts_insert`);
     await sqlIn(group, `DROP TRIGGER messages_fts_delete`);
     await sqlIn(group, `DROP TRIGGER messages_fts_update`);
     await sqlIn(group, `DROP TABLE messages_fts`);
@@ -250,5 +251,28 @@ describe("get_history search", () => {
     expect(result.text).toMatch(/could not run this search.*shorter query.*before/);
     // Everything else still works.
     expect((await alice.call("get_history")).data.messages).toHaveLength(1);
+  });
+});
+
+describe("the index is filled in batches, never behind a search", () => {
+  it("a message is found by the first search after it is sent, and a later send is indexed without a search", async () => {
+    const group = freshGroup("fts");
+    const alice = await peer(group, "alice");
+    const indexed = () => sqlIn(group, `SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?`, trigramQuery("batch-token"));
+    const first = await alice.call("send_message", { text: "batch-token one" });
+    expect((await alice.call("get_history", { query: "BATCH-TOKEN" })).data.messages.map((m: { seq: number }) => m.seq)).toEqual([first.data.seq]);
+    const second = await alice.call("send_message", { text: "batch-token two" });
+    await expect.poll(indexed).toEqual([{ rowid: first.data.seq }, { rowid: second.data.seq }]);
+  });
+
+  it("a message edited or deleted before it was indexed is indexed as it is, or not at all", async () => {
+    const group = freshGroup("fts");
+    const alice = await peer(group, "alice");
+    const edited = await alice.call("send_message", { text: "draft-token" });
+    const deleted = await alice.call("send_message", { text: "draft-token deleted" });
+    await sqlIn(group, `UPDATE messages SET text = 'final-token' WHERE id = ?`, edited.data.id);
+    await sqlIn(group, `DELETE FROM messages WHERE id = ?`, deleted.data.id);
+    expect((await alice.call("get_history", { query: "draft-token" })).data.messages).toEqual([]);
+    expect((await alice.call("get_history", { query: "final-token" })).data.messages.map((m: { seq: number }) => m.seq)).toEqual([edited.data.seq]);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * What one send costs the group object in SQL statements, counted on the real object: the send
  * rules read everything they check in one statement, the chain budget is checked and recorded in
- * a second (group/chains/), the message is stored in a third (its triggers index and count it),
- * and the sender's last_seen, shown to the minute, is written only when that minute changes. One group's throughput rests on this path, so the count is held here.
+ * a second (group/chains/), the message is stored in a third (its triggers count it; the search
+ * index catches up in batches), and the sender's last_seen, shown to the minute, is written only
+ * when that minute changes. One group's throughput rests on this path, so the count is held here.
  */
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";

@@ -201,6 +201,9 @@ describe("replay from an acked seq", () => {
     // Frames are handled in order: once a bad frame after them is answered, both acks were.
     resumed.send("not a frame");
     await resumed.waitFor((f) => f.type === "error");
+    // Acks are written together a moment later: the row gets there and stays.
+    await expect.poll(() => sqlIn(group, `SELECT acked_seq FROM peers WHERE name = 'bob'`)).toEqual([{ acked_seq: m3.data.seq }]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await sqlIn(group, `SELECT acked_seq FROM peers WHERE name = 'bob'`)).toEqual([{ acked_seq: m3.data.seq }]);
   });
 });

@@ -10,13 +10,16 @@ describe.each(LANES)("MCP tools, through a real MCP client (%s lane)", (lane) =>
     expect(tools.map((t) => t.name).sort()).toEqual(
       [
         "ask_peer",
+        "claim_paths",
         "get_history",
         "get_state",
         "leave_group",
+        "list_claims",
         "list_peers",
         "message_status",
         "read_new_messages",
         "register",
+        "release_paths",
         "send_dm",
         "send_message",
         "set_state",

@@ -21,6 +21,9 @@ import { settingsFrom, type RelayVars } from "./settings.ts";
 import type { NameRole } from "../../contract/token.ts";
 import type { ChainInfo, ChainList } from "../../contract/chains.ts";
 import { Board } from "./board/board.ts";
+import { ClaimCalls, type ClaimsView } from "./claims/calls.ts";
+import type { ClaimGrant, ClaimRelease } from "./claims/claims.ts";
+import type { Claim, ClaimPathsRequest, ListClaimsRequest } from "../../contract/claims.ts";
 import type { BoardCursor, BoardPage } from "./board/pages.ts";
 import type { StateEntry } from "./board/schemas.ts";
 import { Housekeeping } from "./housekeeping.ts";
@@ -54,6 +57,7 @@ export class GroupObject extends DurableObject<RelayVars> {
   private readonly room: Room;
   private readonly invites: Invites;
   private readonly housekeeping: Housekeeping;
+  private readonly claimCalls: ClaimCalls;
   private readonly receipts: Receipts;
   private readonly webhooks: Webhooks;
 
@@ -84,6 +88,7 @@ export class GroupObject extends DurableObject<RelayVars> {
     this.room = new Room({ sql, peers: this.peers, mail: this.mail.store, board: this.board, sockets: this.sockets }, pause);
     this.invites = new Invites(sql, this.peers);
     this.housekeeping = new Housekeeping(ctx.storage, settings, this.mail.store, this.sockets);
+    this.claimCalls = new ClaimCalls({ storage: ctx.storage, peers: this.peers, online: (peer, now) => this.sockets.isOnline(peer, now), writeRefusal });
     this.receipts = new Receipts(sql, {
       listener: (peer) => this.peers.listener(peer),
       readCursor: (peer) => this.peers.store.peer(peer)?.read_cursor,
@@ -123,6 +128,8 @@ export class GroupObject extends DurableObject<RelayVars> {
 
   async revoke(peer: string, before: number): Promise<{ closed: number }> {
     this.peers.revoke(peer, before);
+    // Nobody is left to release a revoked peer's claims.
+    this.claimCalls.claims.releaseAllOf(peer);
     // Parked calls of a revoked token end now; they re-check revocation and return its error.
     this.mail.waits.endFor(peer, before);
     return { closed: this.sockets.closeRevoked(peer, before) };
@@ -290,8 +297,34 @@ export class GroupObject extends DurableObject<RelayVars> {
   override async alarm(): Promise<void> {
     await this.webhooks.deliverDue();
     await this.housekeeping.run();
+    await this.claimCalls.onAlarm(Date.now());
     // After housekeeping, which sets the alarm for its own next sweep: a retry due sooner wins.
     await this.webhooks.scheduleNext();
+  }
+
+  // Path claims (claims/calls.ts) ------------------------------------------------------------------
+
+  async claimPaths(caller: Caller, input: ClaimPathsRequest): Promise<Outcome<ClaimGrant>> {
+    return this.checked(caller, () => this.claimCalls.claim(caller, input));
+  }
+
+  /** The caller's claims on `patterns` (all when omitted); `peer` names another peer's, for a lead. */
+  async releasePaths(caller: Caller, patterns?: string[], peer?: string): Promise<Outcome<ClaimRelease>> {
+    return this.checked(caller, () => this.claimCalls.release(caller, patterns, peer));
+  }
+
+  async listClaims(caller: Caller, filter: ListClaimsRequest): Promise<Outcome<Claim[]>> {
+    return this.checked(caller, () => this.claimCalls.list(caller, filter));
+  }
+
+  /** What the bridge's guards decide with: the caller's name and every live claim. */
+  async claimsView(caller: Caller): Promise<Outcome<ClaimsView>> {
+    return this.checked(caller, () => this.claimCalls.view(caller));
+  }
+
+  /** The room's claims panel: every live claim, and the holders quiet enough for a lead to release. */
+  async webClaims(caller: Caller): Promise<Outcome<{ claims: Claim[]; quiet: string[] }>> {
+    return this.checked(caller, () => this.claimCalls.roomView());
   }
 
   // Webhooks and one-click answers (group/webhooks/) ---------------------------------------------

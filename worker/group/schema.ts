@@ -3,6 +3,7 @@ import { CHAINS_MIGRATION } from "./chains/store.ts";
 import { RESERVED_NAMES_SCHEMA } from "./invites/reserved-names.ts";
 import { IDEMPOTENCY_SCHEMA } from "./mail/idempotency.ts";
 import { receiptsMigration } from "./receipts/receipts.ts";
+import { BATCHED_SEARCH_INDEX_SCHEMA } from "./mail/search-index.ts";
 import { WEBHOOKS_SCHEMA } from "./webhooks/store.ts";
 
 /**
@@ -166,6 +167,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   receiptsMigration(),
   // Chains and budgets (group/chains/store.ts).
   CHAINS_MIGRATION,
+  // The search index filled in batches, not by a trigger per send (group/mail/search-index.ts).
+  BATCHED_SEARCH_INDEX_SCHEMA,
   // Webhooks and their deliveries (group/webhooks/store.ts).
   WEBHOOKS_SCHEMA,
 ];

@@ -116,10 +116,40 @@ async function answer(call: FastCall, ctx: ToolContext): Promise<object> {
 }
 
 /**
- * The response, sent at once as an event stream (as the SDK does), with keep-alive comments while
- * the tool runs and one `message` event carrying the answer.
+ * How long the fast lane waits for an answer before it sends the headers and streams: a tool that
+ * answers within this (a send, a read, a board write) goes out as one plain body, which costs the
+ * runtime far less than a stream fed from JavaScript; one that waits longer (ask_peer,
+ * wait_for_messages) gets the event stream with keep-alive comments, as from the SDK. The bytes a
+ * client reads are the same either way.
  */
-export function serveFastCall(call: FastCall, ctx: ToolContext): Response {
+const PLAIN_BODY_WITHIN_MS = 1_000;
+
+const messageEvent = (message: object) => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+
+/** The answer, if `answering` fulfils within `ms`; null if it takes longer or fails. */
+async function answeredWithin(answering: Promise<object>, ms: number): Promise<object | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((resolve) => (timer = setTimeout(resolve, ms, null)));
+  try {
+    return await Promise.race([answering.catch(() => null), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The response as the SDK sends it for a POST: an event stream carrying one `message` event with
+ * the answer, with keep-alive comments while the tool runs.
+ */
+export async function serveFastCall(call: FastCall, ctx: ToolContext): Promise<Response> {
+  const answering = answer(call, ctx);
+  const quick = await answeredWithin(answering, PLAIN_BODY_WITHIN_MS);
+  if (quick) return new Response(messageEvent(quick), { status: 200, headers: SSE_HEADERS });
+  return streamed(answering);
+}
+
+/** The answer still to come, sent as it arrives, with keep-alive comments until then. */
+function streamed(answering: Promise<object>): Response {
   const encoder = new TextEncoder();
   let keepAlive: ReturnType<typeof setInterval> | undefined;
   let open = true;
@@ -130,11 +160,11 @@ export function serveFastCall(call: FastCall, ctx: ToolContext): Response {
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       keepAlive = setInterval(() => controller.enqueue(encoder.encode(": keepalive\n\n")), KEEP_ALIVE_MS);
-      answer(call, ctx).then(
+      answering.then(
         (message) => {
           if (!open) return;
           stop();
-          controller.enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`));
+          controller.enqueue(encoder.encode(messageEvent(message)));
           controller.close();
         },
         (error: unknown) => {

@@ -68,9 +68,12 @@ async function readCapped(body: ReadableStream<Uint8Array> | null, max: number):
  * with its own parse error.
  */
 async function readMcpBody(request: Request): Promise<{ parsed: unknown } | { request: Request } | { refused: Response }> {
-  const declared = Number(request.headers.get("Content-Length") ?? "0");
+  const length = request.headers.get("Content-Length");
+  const declared = Number(length ?? "0");
   if (declared > MAX_MCP_BODY_BYTES) return { refused: bodyTooLarge() };
-  const text = await readCapped(request.body, MAX_MCP_BODY_BYTES);
+  // A declared length frames the body (HTTP never delivers more than it says), so a body within
+  // the cap is read in one native call; one without a length is read chunk by chunk, capped.
+  const text = length !== null && Number.isSafeInteger(declared) ? await request.text() : await readCapped(request.body, MAX_MCP_BODY_BYTES);
   if (text === null) return { refused: bodyTooLarge() };
   try {
     if (text.length > 0) return { parsed: JSON.parse(text) };
@@ -122,7 +125,7 @@ export async function serveMcp({ request, env, caller, authorize, waitUntil }: M
   const fast = parsedBody === undefined ? null : fastToolCall(request, parsedBody);
   let response: Response;
   if (fast) {
-    response = serveFastCall(fast, tools);
+    response = await serveFastCall(fast, tools);
   } else {
     response = await sdkHandler.fetch(atMcpPath(request), {
       // The token itself is deliberately not passed on: tools never see or echo it.

@@ -14,6 +14,7 @@ import type { RelayTool, ToolContext } from "./tool.ts";
 import { getState, setState } from "./board-tools.ts";
 import { askPeer, getHistory, readNewMessages, sendDm, sendMessage, waitForMessages } from "./mail-tools.ts";
 import { leaveGroup, listPeers, register } from "./peer-tools.ts";
+import { claimPaths, listClaims, releasePaths } from "./claim-tools.ts";
 import { messageStatus } from "./receipt-tools.ts";
 
 export const SERVER_INFO = { name: "claude-relay", version: "0.1.0" };
@@ -30,6 +31,9 @@ export const TOOLS: readonly RelayTool[] = [
   setState,
   getState,
   leaveGroup,
+  claimPaths,
+  releasePaths,
+  listClaims,
   messageStatus,
 ];
 

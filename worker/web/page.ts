@@ -113,6 +113,7 @@ ${switchPrompt}
 <section aria-labelledby="peers-title" class="card"><h2 id="peers-title">Peers</h2><ul id="peers" class="peers"></ul></section>
 <section aria-labelledby="board-title" class="card"><h2 id="board-title">Board</h2><dl id="board" class="board"></dl>
 <p id="board-count" class="muted small"></p><button id="board-more" type="button" hidden>Show more keys</button></section>
+<section aria-labelledby="claims-title" class="card"><h2 id="claims-title">Claims</h2><ul id="claims" class="claims" aria-live="polite"></ul><p id="claims-status" class="muted small" role="status"></p></section>
 <section aria-labelledby="webhooks-title" class="card" id="webhooks-card" hidden><h2 id="webhooks-title">Webhooks</h2>
 <p class="muted small">Post questions (and, if chosen, DMs) for these peers to a chat or a script. See docs/webhooks.md.</p>
 <ul id="webhooks" class="peers"></ul>

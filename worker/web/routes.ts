@@ -19,6 +19,8 @@ import { BOARD_PAGE_MAX } from "../group/board/pages.ts";
 import type { Caller, Outcome, Problem } from "../types.ts";
 import { SendDmInput, SendMessageInput } from "../group/mail/schemas.ts";
 import { ChainId } from "../group/chains/schemas.ts";
+import { nameSchema } from "../group/peers/schemas.ts";
+import { ReleasePathsInput } from "../../contract/claims.ts";
 import { ASSETS } from "./assets.gen.ts";
 import { setUpgradeIdentity } from "../group/sockets/upgrade.ts";
 import { openSession, sealSession, type Session, SESSION_COOKIE, sessionCookie } from "./session.ts";
@@ -289,6 +291,21 @@ webApp.post("/g/:group/api/resume", async (c) => {
   return answer(await groupStub(c.env, caller.group).setGroupPause(caller, null), (pause) => ({ pause }));
 });
 
+// Path claims (web/client/claims.ts): the panel's list, and a lead releasing a quiet peer's claims.
+
+webApp.get("/g/:group/api/claims", async (c) => {
+  const caller = c.get("caller");
+  return answer(await groupStub(c.env, caller.group).webClaims(caller));
+});
+
+const PageRelease = ReleasePathsInput.extend({ peer: nameSchema("peer") });
+
+webApp.post("/g/:group/api/claims/release", async (c) => {
+  const parsed = PageRelease.safeParse(await c.req.json().catch(() => null));
+  if (!parsed.success) return refuse(400, "invalid_input", parsed.error.issues.map((i) => i.message).join("; ") || 'Send JSON: {"peer": "<name>", "paths"?: ["<pattern>"]}.');
+  const caller = c.get("caller");
+  return answer(await groupStub(c.env, caller.group).releasePaths(caller, parsed.data.paths, parsed.data.peer));
+});
 // A lead's webhooks panel (webhook-api.ts), under the same sign-in and same-origin checks.
 webApp.route("/", webhookApi);
 

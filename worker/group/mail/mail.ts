@@ -19,6 +19,7 @@ import { IdempotencyKeys, type KeyedSend } from "./idempotency.ts";
 import type { Answer, AskInput, HistoryPage, HistoryQuery, Inbox, SendInput, Sent } from "./schemas.ts";
 import { sendProblem } from "./rules.ts";
 import { historyRequest, page } from "./search.ts";
+import { SearchIndexer } from "./search-index.ts";
 import { MailStore } from "./store.ts";
 import { ParkedWaits } from "./waits.ts";
 
@@ -62,12 +63,14 @@ export class Mail {
   private readonly handovers = new Handovers();
   private readonly deps: MailDeps;
   private readonly keys: IdempotencyKeys;
+  private readonly searchIndex: SearchIndexer;
 
   constructor(deps: MailDeps) {
     this.deps = deps;
     this.store = new MailStore(deps.sql);
     this.keys = new IdempotencyKeys(deps.sql);
     this.chains = new Chains(deps.sql, deps.settings, (held) => deps.webhooks.onChainHeld(held));
+    this.searchIndex = new SearchIndexer(deps.sql);
   }
 
   // Sending ----------------------------------------------------------------------------------------
@@ -122,6 +125,7 @@ export class Mail {
     this.waits.deliver(message, (peer) => peers.listener(peer));
     sockets.bridges.notify(message);
     sockets.pages.pushMessage(message);
+    this.searchIndex.soon();
     this.deps.ensureAlarm();
     // After ensureAlarm: webhooks may set the alarm sooner, and the later setAlarm wins.
     this.deps.webhooks.onMessage(message, ask);

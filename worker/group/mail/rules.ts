@@ -31,7 +31,13 @@ export function sendProblem(
   if (input.to === caller.peer) return refuse("self_dm", "You cannot send a DM to yourself. Use set_state for notes to self.");
 
   const day = Math.floor(now / DAY_MS);
-  const facts = store.sendFacts(caller.peer, { since: now - settings.rateLimitWindowMs, day, to: input.to ?? null, replyTo: input.reply_to ?? null });
+  const facts = store.sendFacts(caller.peer, {
+    since: now - settings.rateLimitWindowMs,
+    rateLimit: settings.rateLimitCount,
+    day,
+    to: input.to ?? null,
+    replyTo: input.reply_to ?? null,
+  });
   if (input.to !== undefined && !facts.recipient) {
     return refuse(
       "unknown_peer",

@@ -9,6 +9,7 @@ import { SEARCH_SCAN_CHARS } from "../../../contract/limits.ts";
 import type { Message } from "../types.ts";
 import type { HistoryQuery } from "./schemas.ts";
 import { type MessageRow, toMessage } from "../rows.ts";
+import { catchUpSearchIndex } from "./search-index.ts";
 
 /** ASCII letters to lower case and nothing else: SQLite's LIKE and lower() fold exactly these. */
 function asciiLower(text: string): string {
@@ -72,7 +73,7 @@ export interface PageRequest {
  * order. Either way page() checks each row against the exact rule and stops reading at its
  * budget, so there is no LIMIT.
  */
-export function pageStatement(request: PageRequest): { sql: string; binds: SqlStorageValue[]; needle: string | null } {
+export function pageStatement(request: PageRequest): { sql: string; binds: SqlStorageValue[]; needle: string | null; indexed: boolean } {
   const needle = searchNeedle(request.query);
   const indexed = needle !== null && [...needle].length >= 3 && !needle.includes("\0");
   const binds = [...request.binds];
@@ -86,7 +87,7 @@ export function pageStatement(request: PageRequest): { sql: string; binds: SqlSt
   const from = indexed ? `messages_fts f CROSS JOIN messages ON messages.seq = f.rowid` : `messages`;
   const order = request.after !== undefined ? "ASC" : "DESC";
   const limit = needle === null ? ` LIMIT ${bind(request.limit + 1)}` : "";
-  return { sql: `SELECT messages.* FROM ${from} WHERE ${where.join(" AND ")} ORDER BY ${seq} ${order}${limit}`, binds, needle };
+  return { sql: `SELECT messages.* FROM ${from} WHERE ${where.join(" AND ")} ORDER BY ${seq} ${order}${limit}`, binds, needle, indexed };
 }
 
 /** get_history's page: the group channel, or the caller's own DM thread with `query.peer`. */
@@ -107,7 +108,10 @@ export function historyRequest(caller: string, query: HistoryQuery): PageRequest
  * budget ran out, even with no hits on this page; null at the end.
  */
 export function page(sqlStorage: SqlStorage, request: PageRequest): { messages: Message[]; next: number | null } {
-  const { sql, binds, needle } = pageStatement(request);
+  const { sql, binds, needle, indexed } = pageStatement(request);
+  // The index is filled in batches (search-index.ts): whatever was stored since the last one is
+  // indexed now, so the search sees every message stored before it.
+  if (indexed) catchUpSearchIndex(sqlStorage);
   const shown = (rows: MessageRow[]) => {
     const rowsShown = rows.slice(0, request.limit);
     return (request.after === undefined ? rowsShown.reverse() : rowsShown).map(toMessage);

@@ -6,6 +6,7 @@ import { MAX_SUMMARY_NAMES, type UnreadSummary } from "../../../contract/unread.
 import type { Message } from "../types.ts";
 import { heardBySql, type Listener } from "../audience.ts";
 import { latestSeq, type MessageRow, type NoticeFacts, toMessage } from "../rows.ts";
+import { RecentSends } from "./recent-sends.ts";
 
 /** A message about to be stored: everything but what storage assigns (seq) and how time is shown. */
 export type NewMessage = Omit<Message, "seq" | "time"> & { at: number };
@@ -33,9 +34,11 @@ const notIn = (param: number) => `seq NOT IN (SELECT value FROM json_each(?${par
 
 export class MailStore {
   private readonly sql: SqlStorage;
+  private readonly recentSends: RecentSends;
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
+    this.recentSends = new RecentSends(sql);
   }
 
   latestSeq(): number {
@@ -51,27 +54,28 @@ export class MailStore {
   }
 
   /**
-   * Everything the send rules read, in one statement: the sender's recent sends (the rate limit),
-   * the group's stored bytes and the sender's bytes today (the quotas), the recipient of a DM and
-   * whether a reply's message is visible. Each is an indexed lookup or a counter row.
+   * Everything the send rules read: the sender's recent sends (the rate limit, kept in memory:
+   * recent-sends.ts), and in one statement the group's stored bytes and the sender's bytes today
+   * (the quotas), the recipient of a DM and whether a reply's message is visible. Each is an
+   * indexed lookup or a counter row.
    */
-  sendFacts(sender: string, q: { since: number; day: number; to: string | null; replyTo: string | null }): SendFacts {
+  sendFacts(sender: string, q: { since: number; rateLimit: number; day: number; to: string | null; replyTo: string | null }): SendFacts {
+    const remembered = this.recentSends.count(sender, q.since);
+    const recent = remembered < q.rateLimit ? remembered : this.recentSends.recount(sender, q.since);
     const row = this.sql
-      .exec<{ recent: number; stored: number; sent_today: number; recipient_left: number | null; reply_visible: number }>(
-        `SELECT (SELECT COUNT(*) FROM messages WHERE sender = ?1 AND created_at > ?2) AS recent,
-                (SELECT value FROM counters WHERE name = 'stored_bytes') AS stored,
-                COALESCE((SELECT bytes FROM sent_bytes WHERE peer = ?1 AND day = ?3), 0) AS sent_today,
-                (SELECT left_group FROM peers WHERE name = ?4) AS recipient_left,
-                EXISTS (SELECT 1 FROM messages WHERE id = ?5 AND (recipient IS NULL OR recipient = ?1 OR sender = ?1)) AS reply_visible`,
+      .exec<{ stored: number; sent_today: number; recipient_left: number | null; reply_visible: number }>(
+        `SELECT (SELECT value FROM counters WHERE name = 'stored_bytes') AS stored,
+                COALESCE((SELECT bytes FROM sent_bytes WHERE peer = ?1 AND day = ?2), 0) AS sent_today,
+                (SELECT left_group FROM peers WHERE name = ?3) AS recipient_left,
+                EXISTS (SELECT 1 FROM messages WHERE id = ?4 AND (recipient IS NULL OR recipient = ?1 OR sender = ?1)) AS reply_visible`,
         sender,
-        q.since,
         q.day,
         q.to,
         q.replyTo,
       )
       .one();
     return {
-      recent: row.recent,
+      recent,
       stored: row.stored,
       sentToday: row.sent_today,
       recipient: row.recipient_left === null ? null : { left: row.recipient_left === 1 },
@@ -79,7 +83,7 @@ export class MailStore {
     };
   }
 
-  /** Stores a message. The triggers in schema.ts index its text and count its bytes in the same statement's transaction. */
+  /** Stores a message. The triggers in schema.ts count its bytes in the same statement's transaction; search-index.ts indexes its text soon after. */
   insertMessage(m: NewMessage): Message {
     const row = this.sql
       .exec<MessageRow>(
@@ -96,6 +100,7 @@ export class MailStore {
         m.at,
       )
       .one();
+    this.recentSends.record(m.from, m.at);
     return toMessage(row);
   }
 

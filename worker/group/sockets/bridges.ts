@@ -6,7 +6,7 @@
  * A replay reads only a notice's columns and stops at REPLAY_MAX_NOTICES, and a socket that stops
  * acknowledging hears nothing more until it acks: one slow bridge never costs the rest.
  */
-import { ClientFrame, CLOSE_CODES, type HelloFrame, type NoticeFrame, parseFrame, type ReadFrame } from "../../../contract/frames.ts";
+import { ClientFrame, CLOSE_CODES, type HelloFrame, type NoticeFrame, type ReadFrame } from "../../../contract/frames.ts";
 import { MAX_BAD_FRAMES, MAX_CLIENT_FRAME_BYTES, REPLAY_MAX_NOTICES } from "../../../contract/limits.ts";
 import type { Caller, Message } from "../types.ts";
 import { hears, type Listener } from "../audience.ts";
@@ -41,6 +41,29 @@ export interface BridgeGroup {
 
 const REPLAY_PAGE = 200;
 
+/** How long an ack may wait to be written with the others (see recordAck). */
+const ACK_WRITE_DELAY_MS = 250;
+
+/**
+ * A bridge's frame: an ack (nearly every frame a bridge sends, one per batch of notices) is
+ * recognised by hand, anything else is checked against the protocol's schema. Both accept the
+ * same acks: a whole, non-negative, safe-integer seq; other members are ignored.
+ */
+function clientFrame(data: string): ClientFrame | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  const ack = json as { type?: unknown; seq?: unknown } | null;
+  if (typeof ack === "object" && ack !== null && ack.type === "ack" && Number.isSafeInteger(ack.seq) && (ack.seq as number) >= 0) {
+    return { type: "ack", seq: ack.seq as number };
+  }
+  const parsed = ClientFrame.safeParse(json);
+  return parsed.success ? parsed.data : null;
+}
+
 function noticeFrame(m: NoticeFacts | Message): NoticeFrame {
   return { type: "notice", seq: m.seq, id: m.id, from: m.from, kind: m.kind, urgent: m.urgent };
 }
@@ -49,6 +72,16 @@ export class BridgeSockets {
   private readonly ctx: DurableObjectState;
   private readonly group: BridgeGroup;
   private readonly budgets: FrameBudgets;
+  /**
+   * A seq the group is known to have issued: seqs only grow and are never reused, so an ack at or
+   * below it is for a real notice without asking SQLite. Above it, SQLite is asked.
+   */
+  private issuedThrough = 0;
+  /** The highest ack each peer's bridges sent: an ack that does not pass it changes nothing. */
+  private readonly ackedAtLeast = new Map<string, number>();
+  /** Acks not yet written to the peers' rows, and the write that will take them all. */
+  private readonly unwrittenAcks = new Map<string, number>();
+  private ackWrite: ReturnType<typeof setTimeout> | null = null;
 
   constructor(ctx: DurableObjectState, group: BridgeGroup, budgets: FrameBudgets) {
     this.ctx = ctx;
@@ -70,6 +103,7 @@ export class BridgeSockets {
 
   /** Tells every ready bridge that hears about `message`. */
   notify(message: Message): void {
+    if (message.seq > this.issuedThrough) this.issuedThrough = message.seq;
     const frame = JSON.stringify(noticeFrame(message));
     const sockets = message.to !== null ? this.ctx.getWebSockets(message.to) : this.ctx.getWebSockets();
     const now = Date.now();
@@ -96,7 +130,7 @@ export class BridgeSockets {
   /** A frame from a bridge, already paid for out of its budget. */
   onFrame(ws: WebSocket, attachment: BridgeAttachment, data: string | ArrayBuffer, now: number): void {
     const size = typeof data === "string" ? data.length : data.byteLength;
-    const frame = typeof data === "string" && size <= MAX_CLIENT_FRAME_BYTES ? parseFrame(ClientFrame, data) : null;
+    const frame = typeof data === "string" && size <= MAX_CLIENT_FRAME_BYTES ? clientFrame(data) : null;
     if (!frame) {
       this.refuseFrame(
         ws,
@@ -119,14 +153,36 @@ export class BridgeSockets {
     } else {
       // An ack for a seq the group never issued would move acked_seq past mail that does not
       // exist yet, and a later `hello` with last_acked null would then skip real notices.
-      if (frame.seq > this.group.latestSeq()) {
+      if (frame.seq > this.issuedThrough) this.issuedThrough = this.group.latestSeq();
+      if (frame.seq > this.issuedThrough) {
         this.refuseFrame(ws, attachment, "bad_ack", `Ack for seq ${frame.seq}, which this relay never notified you of: ack only seqs from notices.`);
         return;
       }
       this.budgets.acked(ws, now);
-      this.group.setAcked(attachment.peer, frame.seq);
+      this.recordAck(attachment.peer, frame.seq);
     }
     if (changed) ws.serializeAttachment(attachment);
+  }
+
+  /**
+   * Moves the peer's acked_seq up to `seq` (it only ever moves up, so a lower ack changes nothing).
+   * Every listening bridge acks every notice, so writing each ack would be a write per listener per
+   * message: acks are written together ACK_WRITE_DELAY_MS after the first, and at once before a
+   * replay reads them. The row matters only to a bridge that reconnects without its own last ack;
+   * if the object goes away before the write, that bridge is replayed a few notices again.
+   */
+  private recordAck(peer: string, seq: number): void {
+    if (seq <= (this.ackedAtLeast.get(peer) ?? -1)) return;
+    this.ackedAtLeast.set(peer, seq);
+    this.unwrittenAcks.set(peer, seq);
+    this.ackWrite ??= setTimeout(() => this.writeAcks(), ACK_WRITE_DELAY_MS);
+  }
+
+  private writeAcks(): void {
+    if (this.ackWrite !== null) clearTimeout(this.ackWrite);
+    this.ackWrite = null;
+    for (const [peer, seq] of this.unwrittenAcks) this.group.setAcked(peer, seq);
+    this.unwrittenAcks.clear();
   }
 
   /**
@@ -135,6 +191,7 @@ export class BridgeSockets {
    * mail already read needs no notice. Read a page at a time, notice columns only.
    */
   private replay(ws: WebSocket, peer: string, hello: HelloFrame): void {
+    this.writeAcks();
     const row = this.group.cursors(peer);
     if (!row) return;
     const after = Math.max(hello.last_acked ?? row.acked_seq, row.read_cursor);

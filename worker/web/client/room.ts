@@ -6,6 +6,7 @@
 import { startReadMarks } from "./receipts.ts";
 import { startChains } from "./chains.ts";
 import type { BoardEntry, PauseInfo, RoomFrame, RoomMessage, RoomPeer, RoomSnapshot } from "../frames.ts";
+import { startClaims } from "./claims.ts";
 import { Attention, foldInto } from "./attention.ts";
 import { openWebhooksPanel } from "./webhooks-panel.ts";
 
@@ -591,6 +592,7 @@ async function openRoom(): Promise<void> {
   startChains(group, lead);
   connect();
   window.setInterval(() => void refreshPeers(), 20_000);
+  startClaims({ list: $("claims"), status: $("claims-status"), api, lead, literal });
   const left = r.session_ends ? Date.parse(r.session_ends) - Date.now() : Number.POSITIVE_INFINITY;
   // setTimeout holds at most ~24.8 days; a session is far shorter (12 h at most).
   if (left < 2 ** 31 - 1) window.setTimeout(() => showSignIn("Your session has ended (the token expired, or 12 hours passed). Sign in again with your link."), Math.max(0, left));
