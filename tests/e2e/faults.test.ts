@@ -18,10 +18,11 @@ const bridges: BridgeProcess[] = [];
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  // The send-rate limit (30 per 10 s per peer by default) would refuse most of the 1,000 messages
-  // below; these tests are about delivery under faults, not throttling (security.test.ts covers
-  // that), so the limit is raised out of the way for this relay only.
-  relay = await startRelay({ vars: { RATE_LIMIT_COUNT: "100000" } });
+  // The send-rate limit (30 per 10 s per peer by default) and the group's hourly agent budget (200)
+  // would refuse most of the 1,000 messages below; these tests are about delivery under faults, not
+  // throttling (security.test.ts and chains.test.ts cover that), so both are raised out of the way
+  // for this relay only.
+  relay = await startRelay({ vars: { RATE_LIMIT_COUNT: "100000", GROUP_AGENT_MESSAGES_PER_HOUR: "100000" } });
 });
 
 afterAll(async () => {
