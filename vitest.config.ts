@@ -18,6 +18,9 @@ export default defineConfig({
           name: "worker",
           include: ["tests/worker/**/*.test.ts"],
           testTimeout: 30_000,
+          // expect.poll waits for a condition; its default 1 s is a speed assumption a busy
+          // two-core machine breaks. A generous bound still fails a real hang.
+          expect: { poll: { timeout: 30_000 } },
         },
       },
       {
