@@ -35,7 +35,7 @@ function describeStatus(status: GuardStatus): string {
   return `git hooks in ${status.hooksDir}:\n${lines.join("\n")}\n`;
 }
 
-/** Runs one guard command; returns the exit code. Unknown options are refused with the usage line (exit 2). */
+/** Runs one guard command; returns the exit code. Unknown options are refused with the usage line (exit 2), except by `tool`, which fails open. */
 export async function runGuardCommand(argv: string[], io: GuardIo): Promise<number> {
   let parsed;
   try {
@@ -51,6 +51,12 @@ export async function runGuardCommand(argv: string[], io: GuardIo): Promise<numb
       },
     });
   } catch (error) {
+    // Claude Code reads a PreToolUse hook's exit code 2 as "block this tool": a guard with a
+    // bad command line lets the tool through and says so, rather than stopping every edit.
+    if (argv[0] === "tool") {
+      io.stderr(`relay guard: ${(error as Error).message}; letting this through unchecked.\n`);
+      return 0;
+    }
     io.stderr(`relay guard: ${(error as Error).message}\n${GUARD_USAGE}\n`);
     return 2;
   }

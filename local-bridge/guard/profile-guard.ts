@@ -82,6 +82,9 @@ export interface ProfileGuardOptions {
 export async function runProfileGuard(argv: string[], options: ProfileGuardOptions): Promise<number> {
   const args = [...argv];
   const profile = takeOption(args, "--profile");
+  // The hooks take --timeout-ms too (hook-command.ts); here it bounds the one request to the relay.
+  const timeoutText = takeOption(args, "--timeout-ms");
+  const timeoutMs = timeoutText !== undefined && Number(timeoutText) > 0 ? Number(timeoutText) : undefined;
   const resolve = () => {
     if (profile !== undefined) return loadProfile(profile);
     if (options.defaultTarget) return options.defaultTarget();
@@ -95,9 +98,9 @@ export async function runProfileGuard(argv: string[], options: ProfileGuardOptio
     } else loadProfile(name);
     args.push("--command", guardCheckCommand(options.bridgeCommand, name));
   }
-  if (args[0] !== "check" && args[0] !== "tool") return runGuardCommand(args, { ...options.io, source: profileSource(resolve) });
+  if (args[0] !== "check" && args[0] !== "tool") return runGuardCommand(args, { ...options.io, source: profileSource(resolve, timeoutMs) });
   try {
-    return await runGuardCommand(args, { ...options.io, source: profileSource(resolve) });
+    return await runGuardCommand(args, { ...options.io, source: profileSource(resolve, timeoutMs) });
   } catch (error) {
     // A guard must never stand between a person and their work over its own problem.
     options.io.stderr(`relay guard: ${(error as Error).message}; letting this through unchecked.\n`);

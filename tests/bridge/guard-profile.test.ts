@@ -92,7 +92,7 @@ describe("the guard with a stored profile", () => {
 
     // A Bash command that cannot discard work asks nothing at all.
     const before = asked.length;
-    const ls = await runNode(HOOK, ["guard", "tool", "--profile", "bob@core"], m.env, m.dir, JSON.stringify({ tool_name: "Bash", tool_input: { command: "ls src" }, cwd: m.dir }));
+    const ls = await runNode(HOOK, ["guard", "tool", "--profile", "bob@core", "--timeout-ms", "5000"], m.env, m.dir, JSON.stringify({ tool_name: "Bash", tool_input: { command: "ls src" }, cwd: m.dir }));
     expect(ls).toMatchObject({ code: 0, stdout: "" });
     expect(asked.length).toBe(before);
   });
@@ -106,6 +106,12 @@ describe("the guard with a stored profile", () => {
     const missing = await runNode(HOOK, ["guard", "tool", "--profile", "nobody@core"], m.env, m.dir, editCall(m.dir));
     expect(missing).toMatchObject({ code: 0, stdout: "" });
     expect(missing.stderr).toMatch(/no profile "nobody@core".*allowing the tool call unchecked/);
+
+    // Exit 2 from a PreToolUse hook blocks the tool in Claude Code: a command line the guard does
+    // not understand lets the edit through, saying so, instead of stopping every edit and command.
+    const odd = await runNode(HOOK, ["guard", "tool", "--profile", "bob@core", "--no-such-flag"], m.env, m.dir, editCall(m.dir));
+    expect(odd).toMatchObject({ code: 0, stdout: "" });
+    expect(odd.stderr).toMatch(/Unknown option '--no-such-flag'.*letting this through unchecked/);
 
     writeFileSync(join(m.dir, "src", "api", "server.ts"), "x\n");
     m.git("add", ".");
