@@ -1,14 +1,16 @@
 /**
  * Hostile peers against the newer surfaces, through the real Worker entry: an observer may not
  * renew chains or restart the group's hourly hold; no route reads a body past the relay's cap,
- * even one that checks a proof only after reading it.
+ * even one that checks a proof only after reading it; an answer by link is a person's.
  */
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { MAX_MCP_BODY_BYTES } from "../../contract/limits.ts";
 import { settingsFrom } from "../../worker/group/settings.ts";
-import { BASE, freshGroup, mint, peer, stubFor, workerFetch } from "./helpers.ts";
+import { answerClaims, signAnswerLink } from "../../worker/group/webhooks/answer-link.ts";
+import { TEST_SECRET } from "../test-secret.ts";
+import { BASE, freshGroup, mint, peer, sqlIn, stubFor, workerFetch } from "./helpers.ts";
 
 async function api(group: string, token: string, path: string, method = "GET") {
   const response = await workerFetch(`${BASE}/g/${group}/api/${path}`, { method, headers: { Authorization: `Bearer ${token}` } });
@@ -82,5 +84,36 @@ describe("request bodies are capped on every route", () => {
       body: JSON.stringify({ text: "hello" }),
     });
     expect(response.status).toBe(200);
+  });
+});
+
+describe("one-click answers are a person's", () => {
+  it("an answer by link to a question in a spent chain is sent, and renews the chain", async () => {
+    const group = freshGroup("link-answer");
+    const alice = await peer(group, "alice");
+    const bob = await peer(group, "bob");
+    await bob.call("list_peers");
+    const asking = alice.call("ask_peer", { to: "bob", question: "ship it?", timeout_seconds: 60 });
+    let question: Record<string, SqlStorageValue> | undefined;
+    await expect.poll(async () => (question = (await sqlIn(group, `SELECT m.id, cm.chain FROM messages m JOIN chain_messages cm ON cm.id = m.id WHERE m.kind = 'question'`))[0])).toBeTruthy();
+    // The question's chain has spent its budget: an agent's reply in it would be refused.
+    const budget = settingsFrom(env as never).chainBudget;
+    await sqlIn(group, `UPDATE chains SET agent_messages = ? WHERE id = ?`, budget, question!.chain!);
+
+    const code = await signAnswerLink(TEST_SECRET, answerClaims(group, question!.id as string, "bob", "alice", Date.now()));
+    const page = await (await workerFetch(`${BASE}/answer/${code}`)).text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const posted = await workerFetch(`${BASE}/answer/${code}`, {
+      method: "POST",
+      headers: { Origin: BASE, "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ csrf, answer: "yes, ship it" }).toString(),
+    });
+    expect(posted.status, await posted.clone().text()).toBe(200);
+    expect(await posted.text()).toContain("Answer sent");
+    const answered = await asking;
+    expect(answered.data.reply).toMatchObject({ from: "bob", text: "yes, ship it" });
+    expect(await sqlIn(group, `SELECT agent_messages, person_by FROM chains WHERE id = ?`, question!.chain!)).toEqual([{ agent_messages: 0, person_by: "bob" }]);
+    await alice.close();
+    await bob.close();
   });
 });

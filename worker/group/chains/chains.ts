@@ -39,7 +39,7 @@ function preview(text: string): string {
 }
 const PREVIEW_CHARS = 280;
 
-/** Whether a call speaks for a person: a page session, the CLI, or the room's send route. */
+/** Whether a call speaks for a person: a page session, the CLI, the room's send route, or an answer link. */
 export function isPerson(caller: Caller): boolean {
   return caller.session !== undefined || caller.person !== undefined;
 }
