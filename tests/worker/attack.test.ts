@@ -1,14 +1,16 @@
 /**
  * Hostile peers against the newer surfaces, through the real Worker entry: an observer may not
  * renew chains or restart the group's hourly hold; no route reads a body past the relay's cap,
- * even one that checks a proof only after reading it; an answer by link is a person's.
+ * even one that checks a proof only after reading it; an answer by link is a person's; a queued
+ * webhook delivery keeps no more of a DM than it can post.
  */
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { MAX_MCP_BODY_BYTES } from "../../contract/limits.ts";
+import { MAX_MCP_BODY_BYTES, WEBHOOK_TEXT_CHARS } from "../../contract/limits.ts";
 import { settingsFrom } from "../../worker/group/settings.ts";
 import { answerClaims, signAnswerLink } from "../../worker/group/webhooks/answer-link.ts";
+import { deliveryBody } from "../../worker/group/webhooks/events.ts";
 import { TEST_SECRET } from "../test-secret.ts";
 import { BASE, freshGroup, mint, peer, sqlIn, stubFor, workerFetch } from "./helpers.ts";
 
@@ -113,6 +115,32 @@ describe("one-click answers are a person's", () => {
     const answered = await asking;
     expect(answered.data.reply).toMatchObject({ from: "bob", text: "yes, ship it" });
     expect(await sqlIn(group, `SELECT agent_messages, person_by FROM chains WHERE id = ?`, question!.chain!)).toEqual([{ agent_messages: 0, person_by: "bob" }]);
+    await alice.close();
+    await bob.close();
+  });
+});
+
+describe("webhook deliveries keep no more text than they post", () => {
+  it("a long DM's queued delivery holds only what the receiver can be shown", async () => {
+    const group = freshGroup("hook-text");
+    const lead = await mint(group, "lee", { r: "lead" });
+    const added = await workerFetch(`${BASE}/groups/${group}/webhooks`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${lead}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ url: "https://hooks.example.com/x", peers: ["bob"], events: ["dm"] }),
+    });
+    expect(added.status).toBe(201);
+    const alice = await peer(group, "alice");
+    const bob = await peer(group, "bob");
+    await bob.call("list_peers");
+    const long = "y".repeat(20_000);
+    expect((await alice.call("send_dm", { to: "bob", text: long })).isError).toBe(false);
+    const [row] = await sqlIn(group, `SELECT notice FROM webhook_deliveries`);
+    const notice = JSON.parse(String(row!.notice)) as { text: string };
+    expect(notice.text.length).toBe(WEBHOOK_TEXT_CHARS + 1);
+    // What is posted is cut and marked as before.
+    const body = JSON.parse(deliveryBody("json", { event: "dm", delivery: "dl_x", group, time: new Date().toISOString() }, notice)) as { text: string; truncated?: boolean };
+    expect(body).toMatchObject({ text: `${"y".repeat(WEBHOOK_TEXT_CHARS)}…`, truncated: true });
     await alice.close();
     await bob.close();
   });
