@@ -136,7 +136,7 @@ describe("webhook deliveries keep no more text than they post", () => {
     const long = "y".repeat(20_000);
     expect((await alice.call("send_dm", { to: "bob", text: long })).isError).toBe(false);
     const [row] = await sqlIn(group, `SELECT notice FROM webhook_deliveries`);
-    const notice = JSON.parse(String(row!.notice)) as { text: string };
+    const notice = JSON.parse(String(row!.notice)) as { for: string; text: string };
     expect(notice.text.length).toBe(WEBHOOK_TEXT_CHARS + 1);
     // What is posted is cut and marked as before.
     const body = JSON.parse(deliveryBody("json", { event: "dm", delivery: "dl_x", group, time: new Date().toISOString() }, notice)) as { text: string; truncated?: boolean };
