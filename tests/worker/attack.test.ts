@@ -145,3 +145,11 @@ describe("webhook deliveries keep no more text than they post", () => {
     await bob.close();
   });
 });
+
+describe("signing out", () => {
+  it("a group name that is not one never reaches the Set-Cookie header", async () => {
+    const response = await workerFetch(`${BASE}/g/a%3B%20Path%3D%2F%3B%20Domain%3Dlocalhost/session/end`, { method: "POST", headers: { Origin: BASE } });
+    expect(response.status).toBe(404);
+    expect(response.headers.get("Set-Cookie")).toBeNull();
+  });
+});
