@@ -4,6 +4,7 @@
  * and mcp/tools.ts (the tools), then group/object.ts (where everything is stored and delivered).
  */
 import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { bearerToken, secretProblem, verifyAdminProof } from "../contract/token.ts";
@@ -14,6 +15,7 @@ import { hostGuard } from "./host-guard.ts";
 import { nameSchema } from "./group/peers/schemas.ts";
 import { MCP_PATH, serveMcp } from "./mcp/route.ts";
 import { isValidName, NAME_RULE } from "../contract/names.ts";
+import { MAX_MCP_BODY_BYTES } from "../contract/limits.ts";
 import { PERSON_CLIENT_HEADER, PERSON_CLIENT_VALUE } from "../contract/chains.ts";
 import { webApp } from "./web/routes.ts";
 import { FEED_MAX_LIMIT } from "./group/room/feed.ts";
@@ -31,7 +33,7 @@ export { GroupObject } from "./group/object.ts";
 type Vars = { caller: Caller };
 const app = new Hono<{ Bindings: Env; Variables: Vars }>();
 
-function refuse(status: 400 | 401 | 403 | 404 | 503, error: string, message: string): Response {
+function refuse(status: 400 | 401 | 403 | 404 | 413 | 503, error: string, message: string): Response {
   return Response.json({ error, message }, { status });
 }
 
@@ -55,6 +57,18 @@ app.use("*", async (c, next) => {
   }
   await next();
 });
+
+// Every other route reads its body whole (c.req.json(), parseBody()), some before any token or
+// proof is checked: one cap for all, the one /mcp has, far above any legitimate body, so no request
+// can make an isolate buffer a body of the platform's size limit. The MCP paths keep their own
+// capped reader (mcp/route.ts), which answers in MCP's words.
+const MCP_PATHS = new Set([MCP_PATH, `${MCP_PATH}/`, "/"]);
+const cappedBody = bodyLimit({
+  maxSize: MAX_MCP_BODY_BYTES,
+  onError: () =>
+    refuse(413, "body_too_large", `The request body is over ${MAX_MCP_BODY_BYTES} bytes, the most the relay reads. Nothing was done. Send less: a message's text has its own, much smaller limit.`),
+});
+app.use("*", (c, next) => (MCP_PATHS.has(c.req.path) ? next() : cappedBody(c, next)));
 
 /** The caller a request's bearer token names, or the 401 that says what to do. */
 async function callerOf(authorization: string | undefined, secret: string): Promise<Caller | Response> {

@@ -20,10 +20,11 @@ export interface Caller {
   session?: string;
   /**
    * Set when a person speaks through a client that is not a page: "cli" for relay-bridge's verbs
-   * (PERSON_CLIENT_HEADER), "room" for the web room's send route called with a token. A page
-   * session (`session`) is a person too. Chains never charge a person's message (chains/).
+   * (PERSON_CLIENT_HEADER), "room" for the web room's send route called with a token, "link" for
+   * a one-click answer page (webhooks/answers.ts). A page session (`session`) is a person too.
+   * Chains never charge a person's message (chains/).
    */
-  person?: "cli" | "room";
+  person?: "cli" | "room" | "link";
 }
 
 export type ProblemCode =

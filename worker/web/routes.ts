@@ -127,11 +127,13 @@ webApp.post("/session", async (c) => {
 webApp.post("/g/:group/session/end", async (c) => {
   if (!sameOrigin(c)) return refuse(403, "origin_mismatch", "Sign out from the relay's own page.");
   const group = c.req.param("group");
+  // The name goes into the Set-Cookie header's Path: a decoded "; Path=/" must never get there.
+  if (!isValidName(group)) return refuse(404, "invalid_group", `Group name must be ${NAME_RULE}.`);
   c.header("Set-Cookie", sessionCookie(group, "", 0, new URL(c.req.url).protocol === "https:"));
   c.header("Cache-Control", "no-store");
   const opened = await openSession(c.env.RELAY_SECRET!, getCookie(c, SESSION_COOKIE));
   // No valid session of this group: nothing to end but the cookie in this browser.
-  if (!opened.ok || opened.session.g !== group || !isValidName(group)) return c.json({ signed_out: true, sockets_closed: 0 });
+  if (!opened.ok || opened.session.g !== group) return c.json({ signed_out: true, sockets_closed: 0 });
   const { closed } = await groupStub(c.env, group).endSession(callerOf(opened.session), opened.session.sx);
   return c.json({ signed_out: true, sockets_closed: closed });
 });

@@ -39,7 +39,7 @@ function preview(text: string): string {
 }
 const PREVIEW_CHARS = 280;
 
-/** Whether a call speaks for a person: a page session, the CLI, or the room's send route. */
+/** Whether a call speaks for a person: a page session, the CLI, the room's send route, or an answer link. */
 export function isPerson(caller: Caller): boolean {
   return caller.session !== undefined || caller.person !== undefined;
 }
@@ -141,6 +141,10 @@ export class Chains {
 
   /** A person typed a prompt into `caller`'s own Claude Code session (the UserPromptSubmit hook). */
   personSpoke(caller: Caller): Outcome<{ renewed: number[] }> {
+    // Renewing chains and restarting the group's hour are writes: an observer sends nothing.
+    if (caller.role === "observer") {
+      return fail("read_only", `You are an observer in group '${caller.group}': observers cannot renew chains or restart the group's hourly budget. A person with a peer token must speak, or a lead continue the chain.`);
+    }
     return ok({ renewed: this.store.personSpokeTo(caller.peer, Date.now()) });
   }
 

@@ -42,8 +42,9 @@ export function answerByLink(
   if (!state.ok) return state;
   if (state.value.answer) return ok({ ...state.value, already_answered: true });
   // The link speaks for the peer asked, as of when the question was asked: a token of theirs
-  // revoked since then means the link no longer answers either.
-  const caller: Caller = { group, peer: asked, iat: Date.parse(state.value.question.time) };
+  // revoked since then means the link no longer answers either. Whoever answers on the page is a
+  // person: the answer renews the question's chain instead of being charged to it (chains/).
+  const caller: Caller = { group, peer: asked, iat: Date.parse(state.value.question.time), person: "link" };
   const revoked = deps.peers.revokedProblem(caller);
   if (revoked) return fail("revoked", `${asked} can no longer answer in this group (their access was revoked).`);
   const sent = deps.mail.send(caller, { kind: "dm", to: asker, text, reply_to: questionId });

@@ -7,7 +7,7 @@
  *
  * Other features add an event by calling `enqueue(event, notice)` (see events.ts).
  */
-import { MAX_WEBHOOKS_PER_GROUP, WEBHOOK_ATTEMPTS, WEBHOOK_BACKOFF_MS, WEBHOOK_TIMEOUT_MS } from "../../../contract/limits.ts";
+import { MAX_WEBHOOKS_PER_GROUP, WEBHOOK_ATTEMPTS, WEBHOOK_BACKOFF_MS, WEBHOOK_TEXT_CHARS, WEBHOOK_TIMEOUT_MS } from "../../../contract/limits.ts";
 import { type Caller, fail, type Message, ok, type Outcome } from "../types.ts";
 import { answerClaims, signAnswerLink } from "./answer-link.ts";
 import { type DeliveryContext, deliveryBody, type WebhookEvent, WebhookNotice } from "./events.ts";
@@ -144,7 +144,9 @@ export class Webhooks {
     const hooks = this.store.hooks().filter((h) => h.events.includes(event) && (forAnyone || h.peers.length === 0 || h.peers.includes(notice.for)));
     if (hooks.length === 0) return;
     const now = Date.now();
-    const stored = JSON.stringify(WebhookNotice.parse(notice));
+    // Kept only as long as a delivery can show (one character more, so it is still cut and marked
+    // truncated): a DM's whole text would be a second copy outside the group's quota and retention.
+    const stored = JSON.stringify(WebhookNotice.parse({ ...notice, text: notice.text.slice(0, WEBHOOK_TEXT_CHARS + 1) }));
     for (const hook of hooks) this.store.insertDelivery(randomId("dl"), hook.id, event, stored, now);
     // Not awaited: the output gate holds the send's answer until the alarm is stored.
     void this.scheduleNext();
