@@ -53,7 +53,7 @@ export class Receipts {
     if (seqs.length === 0) return;
     this.sql.exec(
       `INSERT INTO receipts (seq, peer, read_at) SELECT value, ?1, ?2 FROM json_each(?3) WHERE true
-       ON CONFLICT (seq, peer) DO UPDATE SET read_at = COALESCE(read_at, excluded.read_at)`,
+       ON CONFLICT (seq, peer) DO UPDATE SET read_at = excluded.read_at WHERE read_at IS NULL`,
       peer,
       now,
       JSON.stringify(seqs),
@@ -72,7 +72,7 @@ export class Receipts {
     this.sql.exec(
       `INSERT INTO receipts (seq, peer, announced_at)
          SELECT seq, ?1, ?5 FROM messages WHERE ${UNREAD} AND seq > ?3 AND seq <= ?4 AND ${heardBySql(listener.left)}
-       ON CONFLICT (seq, peer) DO UPDATE SET announced_at = COALESCE(announced_at, excluded.announced_at)`,
+       ON CONFLICT (seq, peer) DO UPDATE SET announced_at = excluded.announced_at WHERE announced_at IS NULL`,
       peer,
       cursor,
       after,
@@ -93,7 +93,7 @@ export class Receipts {
       this.sql.exec(
         `INSERT INTO receipts (seq, peer, announced_at)
            SELECT seq, ?1, ?4 FROM messages WHERE ${UNREAD} AND seq IN (SELECT value FROM json_each(?3)) AND ${heardBySql(listener.left)}
-         ON CONFLICT (seq, peer) DO UPDATE SET announced_at = COALESCE(announced_at, excluded.announced_at)`,
+         ON CONFLICT (seq, peer) DO UPDATE SET announced_at = excluded.announced_at WHERE announced_at IS NULL`,
         caller.peer,
         cursor,
         JSON.stringify(seqs),
