@@ -142,7 +142,7 @@ describe.skipIf(!version)(`Codex CLI (${version}) as a relay peer, offline`, () 
     expect(config).toContain("[mcp_servers.relay]");
     expect(statSync(join(home, ".codex", "config.toml")).mode & 0o777).toBe(0o600);
     const hooks = (await hooksList(env, project)).filter((hook) => hook.command.includes("--client codex"));
-    expect(hooks.map((hook) => hook.key.split(":").slice(-3, -2)[0]).sort()).toEqual(["session_start", "stop", "user_prompt_submit"]);
+    expect(hooks.map((hook) => hook.key.split(":").slice(-3, -2)[0]).sort()).toEqual(["post_tool_use", "session_start", "stop", "user_prompt_submit"]);
     for (const hook of hooks) expect(hook.trustStatus, hook.key).toBe("trusted");
     // setup told the relay which client carol runs.
     expect((await call(alice, "list_peers")).peers).toContainEqual(expect.objectContaining({ name: "carol", client: "codex" }));

@@ -102,7 +102,7 @@ describe.skipIf(!version)(`Gemini CLI (${version}) as a relay peer, offline`, ()
     const path = join(home, ".gemini", "settings.json");
     const settings = JSON.parse(readFileSync(path, "utf8"));
     expect(settings).toMatchObject({ security: { auth: { selectedType: "gemini-api-key" } }, ui: { theme: "Default" }, mcpServers: { other: { command: "true" }, relay: { httpUrl: `${relay.url}/mcp` } } });
-    expect(Object.keys(settings.hooks).sort()).toEqual(["AfterAgent", "BeforeAgent", "SessionStart"]);
+    expect(Object.keys(settings.hooks).sort()).toEqual(["AfterAgent", "AfterTool", "BeforeAgent", "SessionStart"]);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(join(home, ".gemini", "trustedFolders.json"), "utf8"))).toEqual({ [project]: "TRUST_FOLDER" });
   });
