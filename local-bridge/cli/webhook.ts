@@ -11,8 +11,9 @@ import { EXIT, RelayRefusal } from "../core/relay-api.ts";
 
 export const WEBHOOK_USAGE = `  relay-bridge webhook add URL [--for PEER]... [--events question,dm,chain_held] [--format json|slack]
   relay-bridge webhook list | remove ID           (leads only; docs/webhooks.md)
-      Post to URL when a question (and with --events dm, a DM) reaches a listed peer, or a chain
-      waits for their yes. add prints the signing secret once.
+      Post to URL when a question (and with --events dm, a DM) reaches a peer --for names, or a
+      chain waits for a person's yes. --for is needed for questions and DMs (only --events
+      chain_held goes without). add prints the signing secret once.
 `;
 
 const OPTIONS = {

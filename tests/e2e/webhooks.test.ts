@@ -211,7 +211,7 @@ describe("webhooks and one-click answers", { timeout: 180_000 }, () => {
     expect(signatureValid(hook.secret, post)).toBe(true);
     expect(JSON.parse(post.body)).toEqual({ text: "*alice* → *bob* (group " + JSON.parse(post.body).text.match(/group ([^)]+)\)/)[1] + "):\n> look at &lt;b&gt;this&lt;/b&gt; &amp; that" });
 
-    const printed = await cli(lead, ["webhook", "add", "https://hooks.example.com/x"]);
+    const printed = await cli(lead, ["webhook", "add", "https://hooks.example.com/x", "--for", "bob"]);
     expect(printed).toMatch(/signing secret \(shown only now[^\n]*\n {2}whsec_[0-9a-f]{64}/);
     expect(await cli(lead, ["webhook", "remove", hook.id])).toContain(`removed ${hook.id}`);
     // The CLI's ask with a default: the default on stdout for a script, marked as not bob's on stderr, exit 4.

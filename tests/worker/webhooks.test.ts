@@ -61,8 +61,8 @@ describe("webhook routes", () => {
       expect(refused.status, url).toBe(400);
       expect(refused.body.error).toBe("invalid_input");
     }
-    expect((await hooksCall(group, lead, "POST", "", { url: "http://127.0.0.1:8080/x" })).status).toBe(201);
-    expect((await hooksCall(group, lead, "POST", "", { url: "http://10.0.0.1/x" })).status).toBe(400);
+    expect((await hooksCall(group, lead, "POST", "", { url: "http://127.0.0.1:8080/x", peers: ["bob"] })).status).toBe(201);
+    expect((await hooksCall(group, lead, "POST", "", { url: "http://10.0.0.1/x", peers: ["bob"] })).status).toBe(400);
     expect((await hooksCall(group, lead, "GET", "", undefined, deployed)).body.webhooks).toHaveLength(1);
   });
 
@@ -74,6 +74,15 @@ describe("webhook routes", () => {
     expect(badEvent.body.message).toContain("events are question, dm, chain_held");
     const badFormat = await hooksCall(group, lead, "POST", "", { url: "https://hooks.example.com/x", format: "xml" });
     expect(badFormat.body.message).toContain("format is json or slack");
+    // Questions and DMs go only to the people a webhook names: one for everyone would carry the DMs
+    // between any two peers to its URL. chain_held alone needs no names.
+    for (const events of [undefined, ["question"], ["dm"], ["question", "dm", "chain_held"]]) {
+      const everyone = await hooksCall(group, lead, "POST", "", { url: "https://hooks.example.com/x", ...(events && { events }) });
+      expect(everyone.status, JSON.stringify(events)).toBe(400);
+      expect(everyone.body.error).toBe("invalid_input");
+      expect(everyone.body.message).toContain("--for PEER");
+    }
+    expect((await hooksCall(group, lead, "POST", "", { url: "https://hooks.example.com/x", events: ["chain_held"] })).status).toBe(201);
   });
 
   it("a question to a listed peer queues a delivery with the send; DMs only when asked for; other peers none", async () => {
@@ -107,7 +116,7 @@ describe("webhook routes", () => {
   it("a refused send queues nothing", async () => {
     const group = freshGroup("hooks");
     const lead = await mint(group, "lee", { r: "lead" });
-    await hooksCall(group, lead, "POST", "", { url: "https://q.example.com/x" });
+    await hooksCall(group, lead, "POST", "", { url: "https://q.example.com/x", peers: ["nobody"] });
     const alice = await peer(group, "alice");
     const refused = await alice.call("ask_peer", { to: "nobody", question: "?", timeout_seconds: 0 });
     expect(refused.isError).toBe(true);
@@ -123,7 +132,7 @@ describe("webhook routes", () => {
         ...(body !== undefined && { body: JSON.stringify(body) }),
       });
     const lead = await mint(group, "lee", { r: "lead" });
-    const added = await api(lead, "webhooks", { url: "https://hooks.example.com/room" });
+    const added = await api(lead, "webhooks", { url: "https://hooks.example.com/room", peers: ["dana"] });
     expect(added.status).toBe(201);
     const { id, secret } = (await added.json()) as { id: string; secret: string };
     expect(secret).toMatch(/^whsec_/);
@@ -139,7 +148,7 @@ describe("webhook routes", () => {
     const group = freshGroup("hooks");
     const lead = await mint(group, "lee", { r: "lead" });
     const narrow = await hooksCall(group, lead, "POST", "", { url: "https://held.example.com/x", peers: ["nobody"], events: ["chain_held"] });
-    const questionsOnly = await hooksCall(group, lead, "POST", "", { url: "https://q.example.com/x", events: ["question"] });
+    const questionsOnly = await hooksCall(group, lead, "POST", "", { url: "https://q.example.com/x", peers: ["bob"], events: ["question"] });
     const alice = await peer(group, "alice");
     const bob = await peer(group, "bob");
     await alice.call("list_peers");

@@ -57,6 +57,15 @@ export class Webhooks {
     if (!allowed.ok) return allowed;
     const problem = webhookTargetProblem(input.url, isLocalRelayHost(new URL(origin).hostname));
     if (problem) return fail("invalid_input", problem);
+    // A webhook carries the questions and DMs of the people it names, never everyone's: one for
+    // every peer would hand DMs between any two of them to whoever holds its URL.
+    const personal = input.events.filter((event) => event === "question" || event === "dm");
+    if (personal.length > 0 && input.peers.length === 0) {
+      return fail(
+        "invalid_input",
+        `Name the people whose ${personal.join(" and ")} events this webhook carries (--for PEER, or "peers" over HTTP): a webhook for every peer would send DMs and questions between any two of them to its URL. Only chain_held may go without --for.`,
+      );
+    }
     if (this.store.hooks().length >= MAX_WEBHOOKS_PER_GROUP) {
       return fail("quota_exceeded", `Group '${caller.group}' already has ${MAX_WEBHOOKS_PER_GROUP} webhooks. Remove one (relay-bridge webhook remove ID) first.`);
     }
@@ -141,7 +150,7 @@ export class Webhooks {
    */
   enqueue(event: WebhookEvent, notice: WebhookNotice): void {
     const forAnyone = event === "chain_held";
-    const hooks = this.store.hooks().filter((h) => h.events.includes(event) && (forAnyone || h.peers.length === 0 || h.peers.includes(notice.for)));
+    const hooks = this.store.hooks().filter((h) => h.events.includes(event) && (forAnyone || h.peers.includes(notice.for)));
     if (hooks.length === 0) return;
     const now = Date.now();
     // Kept only as long as a delivery can show (one character more, so it is still cut and marked
