@@ -11,7 +11,7 @@ import { BridgeError, UsageError } from "../core/errors.ts";
 import { sanitizeLine } from "../core/notices.ts";
 import { callTool, EXIT } from "../core/relay-api.ts";
 import { GUARD_USAGE } from "../guard/command.ts";
-import { runProfileGuard } from "../guard/profile-guard.ts";
+import { processGuardIo, runProfileGuard } from "../guard/profile-guard.ts";
 import { relayClaimsSource } from "../guard/relay-source.ts";
 
 export const CLAIMS_USAGE = `Path claims (who is editing which files; see docs/claims.md):
@@ -123,18 +123,7 @@ export function guard(bridgeCommand: string[]) {
       bridgeCommand,
       defaultTarget: () => target(flags),
       saveProfile: (t) => saveTarget(t),
-      io: {
-        cwd: process.cwd(),
-        env: process.env,
-        readStdin: async () => {
-          let text = "";
-          process.stdin.setEncoding("utf8");
-          for await (const chunk of process.stdin) text += chunk;
-          return text;
-        },
-        stdout: (text) => process.stdout.write(text),
-        stderr: (text) => process.stderr.write(text),
-      },
+      io: processGuardIo(),
     });
   };
 }

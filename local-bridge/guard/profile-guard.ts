@@ -68,6 +68,22 @@ export function guardCheckCommand(bridgeCommand: string[], profile: string): str
   return shellLine([...runner, "guard", "check", "--profile", profile]);
 }
 
+/** This process's own directory, environment, stdin and output, as the guard's commands use them. */
+export function processGuardIo(): Omit<GuardIo, "source"> {
+  return {
+    cwd: process.cwd(),
+    env: process.env,
+    readStdin: async () => {
+      let text = "";
+      process.stdin.setEncoding("utf8");
+      for await (const chunk of process.stdin) text += chunk;
+      return text;
+    },
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  };
+}
+
 export interface ProfileGuardOptions {
   io: Omit<GuardIo, "source">;
   /** How to run this program again, for the git hooks' command line. */

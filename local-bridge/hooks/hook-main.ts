@@ -9,21 +9,10 @@ import { BridgeError } from "../core/errors.ts";
 /** The claims guard (PreToolUse and the git hooks), with the claims of the profile it names. */
 async function runGuard(args: string[]): Promise<number> {
   // Loaded on demand: the prompt and stop hooks need none of it.
-  const { runProfileGuard } = await import("../guard/profile-guard.ts");
+  const { processGuardIo, runProfileGuard } = await import("../guard/profile-guard.ts");
   return runProfileGuard(args, {
     bridgeCommand: [process.execPath, process.argv[1] ?? ""],
-    io: {
-      cwd: process.cwd(),
-      env: process.env,
-      readStdin: async () => {
-        let text = "";
-        process.stdin.setEncoding("utf8");
-        for await (const chunk of process.stdin) text += chunk;
-        return text;
-      },
-      stdout: (text) => process.stdout.write(text),
-      stderr: (text) => process.stderr.write(text),
-    },
+    io: processGuardIo(),
   });
 }
 

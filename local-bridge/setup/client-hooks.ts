@@ -3,12 +3,12 @@
  * and how to recognise them again (a second setup replaces them, never adds a copy). Like Claude
  * Code's hooks (hooks/hooks.ts), they name a stored profile, never the token.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Client } from "../hooks/clients.ts";
+import { readSettings } from "../hooks/claude-settings.ts";
 import { HOOK_BUNDLE } from "../hooks/hooks.ts";
 import { shellLine } from "../core/shell.ts";
-import { UsageError } from "../core/errors.ts";
 
 /** `… hook <name> --client <client> --profile <profile>`, with the small hook bundle when it is there. */
 export function clientHookCommand(bridgeCommand: string[], client: Client, hook: string, profile: string): string {
@@ -25,19 +25,8 @@ export function isClientHook(command: string, client: Client): boolean {
 
 /** A JSON settings file as an object ({} when absent or empty); refuses to touch anything else. */
 export function readJsonObject(path: string): Record<string, unknown> {
-  if (!existsSync(path)) return {};
-  const text = readFileSync(path, "utf8");
-  if (text.trim() === "") return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`${path} is not valid JSON (${(error as Error).message}): fix it by hand first; nothing was changed`);
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new UsageError(`${path} does not hold a JSON object: fix it by hand first; nothing was changed`);
-  }
-  return parsed as Record<string, unknown>;
+  // Read the way Claude Code's settings are: the same refusals for a broken or non-object file.
+  return readSettings(path) as Record<string, unknown>;
 }
 
 /**
